@@ -1,0 +1,186 @@
+"""The metric registry: our metric names -> the ragas metric that computes each.
+
+Light on purpose (the API lists metrics from it): ragas is imported only when a
+metric is built for scoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+# Our sample fields, and the ragas argument each one feeds.
+RAGAS_ARGUMENT = MappingProxyType(
+    {
+        "question": "user_input",
+        "answer": "response",
+        "contexts": "retrieved_contexts",
+        "ground_truth": "reference",
+    }
+)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    ragas_class: str  # a class of ragas.metrics.collections
+    inputs: tuple[str, ...]  # sample fields the metric reads, all required
+    needs_judge: bool
+    needs_embeddings: bool
+    description: str
+
+    @property
+    def model_free(self) -> bool:
+        return not (self.needs_judge or self.needs_embeddings)
+
+    def build(self, llm: Any = None, embeddings: Any = None) -> Any:
+        """The ragas metric object, ready for `await metric.ascore(**arguments)`."""
+        from ragas.metrics import collections
+
+        kwargs: dict[str, Any] = {}
+        if self.needs_judge:
+            kwargs["llm"] = llm
+        if self.needs_embeddings:
+            kwargs["embeddings"] = embeddings
+        metric = getattr(collections, self.ragas_class)(**kwargs)
+        # Set after construction: some classes (ContextPrecision) fix their own name and
+        # refuse a `name` argument.
+        metric.name = self.name
+        return metric
+
+    def arguments(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Map a sample's fields to this metric's ragas keyword arguments."""
+        return {RAGAS_ARGUMENT[name]: values[name] for name in self.inputs}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "inputs": list(self.inputs),
+            "needs_judge": self.needs_judge,
+            "needs_embeddings": self.needs_embeddings,
+        }
+
+
+_SPECS = (
+    MetricSpec(
+        "faithfulness",
+        "Faithfulness",
+        ("question", "answer", "contexts"),
+        needs_judge=True,
+        needs_embeddings=False,
+        description="Share of the answer's claims that the retrieved contexts support.",
+    ),
+    MetricSpec(
+        "answer_relevancy",
+        "AnswerRelevancy",
+        ("question", "answer"),
+        needs_judge=True,
+        needs_embeddings=True,
+        description="How directly the answer addresses the question (no evasion, no drift).",
+    ),
+    MetricSpec(
+        "context_precision",
+        "ContextPrecision",
+        ("question", "contexts", "ground_truth"),
+        needs_judge=True,
+        needs_embeddings=False,
+        description="Whether the useful contexts are ranked above the useless ones.",
+    ),
+    MetricSpec(
+        "context_recall",
+        "ContextRecall",
+        ("question", "contexts", "ground_truth"),
+        needs_judge=True,
+        needs_embeddings=False,
+        description="Share of the reference answer's claims found in the retrieved contexts.",
+    ),
+    MetricSpec(
+        "answer_correctness",
+        "AnswerCorrectness",
+        ("question", "answer", "ground_truth"),
+        needs_judge=True,
+        needs_embeddings=True,
+        description="Factual overlap with the reference answer, blended with semantic similarity.",
+    ),
+    MetricSpec(
+        "factual_correctness",
+        "FactualCorrectness",
+        ("answer", "ground_truth"),
+        needs_judge=True,
+        needs_embeddings=False,
+        description="F1 of the answer's claims against the reference answer's claims.",
+    ),
+    MetricSpec(
+        "semantic_similarity",
+        "SemanticSimilarity",
+        ("answer", "ground_truth"),
+        needs_judge=False,
+        needs_embeddings=True,
+        description="Cosine similarity of answer and reference embeddings.",
+    ),
+    MetricSpec(
+        "bleu_score",
+        "BleuScore",
+        ("answer", "ground_truth"),
+        needs_judge=False,
+        needs_embeddings=False,
+        description="BLEU n-gram overlap with the reference (whitespace tokens).",
+    ),
+    MetricSpec(
+        "rouge_score",
+        "RougeScore",
+        ("answer", "ground_truth"),
+        needs_judge=False,
+        needs_embeddings=False,
+        description="ROUGE-L F-measure against the reference (whitespace tokens).",
+    ),
+    MetricSpec(
+        "chrf_score",
+        "CHRFScore",
+        ("answer", "ground_truth"),
+        needs_judge=False,
+        needs_embeddings=False,
+        description="chrF character n-gram F-score against the reference (works for Chinese).",
+    ),
+    MetricSpec(
+        "exact_match",
+        "ExactMatch",
+        ("answer", "ground_truth"),
+        needs_judge=False,
+        needs_embeddings=False,
+        description="1 if the answer equals the reference exactly, else 0.",
+    ),
+    MetricSpec(
+        "string_presence",
+        "StringPresence",
+        ("answer", "ground_truth"),
+        needs_judge=False,
+        needs_embeddings=False,
+        description="1 if the reference string appears in the answer, else 0.",
+    ),
+    MetricSpec(
+        "non_llm_string_similarity",
+        "NonLLMStringSimilarity",
+        ("answer", "ground_truth"),
+        needs_judge=False,
+        needs_embeddings=False,
+        description="1 - normalised Levenshtein distance between answer and reference.",
+    ),
+)
+
+REGISTRY: MappingProxyType[str, MetricSpec] = MappingProxyType({s.name: s for s in _SPECS})
+
+# The seed application's default set.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "faithfulness",
+    "answer_relevancy",
+    "context_precision",
+    "context_recall",
+)
+MODEL_FREE_METRICS: tuple[str, ...] = tuple(s.name for s in _SPECS if s.model_free)
+
+
+def get_metric(name: str) -> MetricSpec:
+    return REGISTRY[name]
