@@ -217,11 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     except RequestInvalid as exc:
         for problem in exc.problems:
             allowed = problem.get("allowed")
-            suffix = f" (allowed: {allowed if isinstance(allowed, str) else ', '.join(allowed)})"
-            print(
-                f"error: {problem['field']}: {problem['message']}" + (suffix if allowed else ""),
-                file=sys.stderr,
-            )
+            if allowed and not isinstance(allowed, str):
+                allowed = ", ".join(allowed)
+            suffix = f" (allowed: {allowed})" if allowed else ""
+            print(f"error: {problem['field']}: {problem['message']}{suffix}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -230,6 +230,11 @@ class TokenUsage(BaseModel):
         self.output_tokens += output_tokens
         self.requests += 1
 
+    def merge(self, other: TokenUsage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.requests += other.requests
+
 
 class SampleResult(BaseModel):
     """One sample's scores; `None` with a reason code where a metric did not score."""
@@ -297,6 +302,8 @@ def parse_request(body: Any) -> ScoreRequest:
         for problem in problems:
             if "samples" not in body:  # single-sample form: no samples[0] in the client's view
                 problem["field"] = problem["field"].removeprefix("samples[0].")
+            if problem["field"] == "metrics" and problem["message"].startswith("unknown metric"):
+                problem["allowed"] = list(REGISTRY)
             if problem["message"] == "unknown field":
                 problem["allowed"] = list(
                     Sample.model_fields

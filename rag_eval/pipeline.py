@@ -107,3 +107,4 @@ class ScoringPipeline:
             return await advise(run, request, judge.llm)
         finally:
             await judge.aclose()
+            run.usage.merge(judge.usage)  # the narrative's tokens count too

@@ -1,0 +1,224 @@
+"""`rag-eval` in-process: what a person at a terminal types, sees and gets on disk."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from rag_eval.cli import main
+from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
+from tests.support.scripted_judge import ScriptedJudge
+
+BUNDLED_SAMPLES = Path(__file__).resolve().parents[1] / "rag_eval" / "sample_data" / "samples.jsonl"
+
+ONE_SAMPLE = [
+    "--question",
+    "When was the Eiffel Tower completed?",
+    "--answer",
+    "The Eiffel Tower was completed in 1889.",
+    "--context",
+    "The Eiffel Tower was completed in 1889 as the entrance arch to the World's Fair.",
+    "--context",
+    "Gustave Eiffel's company designed and built the tower.",
+    "--ground-truth",
+    "The Eiffel Tower was completed in 1889.",
+]
+
+
+def run_folder(out: Path, job: dict) -> Path:
+    return out / "score-async" / job["run_id"]
+
+
+def test_score_without_a_judge_prints_a_completed_job_with_model_free_scores(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN no judge configured and one sample on the command line
+    # WHEN it is scored with --json
+    code = main(["score", *ONE_SAMPLE, "--json", "--out", str(tmp_path)])
+
+    # THEN the job JSON says completed, with every model-free metric scored
+    out, err = capsys.readouterr()
+    job = json.loads(out)
+    assert code == 0
+    assert job["status"] == "completed"
+    assert list(job["scores"]) == list(MODEL_FREE_METRICS)
+    assert job["scores"]["exact_match"] == 1.0
+    assert all(value is not None for value in job["scores"].values())
+    assert job["coverage"] == 1.0
+    assert job["weighted_score"] == round(job["weighted_score"], 4)
+    assert job["token_usage"]["requests"] == 0
+
+    # AND stderr notes that only model-free metrics were scored
+    assert "model-free metrics only" in err
+    assert "OPENAI_BASE_URL" in err
+
+    # AND the run folder is written under --out
+    folder = run_folder(tmp_path, job)
+    assert (folder / "scores.csv").is_file()
+    assert (folder / "summary.md").is_file()
+    assert json.loads((folder / "metadata.json").read_text())["run_id"] == job["run_id"]
+
+
+def test_score_prints_a_readable_summary_without_json(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN chosen metrics WHEN scored without --json
+    code = main(
+        ["score", *ONE_SAMPLE, "--metrics", "exact_match,bleu_score", "--out", str(tmp_path)]
+    )
+
+    # THEN a person sees the state, each metric and where the run folder is
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert ": completed" in out
+    assert "exact_match" in out and "1.0000" in out
+    assert "weighted score:" in out
+    assert f"run folder: {tmp_path / 'score-async'}" in out
+    assert "model-free metrics only" not in err  # metrics were chosen, nothing to note
+
+
+def test_score_the_bundled_samples_file(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the samples file shipped with the package
+    samples = [json.loads(line) for line in BUNDLED_SAMPLES.read_text().splitlines() if line]
+
+    # WHEN it is scored
+    code = main(["score", "--file", str(BUNDLED_SAMPLES), "--json", "--out", str(tmp_path)])
+
+    # THEN every sample is scored and has its row in scores.csv
+    job = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert job["status"] == "completed"
+    assert job["sample_count"] == len(samples)
+    with (run_folder(tmp_path, job) / "scores.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["sample_id"] for r in rows] == [s["sample_id"] for s in samples]
+
+
+def test_score_a_csv_file_with_paragraph_contexts(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a CSV with contexts as blank-line separated paragraphs, one sample without id
+    path = tmp_path / "samples.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sample_id", "question", "answer", "contexts", "ground_truth"])
+        writer.writerow(["tower", "When?", "In 1889.", "Built in 1889.\n\nIn Paris.", "In 1889."])
+        writer.writerow(
+            ["", "长城有多长？", "约两万公里。", "长城全长约两万公里。", "约两万公里。"]
+        )
+
+    # WHEN it is scored with chosen metrics
+    out_dir = tmp_path / "runs"
+    arguments = ["--file", str(path), "--metrics", "exact_match,chrf_score"]
+    code = main(["score", *arguments, "--json", "--out", str(out_dir)])
+
+    # THEN both rows are scored, the second under its position-based id
+    job = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert job["scores"] == {"exact_match": 1.0, "chrf_score": 1.0}
+    folder = run_folder(out_dir, job)
+    with (folder / "scores.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["sample_id"] for r in rows] == ["tower", "sample-0002"]
+    assert json.loads(rows[0]["contexts"]) == ["Built in 1889.", "In Paris."]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field", "words"),
+    [
+        (["--question", "", "--answer", "x"], "question", "at least 1 character"),
+        (["--question", "q", "--metrics", "faithfulnes"], "metrics", "allowed: faithfulness"),
+        (["--file", "no/such/samples.jsonl"], "--file", "no such file"),
+        (
+            ["--question", "q", "--metrics", "bleu_score", "--weight", "bleu_score=-1"],
+            "weights",
+            ">= 0",
+        ),
+        (["--answer", "a"], "--question", "required"),
+    ],
+    ids=["empty-question", "unknown-metric", "missing-file", "negative-weight", "no-question"],
+)
+def test_bad_input_exits_2_with_a_one_line_error_naming_the_field(
+    no_judge_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    field: str,
+    words: str,
+) -> None:
+    # GIVEN input that can't be scored
+    # WHEN it is given to `rag-eval score`
+    code = main(["score", *arguments, "--out", str(tmp_path)])
+
+    # THEN the exit code is 2, stdout is empty, and one error line names the field
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2
+    assert out == ""
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: {field}: ")
+    assert words in errors[0]
+    assert not (tmp_path / "score-async").exists()
+
+
+def test_llm_metrics_without_a_judge_are_refused_naming_them(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN no judge, and a judge-backed metric asked for explicitly
+    code = main(
+        ["score", *ONE_SAMPLE, "--metrics", "faithfulness,bleu_score", "--out", str(tmp_path)]
+    )
+
+    # THEN it is refused before scoring, naming the metric and what is allowed
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: metrics: ")
+    assert "faithfulness" in err and "allowed: bleu_score" in err
+
+
+def test_metrics_json_lists_all_thirteen(capsys: pytest.CaptureFixture[str]) -> None:
+    # WHEN the metrics are listed as JSON
+    code = main(["metrics", "--json"])
+
+    # THEN all 13 are there with their inputs and needs
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert len(rows) == 13
+    assert [r["name"] for r in rows] == list(REGISTRY)
+    faithfulness = rows[0]
+    assert faithfulness["inputs"] == ["question", "answer", "contexts"]
+    assert faithfulness["needs_judge"] is True
+
+
+def test_metrics_lists_names_with_their_needs_for_people(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["metrics"]) == 0
+    out = capsys.readouterr().out
+    assert "faithfulness (default)" in out
+    assert "needs: nothing" in out  # the model-free ones
+
+
+def test_score_llm_metrics_against_the_configured_judge(
+    judge_env: ScriptedJudge, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN OPENAI_BASE_URL pointing at a judge
+    # WHEN judge-backed metrics are scored
+    metrics = ["--metrics", "faithfulness,context_recall"]
+    code = main(["score", *ONE_SAMPLE, *metrics, "--json", "--out", str(tmp_path)])
+
+    # THEN they score, and the judge's tokens are reported
+    out, err = capsys.readouterr()
+    job = json.loads(out)
+    assert code == 0
+    assert job["status"] == "completed"
+    assert job["scores"] == {"faithfulness": 1.0, "context_recall": 1.0}
+    assert job["request_summary"]["judge_model"] == "gpt-4o-mini"
+    assert job["token_usage"]["requests"] > 0
+    assert "model-free metrics only" not in err
+    assert judge_env.stats().calls_by_title["ContextRecallOutput"] == 1

@@ -1,0 +1,405 @@
+"""The scoring request as a client writes it: forms, limits, errors that name the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rag_eval.errors import RequestInvalid
+from rag_eval.judges import judge_problems
+from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
+from rag_eval.models import (
+    MAX_CONTEXTS,
+    MAX_QUESTION_CHARS,
+    MAX_SAMPLES,
+    MAX_TEXT_CHARS,
+    parse_request,
+)
+from rag_eval.settings import Settings
+from rag_eval.weights import coverage, weighted_score
+
+SAMPLE = {
+    "question": "When was the Eiffel Tower completed?",
+    "answer": "The Eiffel Tower was completed in 1889.",
+    "contexts": ["The Eiffel Tower was completed in 1889 for the World's Fair."],
+    "ground_truth": "It was completed in 1889.",
+}
+
+
+def problems_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(body)
+    return caught.value.problems
+
+
+def only_problem(body: dict[str, Any]) -> dict[str, Any]:
+    problems = problems_of(body)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# --- the two forms ----------------------------------------------------------------------
+
+
+def test_single_sample_body_becomes_one_sample_with_the_default_metrics() -> None:
+    # GIVEN the seed's single-sample body
+    # WHEN it is parsed
+    request = parse_request(SAMPLE)
+
+    # THEN it is one sample with the seed's four default metrics
+    assert len(request.samples) == 1
+    assert request.samples[0].question == SAMPLE["question"]
+    assert request.samples[0].contexts == SAMPLE["contexts"]
+    assert request.metrics == [
+        "faithfulness",
+        "answer_relevancy",
+        "context_precision",
+        "context_recall",
+    ]
+
+
+def test_samples_body_keeps_every_sample_in_order() -> None:
+    # GIVEN a batch of two samples with ids, and chosen metrics
+    body = {
+        "samples": [{**SAMPLE, "sample_id": "a"}, {**SAMPLE, "sample_id": "b"}],
+        "metrics": ["bleu_score", "exact_match", "bleu_score"],
+    }
+
+    # WHEN it is parsed
+    request = parse_request(body)
+
+    # THEN both samples are kept in order and repeated metric names count once
+    assert [s.sample_id for s in request.samples] == ["a", "b"]
+    assert request.metrics == ["bleu_score", "exact_match"]
+
+
+@pytest.mark.parametrize(
+    ("contexts", "expected"),
+    [
+        (["first passage", "  ", "second passage"], ["first passage", "second passage"]),
+        ('["first passage", "second passage"]', ["first passage", "second passage"]),
+        (
+            "first passage\nstill the first\n\n  second passage  \n\n\n",
+            ["first passage\nstill the first", "second passage"],
+        ),
+        ("one passage only", ["one passage only"]),
+    ],
+    ids=["list", "json-list-string", "blank-line-paragraphs", "plain-string"],
+)
+def test_contexts_are_accepted_as_list_json_string_or_paragraphs(
+    contexts: Any, expected: list[str]
+) -> None:
+    # GIVEN contexts written in one of the accepted forms
+    # WHEN the request is parsed
+    request = parse_request({**SAMPLE, "contexts": contexts})
+
+    # THEN the sample holds the non-blank passages as a list
+    assert request.samples[0].contexts == expected
+
+
+def test_inline_sample_and_samples_together_are_refused() -> None:
+    # GIVEN a body with both an inline sample and a samples list
+    # WHEN it is parsed THEN the client is told to pick one
+    problem = only_problem({**SAMPLE, "samples": [SAMPLE]})
+    assert "not both" in problem["message"]
+
+
+def test_body_without_any_sample_asks_for_a_question() -> None:
+    # GIVEN a body with only metrics
+    # WHEN it is parsed THEN the question is reported missing, with the sample fields
+    problem = only_problem({"metrics": ["bleu_score"]})
+    assert problem["field"] == "question"
+    assert "question" in problem["allowed"] and "contexts" in problem["allowed"]
+
+
+# --- limits -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_is_refused_naming_the_field(question: str) -> None:
+    # GIVEN a single sample with an empty question
+    # WHEN it is parsed THEN the problem names `question` as the client wrote it
+    problem = only_problem({**SAMPLE, "question": question})
+    assert problem["field"] == "question"
+    assert "at least 1 character" in problem["message"]
+
+
+def test_too_long_question_says_the_limit() -> None:
+    # GIVEN a question over the limit
+    problem = only_problem({**SAMPLE, "question": "q" * (MAX_QUESTION_CHARS + 1)})
+
+    # THEN the problem names the field and what is allowed
+    assert problem["field"] == "question"
+    assert problem["allowed"] == f"at most {MAX_QUESTION_CHARS}"
+
+
+def test_oversized_context_in_a_batch_names_sample_and_limit() -> None:
+    # GIVEN a batch whose second sample has one oversized context
+    body = {"samples": [SAMPLE, {**SAMPLE, "contexts": ["x" * (MAX_TEXT_CHARS + 1)]}]}
+
+    # WHEN it is parsed
+    problem = only_problem(body)
+
+    # THEN the problem points at that sample's contexts and says the per-context limit
+    assert problem["field"] == "samples[1].contexts"
+    assert f"at most {MAX_TEXT_CHARS}" in problem["message"]
+
+
+def test_too_many_contexts_says_the_limit() -> None:
+    # GIVEN one more context than allowed
+    problem = only_problem({**SAMPLE, "contexts": ["passage"] * (MAX_CONTEXTS + 1)})
+
+    # THEN the field is `contexts` (single-sample form: no samples[0]) and the limit is named
+    assert problem["field"] == "contexts"
+    assert problem["allowed"] == f"at most {MAX_CONTEXTS}"
+
+
+def test_too_many_samples_says_the_limit() -> None:
+    # GIVEN one more sample than allowed
+    problem = only_problem({"samples": [SAMPLE] * (MAX_SAMPLES + 1)})
+
+    # THEN the field is `samples` and the limit is named
+    assert problem["field"] == "samples"
+    assert problem["allowed"] == f"at most {MAX_SAMPLES}"
+
+
+def test_contexts_of_the_wrong_type_name_the_sample() -> None:
+    # GIVEN a batch whose second sample has a number for contexts
+    problem = only_problem({"samples": [SAMPLE, {**SAMPLE, "contexts": 5}]})
+
+    # THEN the problem points at that sample's contexts
+    assert problem["field"] == "samples[1].contexts"
+
+
+# --- metrics, weights, unknown fields, ids ----------------------------------------------
+
+
+def test_unknown_metric_lists_the_allowed_names() -> None:
+    # GIVEN a request for a metric we do not offer
+    problem = only_problem({**SAMPLE, "metrics": ["faithfulness", "faithfullness"]})
+
+    # THEN the problem names `metrics`, the unknown name and every allowed name
+    assert problem["field"] == "metrics"
+    assert "faithfullness" in problem["message"]
+    for name in REGISTRY:
+        assert name in problem["message"]
+
+
+def test_unknown_metric_is_the_only_problem_even_with_weights_for_it() -> None:
+    # GIVEN an unknown metric that is also given a weight
+    body = {**SAMPLE, "metrics": ["bogus"], "weights": {"bogus": 2}}
+
+    # WHEN it is parsed THEN only the unknown metric is reported, not a confusing
+    # "not among the requested metrics; allowed: <nothing>" on top of it
+    problem = only_problem(body)
+    assert problem["field"] == "metrics"
+
+
+def test_negative_weight_is_refused_saying_what_is_allowed() -> None:
+    # GIVEN a negative weight
+    problem = only_problem({**SAMPLE, "metrics": ["bleu_score"], "weights": {"bleu_score": -1}})
+
+    # THEN the problem names `weights`, the metric and the rule
+    assert problem["field"] == "weights"
+    assert "bleu_score" in problem["message"]
+    assert ">= 0" in problem["message"]
+
+
+def test_weight_for_a_metric_not_requested_lists_the_requested_ones() -> None:
+    # GIVEN a weight for a metric that is not requested
+    body = {**SAMPLE, "metrics": ["bleu_score", "exact_match"], "weights": {"rouge_score": 1}}
+
+    # WHEN it is parsed
+    problem = only_problem(body)
+
+    # THEN the problem names `weights`, the stray metric and the requested ones
+    assert problem["field"] == "weights"
+    assert "rouge_score" in problem["message"]
+    assert "bleu_score, exact_match" in problem["message"]
+
+
+def test_weights_for_the_default_metrics_are_accepted() -> None:
+    # GIVEN weights for a default metric, without naming metrics
+    request = parse_request({**SAMPLE, "weights": {"faithfulness": 2}})
+
+    # THEN they apply to the default set
+    assert request.weights == {"faithfulness": 2}
+
+
+def test_all_zero_weights_are_refused() -> None:
+    problem = only_problem({**SAMPLE, "metrics": ["bleu_score"], "weights": {"bleu_score": 0}})
+    assert problem["field"] == "weights"
+    assert "greater than 0" in problem["message"]
+
+
+def test_typo_in_a_single_sample_body_is_an_unknown_field_with_the_allowed_list() -> None:
+    # GIVEN the common typo `ground_truths`
+    problem = only_problem({**SAMPLE, "ground_truths": "It was completed in 1889."})
+
+    # THEN it is an unknown field, and the allowed names include `ground_truth`
+    assert problem["field"] == "ground_truths"
+    assert problem["message"] == "unknown field"
+    assert "ground_truth" in problem["allowed"]
+    assert "metrics" in problem["allowed"]
+
+
+def test_typo_inside_samples_names_the_sample_and_lists_sample_fields() -> None:
+    # GIVEN the typo in the second sample of a batch
+    body = {"samples": [SAMPLE, {**SAMPLE, "ground_truths": "1889"}]}
+
+    # WHEN it is parsed
+    problem = only_problem(body)
+
+    # THEN the problem points at that sample and lists only sample fields
+    assert problem["field"] == "samples[1].ground_truths"
+    assert problem["message"] == "unknown field"
+    assert problem["allowed"] == ["sample_id", "question", "answer", "contexts", "ground_truth"]
+
+
+def test_duplicate_sample_ids_are_refused_naming_them() -> None:
+    # GIVEN two samples sharing an id
+    body = {
+        "samples": [
+            {**SAMPLE, "sample_id": "eiffel"},
+            {**SAMPLE, "sample_id": "other"},
+            {**SAMPLE, "sample_id": "eiffel"},
+        ]
+    }
+
+    # WHEN it is parsed THEN the repeated id is named
+    problem = only_problem(body)
+    assert problem["field"] == "samples"
+    assert "eiffel" in problem["message"] and "other" not in problem["message"]
+
+
+def test_several_problems_are_reported_at_once() -> None:
+    # GIVEN a batch with an empty question and an unknown metric
+    body = {"samples": [{**SAMPLE, "question": ""}], "metrics": ["bogus"]}
+
+    # WHEN it is parsed THEN both are reported, each under its own field
+    fields = {p["field"] for p in problems_of(body)}
+    assert fields == {"samples[0].question", "metrics"}
+
+
+# --- effective and skipped metrics ------------------------------------------------------
+
+
+def test_metrics_no_sample_can_feed_are_skipped_with_the_reason() -> None:
+    # GIVEN samples without a ground truth and the default metrics
+    body = {"samples": [{k: v for k, v in SAMPLE.items() if k != "ground_truth"}] * 2}
+    request = parse_request(body)
+
+    # WHEN the effective metrics are worked out
+    # THEN the reference-based ones are skipped, saying what is missing
+    assert request.effective_metrics() == ["faithfulness", "answer_relevancy"]
+    assert request.skipped_metrics() == {
+        "context_precision": "missing input: ground_truth",
+        "context_recall": "missing input: ground_truth",
+    }
+
+
+def test_a_metric_one_sample_can_feed_is_not_skipped() -> None:
+    # GIVEN one sample with a ground truth and one without
+    no_truth = {k: v for k, v in SAMPLE.items() if k != "ground_truth"}
+    request = parse_request({"samples": [no_truth, SAMPLE], "metrics": ["context_recall"]})
+
+    # THEN context recall is effective (it scores the sample that has one)
+    assert request.effective_metrics() == ["context_recall"]
+    assert request.skipped_metrics() == {}
+
+
+# --- judge availability -----------------------------------------------------------------
+
+
+def test_llm_metrics_without_a_judge_are_refused_naming_them() -> None:
+    # GIVEN no OpenAI settings and the default (judge-backed) metrics
+    request = parse_request(SAMPLE)
+
+    # WHEN the judge is checked
+    problems = judge_problems(request, Settings())
+
+    # THEN the metrics that need a judge or embeddings are named, with a way out
+    assert problems
+    assert all(p["field"] == "metrics" for p in problems)
+    text = " ".join(p["message"] for p in problems)
+    for name in ("faithfulness", "answer_relevancy", "context_precision", "context_recall"):
+        assert name in text
+    assert "OPENAI_BASE_URL" in text and "bedrock:" in text
+
+
+def test_model_free_metrics_need_no_judge() -> None:
+    request = parse_request({**SAMPLE, "metrics": list(MODEL_FREE_METRICS)})
+    assert judge_problems(request, Settings()) == []
+
+
+def test_an_openai_endpoint_satisfies_the_judge_check() -> None:
+    request = parse_request(SAMPLE)
+    settings = Settings(openai_base_url="http://127.0.0.1:9/v1")
+    assert judge_problems(request, settings) == []
+
+
+def test_bedrock_judge_passes_without_openai_settings() -> None:
+    # GIVEN LLM-only metrics and a Bedrock judge model, no OpenAI settings
+    body = {
+        **SAMPLE,
+        "metrics": ["faithfulness", "context_recall"],
+        "judge_model": "bedrock:anthropic.claude-3-haiku-20240307-v1:0",
+    }
+
+    # WHEN the judge is checked THEN nothing is missing
+    assert judge_problems(parse_request(body), Settings()) == []
+
+
+def test_bedrock_judge_with_openai_embeddings_names_the_embedding_metric() -> None:
+    # GIVEN a Bedrock judge but the default (OpenAI) embedding model, no OpenAI settings
+    body = {
+        **SAMPLE,
+        "metrics": ["faithfulness", "answer_relevancy"],
+        "judge_model": "bedrock:anthropic.claude-3-haiku-20240307-v1:0",
+    }
+
+    # WHEN the judge is checked
+    problems = judge_problems(parse_request(body), Settings())
+
+    # THEN only the embedding need is refused, naming answer_relevancy
+    assert len(problems) == 1
+    assert "answer_relevancy" in problems[0]["message"]
+    assert "faithfulness" not in problems[0]["message"]
+
+
+# --- weighted score and coverage --------------------------------------------------------
+
+
+def test_weighted_score_weighs_every_metric_equally_by_default() -> None:
+    assert weighted_score({"a": 0.2, "b": 0.6}) == 0.4
+
+
+def test_weighted_score_applies_given_weights() -> None:
+    # 0.2 * 3 + 0.6 * 1 = 1.2, over 4
+    assert weighted_score({"a": 0.2, "b": 0.6}, {"a": 3}) == 0.3
+
+
+def test_metrics_that_did_not_score_drop_out_of_the_weighted_score() -> None:
+    # GIVEN one metric that did not score
+    scores = {"a": 0.5, "b": None, "c": 1.0}
+
+    # THEN the weighted score is over the rest, and coverage is 2 of 3
+    assert weighted_score(scores) == 0.75
+    assert coverage(scores) == 0.6667
+
+
+def test_nothing_scored_gives_no_weighted_score_and_zero_coverage() -> None:
+    scores = {"a": None, "b": None}
+    assert weighted_score(scores) is None
+    assert coverage(scores) == 0.0
+
+
+def test_weighted_score_is_rounded_to_four_decimals() -> None:
+    assert weighted_score({"a": 1 / 3, "b": 0.0}, {"a": 1, "b": 1}) == 0.1667
+
+
+def test_request_schema_refuses_zero_samples() -> None:
+    # GIVEN an empty samples list WHEN it is parsed THEN `samples` is named
+    problem = only_problem({"samples": []})
+    assert problem["field"] == "samples"
