@@ -17,7 +17,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint sam-check
 	$(BIN)/pytest -q
 
 demo: $(BIN)/.installed
@@ -45,3 +45,49 @@ build-CommonLayer:
 	$(PY312) -m pip install --quiet --no-deps --only-binary=:all: \
 	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
 	  --target "$(ARTIFACTS_DIR)/python" -r layers/common/requirements.txt
+
+.PHONY: sam-check sam-validate sam-build package-sizes sam-import-check
+
+$(SAM_VENV)/.installed:
+	$(PY312) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli==1.170.0
+	touch $@
+
+# Offline checks of template.yaml with the SAM CLI (no AWS account, no Docker).
+sam-check: sam-validate sam-build package-sizes sam-import-check
+
+sam-validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint --region $(SAM_REGION)
+
+# The zip functions and CommonLayer. The worker is an image: building it needs Docker or
+# Finch (plain `sam build` does all three where one runs).
+sam-build: $(SAM_VENV)/.installed
+	rm -rf .aws-sam/build
+	$(SAM) build --exclude WorkerFunction --region $(SAM_REGION)
+
+package-sizes: sam-build
+	$(SAM_VENV)/bin/python scripts/package_sizes.py .aws-sam/build
+
+# Import each built zip handler as Lambda will: from its folder, with the layer and the
+# runtime's SDK (pinned as in constraints.txt) and nothing else on the path. The API and list
+# functions must not pull in the scoring stack (cold start; it is not in the layer).
+LAMBDA_SDK := .aws-sam/lambda-runtime-sdk
+RUNTIME_PACKAGES := boto3|botocore|s3transfer|jmespath|python-dateutil|six|urllib3
+
+$(LAMBDA_SDK)/.installed: requirements/constraints.txt
+	rm -rf $(LAMBDA_SDK)
+	$(PY312) -m pip install --quiet --no-deps --target $(LAMBDA_SDK) \
+	  -r <(grep -E '^($(RUNTIME_PACKAGES))==' requirements/constraints.txt)
+	touch $@
+
+sam-import-check: sam-build $(LAMBDA_SDK)/.installed
+	for fn in ApiFunction ListFunction; do \
+	  (cd .aws-sam/build/$$fn && \
+	   PYTHONPATH="$(CURDIR)/.aws-sam/build/CommonLayer/python:$(CURDIR)/$(LAMBDA_SDK)" \
+	   RAGAS_DO_NOT_TRACK=true AWS_REGION=$(SAM_REGION) AWS_DEFAULT_REGION=$(SAM_REGION) \
+	   $(PY312) -S -c "import sys, app; \
+	     heavy = sorted({m.split('.')[0] for m in sys.modules} & {'ragas', 'pandas', 'numpy'}); \
+	     print('$$fn: app imports', f'ragas-stack modules {heavy}' if heavy else 'with the layer only'); \
+	     sys.exit(bool(heavy))") || exit 1; \
+	done

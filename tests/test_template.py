@@ -1,0 +1,512 @@
+"""template.yaml: deployed into moto, expanded offline, and the pins its builds install.
+
+`sam validate --lint` and `sam build` need the SAM CLI's own environment: `make sam-check`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from rag_eval.local.template import api_routes, deploy, expand_template, function_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS = ("ApiFunction", "ListFunction", "WorkerFunction")
+SEVEN_ROUTES = {
+    ("POST", "/score-jobs", "ApiFunction"),
+    ("GET", "/score-jobs/{job_id}", "ApiFunction"),
+    ("GET", "/score-jobs/{job_id}/artifacts", "ApiFunction"),
+    ("GET", "/metrics", "ApiFunction"),
+    ("GET", "/openapi.json", "ApiFunction"),
+    ("GET", "/docs", "ApiFunction"),
+    ("GET", "/score-jobs", "ListFunction"),
+}
+JUDGE_PARAMETERS = {
+    "OpenAIApiKeyParameter": "/ragas-serverless/openai-api-key",
+    "BedrockEnabled": "true",
+}
+# What the python3.12 Lambda runtime ships; the layer leaves it out.
+RUNTIME_PACKAGES = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+}
+
+
+@pytest.fixture(scope="module")
+def fake_aws() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.delenv("AWS_PROFILE", raising=False)
+        with mock_aws():
+            yield
+
+
+@pytest.fixture(scope="module")
+def stack(fake_aws: None) -> dict[str, str]:
+    """GIVEN the real template deployed into moto with its default parameters."""
+    return deploy(boto3.client("cloudformation"), stack_name="default-stack")
+
+
+@pytest.fixture(scope="module")
+def expanded() -> dict[str, Any]:
+    """GIVEN the real template expanded by the SAM transform, default parameters."""
+    return expand_template()
+
+
+def test_the_job_table_lists_newest_first_by_creation_or_status_and_expires_items(
+    stack: dict[str, str],
+) -> None:
+    dynamodb = boto3.client("dynamodb")
+
+    table = dynamodb.describe_table(TableName=stack["ScoreJobs"])["Table"]
+    ttl = dynamodb.describe_time_to_live(TableName=stack["ScoreJobs"])["TimeToLiveDescription"]
+    backups = dynamodb.describe_continuous_backups(TableName=stack["ScoreJobs"])
+
+    assert table["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    indexes = {
+        index["IndexName"]: (index["KeySchema"], index["Projection"]["ProjectionType"])
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "ByCreated": (
+            [
+                {"AttributeName": "listing", "KeyType": "HASH"},
+                {"AttributeName": "created_at", "KeyType": "RANGE"},
+            ],
+            "ALL",
+        ),
+        "ByStatus": (
+            [
+                {"AttributeName": "status", "KeyType": "HASH"},
+                {"AttributeName": "created_at", "KeyType": "RANGE"},
+            ],
+            "ALL",
+        ),
+    }
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_the_queue_parks_a_job_after_three_deliveries_and_hides_it_while_the_worker_runs(
+    stack: dict[str, str],
+) -> None:
+    sqs = boto3.client("sqs")
+
+    queue = sqs.get_queue_attributes(QueueUrl=stack["ScoreQueue"], AttributeNames=["All"])
+    dlq = sqs.get_queue_attributes(QueueUrl=stack["ScoreDLQ"], AttributeNames=["All"])
+    worker = boto3.client("lambda").get_function_configuration(FunctionName=stack["WorkerFunction"])
+
+    redrive = json.loads(queue["Attributes"]["RedrivePolicy"])
+    assert redrive == {"deadLetterTargetArn": dlq["Attributes"]["QueueArn"], "maxReceiveCount": 3}
+    assert int(queue["Attributes"]["VisibilityTimeout"]) >= 6 * worker["Timeout"]
+    assert worker["Timeout"] == 900
+    assert queue["Attributes"]["SqsManagedSseEnabled"] == "true"
+    assert dlq["Attributes"]["SqsManagedSseEnabled"] == "true"
+    assert dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
+
+
+def test_the_queue_keeps_its_messages_for_the_local_poller(stack: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+
+    sqs.send_message(QueueUrl=stack["ScoreQueue"], MessageBody='{"job_id": "j1"}')
+    received = sqs.receive_message(QueueUrl=stack["ScoreQueue"], WaitTimeSeconds=0)
+
+    # moto's event source mapping would have swallowed it: the moto stack has none.
+    assert [message["Body"] for message in received["Messages"]] == ['{"job_id": "j1"}']
+    sqs.delete_message(
+        QueueUrl=stack["ScoreQueue"], ReceiptHandle=received["Messages"][0]["ReceiptHandle"]
+    )
+
+
+def test_the_artifacts_bucket_is_encrypted_private_and_expires_old_files(
+    stack: dict[str, str],
+) -> None:
+    s3 = boto3.client("s3")
+    bucket = stack["ArtifactsBucket"]
+
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    public_access = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+
+    algorithms = {
+        rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for rule in encryption["Rules"]
+    }
+    assert algorithms <= {"AES256", "aws:kms"} and algorithms
+    assert public_access == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert ownership == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    expirations = {
+        rule["Filter"]["Prefix"]: rule["Expiration"]["Days"]
+        for rule in lifecycle
+        if "Expiration" in rule
+    }
+    assert expirations == {"score-async/": 365, "score-requests/": 14}
+    assert any("AbortIncompleteMultipartUpload" in rule for rule in lifecycle)
+
+
+def test_the_bucket_refuses_plain_http(expanded: dict[str, Any]) -> None:
+    (policy,) = _resources_of_type(expanded, "AWS::S3::BucketPolicy").values()
+
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+
+    assert statement["Effect"] == "Deny"
+    assert statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_is_told_the_deployed_names(stack: dict[str, str], function: str) -> None:
+    environment = function_environment(function, stack)
+
+    assert environment["SCORE_JOBS_TABLE"] == stack["ScoreJobs"]
+    assert environment["SCORE_QUEUE_URL"] == stack["ScoreQueue"]
+    assert environment["ARTIFACTS_BUCKET"] == stack["ArtifactsBucket"]
+    assert environment["RAGAS_DO_NOT_TRACK"] == "true"
+    assert environment["RAGAS_METRIC_TIMEOUT_SECONDS"] == "60"
+    assert environment["MAX_RECEIVE_COUNT"] == "3"
+    assert environment["OPENAI_API_KEY_PARAMETER"] == ""
+    assert all(isinstance(value, str) for value in environment.values())
+
+
+def test_parameters_reach_the_settings_and_the_worker_permissions(fake_aws: None) -> None:
+    parameters = {**JUDGE_PARAMETERS, "AuthMode": "API_KEY", "MetricTimeoutSeconds": "30"}
+
+    physical_ids = deploy(
+        boto3.client("cloudformation"), stack_name="judge-stack", parameters=parameters
+    )
+    environment = function_environment("WorkerFunction", physical_ids, parameters)
+    iam = boto3.client("iam")
+    role = physical_ids["WorkerRole"]
+
+    assert environment["OPENAI_API_KEY_PARAMETER"] == "/ragas-serverless/openai-api-key"
+    assert environment["RAGAS_METRIC_TIMEOUT_SECONDS"] == "30"
+    assert set(iam.list_role_policies(RoleName=role)["PolicyNames"]) == {
+        "ConsumeScoreQueue",
+        "RunScoreJobs",
+        "ReadJudgeApiKey",
+        "InvokeBedrockJudges",
+    }
+    key_policy = iam.get_role_policy(RoleName=role, PolicyName="ReadJudgeApiKey")["PolicyDocument"]
+    (statement,) = key_policy["Statement"]
+    assert statement["Action"] == "ssm:GetParameter"
+    assert statement["Resource"].endswith(":parameter/ragas-serverless/openai-api-key")
+
+
+def test_without_a_key_parameter_or_bedrock_the_worker_gets_neither(
+    stack: dict[str, str],
+) -> None:
+    names = boto3.client("iam").list_role_policies(RoleName=stack["WorkerRole"])["PolicyNames"]
+
+    assert set(names) == {"ConsumeScoreQueue", "RunScoreJobs"}
+
+
+def test_api_routes_are_the_seven_explicit_routes() -> None:
+    routes = api_routes()
+
+    assert len(routes) == 7
+    assert {(route.method, route.path, route.function) for route in routes} == SEVEN_ROUTES
+    assert not any("{proxy+}" in route.path for route in routes)
+
+
+@pytest.mark.parametrize(
+    ("event_file", "function"),
+    [(path, "ApiFunction") for path in sorted((ROOT / "events").glob("api-*.json"))]
+    + [(path, "ListFunction") for path in sorted((ROOT / "events").glob("list-*.json"))],
+    ids=lambda value: value.name if isinstance(value, Path) else value,
+)
+def test_each_sample_api_event_targets_a_route_of_its_function(
+    event_file: Path, function: str
+) -> None:
+    event = json.loads(event_file.read_text(encoding="utf-8"))
+
+    routes = {(route.method, route.path): route.function for route in api_routes()}
+
+    assert routes.get((event["httpMethod"], event["resource"])) == function
+
+
+@pytest.mark.parametrize("auth_mode", ["IAM", "API_KEY"])
+def test_every_route_is_integrated_and_requires_the_chosen_auth(auth_mode: str) -> None:
+    template = expand_template({"AuthMode": auth_mode})
+    body = template["Resources"]["ScoreApi"]["Properties"]["Body"]
+
+    operations = {
+        (method.upper(), path): operation
+        for path, item in body["paths"].items()
+        for method, operation in item.items()
+    }
+
+    assert set(operations) == {(method, path) for method, path, _ in SEVEN_ROUTES}
+    for operation in operations.values():
+        assert operation["security"] == {
+            "Fn::If": ["UseApiKey", [{"api_key": []}], [{"sigv4": []}]]
+        }
+        assert operation["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    assert template["Conditions"]["UseApiKey"] == {"Fn::Equals": [{"Ref": "AuthMode"}, "API_KEY"]}
+
+
+def test_api_key_mode_comes_with_a_throttled_usage_plan(expanded: dict[str, Any]) -> None:
+    plans = _resources_of_type(expanded, "AWS::ApiGateway::UsagePlan")
+    (stage,) = _resources_of_type(expanded, "AWS::ApiGateway::Stage").values()
+
+    assert [plan["Condition"] for plan in plans.values()] == ["UseApiKey"]
+    assert all(plan["Properties"]["Throttle"] for plan in plans.values())
+    for resource_type in ("AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"):
+        conditions = [
+            key["Condition"] for key in _resources_of_type(expanded, resource_type).values()
+        ]
+        assert conditions == ["UseApiKey"]
+    settings = stage["Properties"]["MethodSettings"]
+    assert {(setting["ResourcePath"], setting["HttpMethod"]) for setting in settings} == {
+        ("/*", "*"),
+        ("/~1score-jobs", "POST"),
+    }
+    assert all(setting["ThrottlingRateLimit"] > 0 for setting in settings)
+    assert stage["Properties"]["StageName"] == "v1"
+    assert stage["Properties"]["TracingEnabled"] is True
+
+
+def test_the_api_role_creates_and_reads_jobs_but_never_updates_them(
+    expanded: dict[str, Any],
+) -> None:
+    grants = _grants(expanded, "ApiFunctionRole")
+
+    assert grants == {
+        ("sqs:SendMessage", "ScoreQueue.Arn"),
+        ("dynamodb:PutItem", "ScoreJobs.Arn"),
+        ("dynamodb:GetItem", "ScoreJobs.Arn"),
+        ("s3:PutObject", "${ArtifactsBucket.Arn}/score-requests/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-async/*"),
+    }
+
+
+def test_the_list_role_can_only_query_the_job_indexes(expanded: dict[str, Any]) -> None:
+    grants = _grants(expanded, "ListFunctionRole")
+
+    assert grants == {
+        ("dynamodb:Query", "${ScoreJobs.Arn}/index/ByCreated"),
+        ("dynamodb:Query", "${ScoreJobs.Arn}/index/ByStatus"),
+    }
+
+
+def test_the_worker_role_consumes_only_its_queue_and_moves_job_status(
+    expanded: dict[str, Any],
+) -> None:
+    grants = _grants(expanded, "WorkerRole")
+
+    assert grants == {
+        ("sqs:ReceiveMessage", "ScoreQueue.Arn"),
+        ("sqs:DeleteMessage", "ScoreQueue.Arn"),
+        ("sqs:GetQueueAttributes", "ScoreQueue.Arn"),
+        ("dynamodb:GetItem", "ScoreJobs.Arn"),
+        ("dynamodb:UpdateItem", "ScoreJobs.Arn"),
+        ("s3:PutObject", "${ArtifactsBucket.Arn}/score-async/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-requests/*"),
+    }
+    conditional = {
+        policy["Condition"]: _statement_grants(policy["Properties"]["PolicyDocument"])
+        for policy in _resources_of_type(expanded, "AWS::IAM::Policy").values()
+    }
+    assert conditional == {
+        "HasOpenAIApiKeyParameter": {
+            (
+                "ssm:GetParameter",
+                "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                ":parameter${OpenAIApiKeyParameter}",
+            )
+        },
+        "UseBedrock": {
+            (
+                "bedrock:InvokeModel",
+                "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/*",
+            )
+        },
+    }
+
+
+def test_no_role_allows_wildcard_actions_or_resources_beyond_what_aws_requires(
+    expanded: dict[str, Any],
+) -> None:
+    # Object keys under one prefix, and any foundation model (chosen per request).
+    allowed_wildcards = ("/score-async/*", "/score-requests/*", "::foundation-model/*")
+    roles = _resources_of_type(expanded, "AWS::IAM::Role")
+    policies = _resources_of_type(expanded, "AWS::IAM::Policy")
+
+    documents = [
+        policy["PolicyDocument"]
+        for role in roles.values()
+        for policy in role["Properties"].get("Policies", [])
+    ] + [policy["Properties"]["PolicyDocument"] for policy in policies.values()]
+    grants = set().union(*(_statement_grants(document) for document in documents))
+    managed = {
+        arn["Fn::Sub"] if isinstance(arn, dict) else arn
+        for role in roles.values()
+        for arn in role["Properties"].get("ManagedPolicyArns", [])
+    }
+
+    assert not [action for action, _ in grants if "*" in action]
+    assert not [
+        resource
+        for _, resource in grants
+        if "*" in resource and not resource.endswith(allowed_wildcards)
+    ]
+    # Logs and X-Ray take no narrower resource; AWSLambdaSQSQueueExecutionRole (any queue) is not
+    # among them.
+    assert {arn.rsplit("/", 1)[-1] for arn in managed} == {
+        "AWSLambdaBasicExecutionRole",
+        "AWSXrayWriteOnlyAccess",
+    }
+
+
+def test_the_worker_takes_one_job_per_invocation_and_reports_failed_ones(
+    expanded: dict[str, Any],
+) -> None:
+    (mapping,) = _resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+    worker = expanded["Resources"]["WorkerFunction"]["Properties"]
+
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ScoreQueue", "Arn"]}
+    assert mapping["Properties"]["BatchSize"] == 1
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert worker["PackageType"] == "Image"
+    # A function-level dead-letter queue only applies to asynchronous invokes.
+    assert "DeadLetterConfig" not in worker
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_functions_run_python312_on_x86_with_active_tracing(
+    expanded: dict[str, Any], function: str
+) -> None:
+    properties = expanded["Resources"][function]["Properties"]
+
+    assert properties["Architectures"] == ["x86_64"]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    if properties.get("PackageType") != "Image":
+        assert properties["Runtime"] == "python3.12"
+        assert properties["Layers"] == [
+            {"Ref": _logical_id_of(expanded, "AWS::Lambda::LayerVersion")}
+        ]
+
+
+@pytest.mark.parametrize(
+    "requirements", ["requirements/worker.txt", "layers/common/requirements.txt"]
+)
+def test_build_pins_are_the_project_constraints(requirements: str) -> None:
+    constraints = {
+        canonicalize_name(pin.name): pin.specifier for pin in _pins("requirements/constraints.txt")
+    }
+
+    differing = [
+        str(pin)
+        for pin in _pins(requirements)
+        if constraints.get(canonicalize_name(pin.name)) != pin.specifier
+    ]
+
+    assert differing == []
+
+
+@pytest.mark.parametrize(
+    ("requirements", "provided_by_runtime"),
+    [("requirements/worker.txt", set()), ("layers/common/requirements.txt", RUNTIME_PACKAGES)],
+)
+def test_build_pins_are_a_closed_set(requirements: str, provided_by_runtime: set[str]) -> None:
+    """They are installed with --no-deps: a dependency missing from the list would be missing."""
+    pins = _pins(requirements)
+
+    needed = _dependency_closure(pins)
+
+    assert needed - {canonicalize_name(pin.name) for pin in pins} - provided_by_runtime == set()
+
+
+def _resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def _logical_id_of(template: dict[str, Any], resource_type: str) -> str:
+    (logical_id,) = _resources_of_type(template, resource_type)
+    return logical_id
+
+
+def _grants(template: dict[str, Any], role: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs of a role's inline policies; resources as written."""
+    policies = template["Resources"][role]["Properties"].get("Policies", [])
+    return set().union(*(_statement_grants(policy["PolicyDocument"]) for policy in policies))
+
+
+def _statement_grants(document: dict[str, Any]) -> set[tuple[str, str]]:
+    grants = set()
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = _as_list(statement["Action"])
+        resources = [_written(resource) for resource in _as_list(statement["Resource"])]
+        grants |= {(action, resource) for action in actions for resource in resources}
+    return grants
+
+
+def _written(resource: Any) -> str:
+    if isinstance(resource, str):
+        return resource
+    if "Fn::GetAtt" in resource:
+        return ".".join(resource["Fn::GetAtt"])
+    return resource["Fn::Sub"]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _pins(requirements: str) -> list[Requirement]:
+    lines = (ROOT / requirements).read_text(encoding="utf-8").splitlines()
+    return [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _dependency_closure(pins: list[Requirement]) -> set[str]:
+    """Names of everything the pinned distributions require on this platform (as on Lambda).
+
+    Read from the metadata of the distributions installed here (the same pins).
+    """
+    needed: set[str] = set()
+    todo = [(pin.name, extra) for pin in pins for extra in ("", *pin.extras)]
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        name, extra = todo.pop()
+        if (canonicalize_name(name), extra) in seen:
+            continue
+        seen.add((canonicalize_name(name), extra))
+        for text in importlib.metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
+                continue
+            needed.add(canonicalize_name(requirement.name))
+            todo += [(requirement.name, nested) for nested in ("", *requirement.extras)]
+    return needed
