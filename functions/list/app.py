@@ -1,0 +1,41 @@
+"""List function: the job index, newest first, paginated, optionally by status."""
+
+from functools import cache
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+
+from rag_eval.aws import job_service
+from rag_eval.errors import RequestInvalid
+from rag_eval.http import json_response, register_error_handlers
+from rag_eval.service import JobService
+from rag_eval.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver()
+register_error_handlers(app)
+
+
+@cache
+def service() -> JobService:
+    return job_service(Settings.from_env())
+
+
+@app.get("/score-jobs")
+def list_jobs() -> Response:
+    query = app.current_event.query_string_parameters or {}
+    raw_limit = query.get("limit", "20")
+    if not raw_limit.isdigit():
+        raise RequestInvalid(
+            [{"field": "limit", "message": f"not a number: {raw_limit!r}", "allowed": "1..100"}]
+        )
+    page = service().list(int(raw_limit), query.get("cursor") or None, query.get("status"))
+    return json_response(200, page)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

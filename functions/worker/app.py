@@ -1,0 +1,46 @@
+"""Worker function: score the jobs in an SQS batch, reporting failed records only.
+
+A record that raises goes back to the queue (partial batch response) and, after the
+queue's last receive, to the dead-letter queue; the job itself is marked failed then.
+"""
+
+from functools import cache
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from rag_eval.aws import job_processor
+from rag_eval.settings import Settings
+from rag_eval.worker import JobProcessor
+
+logger = Logger()
+tracer = Tracer()
+# A batch whose records all failed is still a partial response: the queue retries exactly
+# those records, the same as when only some fail.
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
+def processor() -> JobProcessor:
+    return job_processor(Settings.from_env())
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    outcome = processor().process(record.body, receive_count)
+    logger.info("record processed", message_id=record.message_id, outcome=outcome)
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: object) -> dict:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=batch, context=context
+    )

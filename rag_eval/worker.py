@@ -1,0 +1,142 @@
+"""The worker's job: one queue message -> a scored job, safely under at-least-once delivery.
+
+Every status write is conditional, so a duplicate or late message never redoes a
+finished job nor moves a status backwards. A fault of our own raises: SQS retries the
+record, and on its last receive the job is marked failed (never left `running`)
+before the message goes to the dead-letter queue.
+
+Light at import: the scoring pipeline (ragas, pandas) is imported on the first record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from rag_eval.jobs import iso, utc_now
+from rag_eval.models import JobStatus, Progress, ScoreRequest
+from rag_eval.settings import Settings
+from rag_eval.storage import ObjectStore
+
+logger = logging.getLogger(__name__)
+
+
+class MalformedMessage(ValueError):
+    """A queue message that is not a job message; retried, then kept in the DLQ."""
+
+
+class WorkerRepository(Protocol):
+    def get(self, job_id: str) -> tuple[JobStatus, str] | None: ...
+
+    def start(self, job_id: str, now: str) -> JobStatus | None: ...
+
+    def save_progress(self, job_id: str, progress: Progress, now: str) -> None: ...
+
+    def complete(self, job: JobStatus) -> bool: ...
+
+    def mark_failed(self, job_id: str, error: str, finished_at: str) -> bool: ...
+
+
+def _default_pipeline(settings: Settings, store: ObjectStore) -> Any:
+    from rag_eval.pipeline import ScoringPipeline
+
+    return ScoringPipeline(settings, store)
+
+
+class JobProcessor:
+    def __init__(
+        self,
+        settings: Settings,
+        repository: WorkerRepository,
+        store: ObjectStore,
+        pipeline_factory: Callable[[Settings, ObjectStore], Any] = _default_pipeline,
+        progress_interval_seconds: float = 2.0,
+    ) -> None:
+        self._settings = settings
+        self._repository = repository
+        self._store = store
+        self._pipeline_factory = pipeline_factory
+        self._pipeline: Any = None
+        self._progress_interval = progress_interval_seconds
+
+    def process(self, body: str, receive_count: int = 1) -> str:
+        """Handle one message; returns what happened (for logs and tests)."""
+        job_id, payload = self._parse(body)
+        found = self._repository.get(job_id)
+        if found is None:
+            # Jobs are recorded before they are queued, so this job never existed or
+            # has expired: nothing to do, and retrying would not change that.
+            logger.warning("message for unknown job dropped", extra={"job_id": job_id})
+            return "unknown_job"
+        job = found[0]
+        if job.status in ("completed", "failed"):
+            logger.info("duplicate delivery ignored", extra={"job_id": job_id})
+            return "duplicate"
+        try:
+            request = self._request(payload)
+            running = self._repository.start(job_id, iso(utc_now()))
+            if running is None:
+                return "duplicate"  # finished by another delivery meanwhile
+            final = asyncio.run(self._pipeline_for().arun(running, request, self._progress(job_id)))
+        except ValidationError as exc:
+            # Validated at submission; failing here means a changed contract, not bad luck.
+            self._repository.mark_failed(job_id, f"RequestInvalid: {exc}"[:1000], iso(utc_now()))
+            return "failed"
+        except Exception as exc:
+            if receive_count >= self._settings.max_receive_count:
+                self._repository.mark_failed(
+                    job_id, f"{type(exc).__name__}: {exc}"[:1000], iso(utc_now())
+                )
+                logger.exception("job failed on its last delivery", extra={"job_id": job_id})
+            else:
+                logger.exception(
+                    "job attempt failed; the queue will retry it",
+                    extra={"job_id": job_id, "receive_count": receive_count},
+                )
+            raise
+        self._repository.complete(final)
+        logger.info(
+            "job completed",
+            extra={"job_id": job_id, "run_id": final.run_id, "latency_ms": final.latency_ms},
+        )
+        return "completed"
+
+    def _pipeline_for(self) -> Any:
+        if self._pipeline is None:
+            self._pipeline = self._pipeline_factory(self._settings, self._store)
+        return self._pipeline
+
+    @staticmethod
+    def _parse(body: str) -> tuple[str, dict[str, Any]]:
+        try:
+            message = json.loads(body)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise MalformedMessage(f"message body is not JSON: {exc}") from exc
+        if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
+            raise MalformedMessage("message has no job_id")
+        if "request" not in message and "request_key" not in message:
+            raise MalformedMessage("message has neither request nor request_key")
+        return message["job_id"], message
+
+    def _request(self, payload: dict[str, Any]) -> ScoreRequest:
+        if "request" in payload:
+            return ScoreRequest.model_validate(payload["request"])
+        return ScoreRequest.model_validate_json(self._store.get(payload["request_key"]))
+
+    def _progress(self, job_id: str) -> Callable[[Progress], None]:
+        last = {"at": 0.0}
+
+        def report(progress: Progress) -> None:
+            now = time.monotonic()
+            if now - last["at"] < self._progress_interval:
+                return
+            last["at"] = now
+            self._repository.save_progress(job_id, progress, iso(utc_now()))
+
+        return report
