@@ -179,6 +179,20 @@ class DynamoJobRepository:
         )
         return response is not None
 
+    def discard(self, job_id: str) -> None:
+        """Delete a job that never left `queued` (a submission that could not be queued)."""
+        try:
+            self.client.delete_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                ConditionExpression="#s = :queued",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":queued": _ACTIVE[":queued"]},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
     def list(
         self, limit: int, cursor: str | None, status: str | None
     ) -> tuple[list[JobStatus], str | None]:

@@ -39,7 +39,7 @@ class JobRepository(Protocol):
 
     def get(self, job_id: str) -> tuple[JobStatus, str] | None: ...
 
-    def mark_failed(self, job_id: str, error: str, finished_at: str) -> bool: ...
+    def discard(self, job_id: str) -> None: ...
 
     def list(
         self, limit: int, cursor: str | None, status: str | None
@@ -51,7 +51,7 @@ class JobQueue(Protocol):
 
 
 class QueueUnavailable(Exception):
-    """The job was recorded but could not be queued; it is marked failed."""
+    """The job could not be queued; it was taken back, so the client may simply retry."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,8 @@ class JobService:
             self._queue.send(body)
         except Exception as exc:
             logger.exception("could not queue job", extra={"job_id": job.job_id})
-            self._repository.mark_failed(
-                job.job_id, f"QueueUnavailable: {type(exc).__name__}", job.created_at
-            )
+            # A 503 means "not accepted": leave no queued job behind that nothing will run.
+            self._repository.discard(job.job_id)
             raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
 
     def get(self, job_id: str) -> JobStatus:

@@ -387,3 +387,30 @@ def test_handlers_import_without_the_scoring_stack(function) -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_submission_the_queue_refuses_is_a_503_and_leaves_no_job(stack, monkeypatch) -> None:
+    # GIVEN SQS refusing messages
+    sqs = aws_client("sqs")
+    real_send = sqs.send_message
+    down = {"sqs": True}
+
+    def send(**kwargs):
+        if down["sqs"]:
+            raise ConnectionError("SQS unreachable")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(sqs, "send_message", send)
+
+    # WHEN a sample is submitted with an Idempotency-Key
+    body = {**SAMPLE, "metrics": MODEL_FREE}
+    response = submit(body, **{"Idempotency-Key": "k1"})
+
+    # THEN the client is told to retry, and no orphan job is listed
+    assert response["statusCode"] == 503
+    assert body_of(response)["error"]["code"] == "dependency_unavailable"
+    assert body_of(invoke("list", api_event("list-jobs.json")))["jobs"] == []
+
+    # AND a retry with the same key is accepted once the queue is back
+    down["sqs"] = False
+    assert submit(body, **{"Idempotency-Key": "k1"})["statusCode"] == 202

@@ -302,6 +302,7 @@ def test_the_api_role_creates_and_reads_jobs_but_never_updates_them(
         ("sqs:SendMessage", "ScoreQueue.Arn"),
         ("dynamodb:PutItem", "ScoreJobs.Arn"),
         ("dynamodb:GetItem", "ScoreJobs.Arn"),
+        ("dynamodb:DeleteItem", "ScoreJobs.Arn"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-requests/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-async/*"),
     }
