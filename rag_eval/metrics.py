@@ -29,6 +29,10 @@ class MetricSpec:
     needs_judge: bool
     needs_embeddings: bool
     description: str
+    # Judge calls ragas makes one after another for one sample (per context where the
+    # metric judges each context): the scorer starts the longest chains first.
+    chain: int = 0
+    chain_per_context: bool = False
 
     @property
     def model_free(self) -> bool:
@@ -53,6 +57,9 @@ class MetricSpec:
         """Map a sample's fields to this metric's ragas keyword arguments."""
         return {RAGAS_ARGUMENT[name]: values[name] for name in self.inputs}
 
+    def chain_length(self, contexts: list[str] | None) -> int:
+        return self.chain * (len(contexts or ()) if self.chain_per_context else 1)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -71,6 +78,7 @@ _SPECS = (
         needs_judge=True,
         needs_embeddings=False,
         description="Share of the answer's claims that the retrieved contexts support.",
+        chain=2,
     ),
     MetricSpec(
         "answer_relevancy",
@@ -79,6 +87,7 @@ _SPECS = (
         needs_judge=True,
         needs_embeddings=True,
         description="How directly the answer addresses the question (no evasion, no drift).",
+        chain=5,  # 3 generations, then 2 embedding calls
     ),
     MetricSpec(
         "context_precision",
@@ -87,6 +96,8 @@ _SPECS = (
         needs_judge=True,
         needs_embeddings=False,
         description="Whether the useful contexts are ranked above the useless ones.",
+        chain=1,
+        chain_per_context=True,
     ),
     MetricSpec(
         "context_recall",
@@ -95,6 +106,7 @@ _SPECS = (
         needs_judge=True,
         needs_embeddings=False,
         description="Share of the reference answer's claims found in the retrieved contexts.",
+        chain=1,
     ),
     MetricSpec(
         "answer_correctness",
@@ -103,6 +115,7 @@ _SPECS = (
         needs_judge=True,
         needs_embeddings=True,
         description="Factual overlap with the reference answer, blended with semantic similarity.",
+        chain=5,
     ),
     MetricSpec(
         "factual_correctness",
@@ -111,6 +124,7 @@ _SPECS = (
         needs_judge=True,
         needs_embeddings=False,
         description="F1 of the answer's claims against the reference answer's claims.",
+        chain=4,
     ),
     MetricSpec(
         "semantic_similarity",
@@ -119,6 +133,7 @@ _SPECS = (
         needs_judge=False,
         needs_embeddings=True,
         description="Cosine similarity of answer and reference embeddings.",
+        chain=2,
     ),
     MetricSpec(
         "bleu_score",

@@ -129,12 +129,22 @@ class Scorer:
                 samples_total=len(results), metric_calls_total=len(results) * len(specs)
             )
             tracker = _ProgressTracker(progress, len(specs), on_progress)
-            semaphore = asyncio.Semaphore(max(1, self._settings.max_concurrency))
+            # Twice the judge's cap of metric calls in flight: while one call parses an
+            # answer or builds its next prompt, another already waits with a request, so
+            # the judge's C connections (limited by the provider client) never idle.
+            semaphore = asyncio.Semaphore(2 * max(1, self._settings.max_concurrency))
+            pairs = [
+                (sample, result, spec)
+                for sample, result in zip(request.samples, results, strict=True)
+                for spec in specs
+            ]
+            # Longest chains of judge calls first, so the last calls to finish are short
+            # ones and the judge's C slots stay busy to the end (the semaphore is FIFO).
+            pairs.sort(key=lambda pair: -pair[2].chain_length(pair[0].contexts))
             await asyncio.gather(
                 *(
                     self._score_one(spec, built[spec.name], sample, result, semaphore, tracker)
-                    for sample, result in zip(request.samples, results, strict=True)
-                    for spec in specs
+                    for sample, result, spec in pairs
                 )
             )
         finally:

@@ -90,32 +90,35 @@ def build_judge(
     need_llm: bool,
     need_embeddings: bool,
 ) -> JudgeModels:
+    """The job's models. One client per provider, shared by LLM and embeddings, so its
+    connection limit caps everything the job sends to that provider."""
     models = JudgeModels()
-    if need_llm:
-        provider, name = split_model(judge_model)
-        models.llm = _build(provider, "llm", name, settings, models)
-    if need_embeddings:
-        provider, name = split_model(embedding_model)
-        models.embeddings = _build(provider, "embeddings", name, settings, models)
-    return models
-
-
-def _build(provider: str, kind: str, name: str, settings: Settings, models: JudgeModels) -> Any:
-    if provider == "bedrock":
-        from rag_eval.judges.bedrock import build_bedrock_models
-
-        llm, embeddings = build_bedrock_models(
-            name if kind == "llm" else None,
-            name if kind == "embeddings" else None,
-            settings,
-            models.usage,
+    wanted = {
+        kind: split_model(model)
+        for kind, model, needed in (
+            ("llm", judge_model, need_llm),
+            ("embeddings", embedding_model, need_embeddings),
         )
-        return llm if kind == "llm" else embeddings
-    from rag_eval.judges.openai_compatible import OpenAICompatible
+        if needed
+    }
+    for provider in dict.fromkeys(provider for provider, _ in wanted.values()):
+        names = {kind: name for kind, (p, name) in wanted.items() if p == provider}
+        if provider == "bedrock":
+            from rag_eval.judges.bedrock import build_bedrock_models
 
-    client = OpenAICompatible(settings, models.usage)
-    models._closers.append(client.aclose)
-    return client.llm(name) if kind == "llm" else client.embeddings(name)
+            llm, embeddings = build_bedrock_models(
+                names.get("llm"), names.get("embeddings"), settings, models.usage
+            )
+        else:
+            from rag_eval.judges.openai_compatible import OpenAICompatible
+
+            client = OpenAICompatible(settings, models.usage)
+            models._closers.append(client.aclose)
+            llm = client.llm(names["llm"]) if "llm" in names else None
+            embeddings = client.embeddings(names["embeddings"]) if "embeddings" in names else None
+        models.llm = llm or models.llm
+        models.embeddings = embeddings or models.embeddings
+    return models
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

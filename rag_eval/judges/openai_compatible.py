@@ -6,11 +6,12 @@ exponential backoff and honours `Retry-After`; we set how many times.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
 import httpx
-from openai import AsyncOpenAI, OpenAI
+from openai import AsyncOpenAI
 from ragas.embeddings.base import BaseRagasEmbedding
 from ragas.llms import llm_factory
 
@@ -21,69 +22,55 @@ _METERED_PATHS = ("/chat/completions", "/embeddings")
 
 
 class OpenAICompatible:
-    """One job's clients for an OpenAI-compatible endpoint, metering tokens as they pass."""
+    """One job's client for an OpenAI-compatible endpoint, metering tokens as they pass.
+
+    Created inside the job's event loop; every request, sync or async, goes through
+    its one connection pool, whose size is the judge's concurrency cap.
+    """
 
     def __init__(self, settings: Settings, usage: TokenUsage) -> None:
-        self._settings = settings
         self._usage = usage
         self._lock = threading.Lock()
+        cap = max(1, settings.max_concurrency)
+        self.loop = asyncio.get_running_loop()
         self.async_client = AsyncOpenAI(
-            **self._client_args(),
-            http_client=httpx.AsyncClient(event_hooks={"response": [self._ameter]}),
-        )
-        self._sync: OpenAI | None = None
-
-    def _client_args(self) -> dict[str, Any]:
-        return {
-            "base_url": self._settings.openai_base_url or None,
+            base_url=settings.openai_base_url or None,
             # Local servers (Ollama, vLLM) accept any key; the client insists on one.
-            "api_key": self._settings.openai_api_key or "not-needed",
-            "max_retries": self._settings.max_retries,
-            "timeout": self._settings.metric_timeout_seconds,
-        }
-
-    def sync_client(self) -> OpenAI:
-        with self._lock:
-            if self._sync is None:
-                self._sync = OpenAI(
-                    **self._client_args(),
-                    http_client=httpx.Client(event_hooks={"response": [self._meter]}),
-                )
-            return self._sync
+            api_key=settings.openai_api_key or "not-needed",
+            max_retries=settings.max_retries,
+            timeout=settings.metric_timeout_seconds,
+            http_client=httpx.AsyncClient(
+                # HTTP/1.1 sends one request per connection: at most `cap` in flight,
+                # however many metric calls are ready to send one.
+                limits=httpx.Limits(max_connections=cap, max_keepalive_connections=cap),
+                event_hooks={"response": [self._meter]},
+            ),
+        )
 
     def llm(self, model: str) -> Any:
         return llm_factory(model, client=self.async_client)
 
     def embeddings(self, model: str) -> BaseRagasEmbedding:
-        return DualClientEmbeddings(self, model)
+        return JobEmbeddings(self, model)
 
-    def _record(self, response: httpx.Response) -> None:
+    async def _meter(self, response: httpx.Response) -> None:
         if response.status_code != 200 or not response.request.url.path.endswith(_METERED_PATHS):
             return
+        await response.aread()
         usage = response.json().get("usage") or {}
         with self._lock:
             self._usage.add(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
 
-    async def _ameter(self, response: httpx.Response) -> None:
-        await response.aread()
-        self._record(response)
-
-    def _meter(self, response: httpx.Response) -> None:
-        response.read()
-        self._record(response)
-
     async def aclose(self) -> None:
         await self.async_client.close()
-        if self._sync is not None:
-            self._sync.close()
 
 
-class DualClientEmbeddings(BaseRagasEmbedding):
-    """Embeddings with a sync and an async client.
+class JobEmbeddings(BaseRagasEmbedding):
+    """Embeddings on the job's client, for ragas' sync and async callers alike.
 
-    ragas 0.4.3's SemanticSimilarity calls the sync `embed_text` from inside `ascore`;
-    with an async-only client that runs on a throwaway event loop and poisons the
-    connection pool. Sync calls get their own client; async calls share the job's.
+    ragas 0.4.3's SemanticSimilarity calls the sync `embed_text` inside `ascore`; the
+    scorer runs it in a worker thread, and the request is handed to the job's loop, so
+    it shares the connection pool (and its cap) instead of opening another.
     """
 
     def __init__(self, clients: OpenAICompatible, model: str) -> None:
@@ -92,10 +79,16 @@ class DualClientEmbeddings(BaseRagasEmbedding):
         self.model = model
 
     def embed_text(self, text: str, **kwargs: Any) -> list[float]:
-        response = self._clients.sync_client().embeddings.create(
-            input=text, model=self.model, **kwargs
+        try:
+            on_loop = asyncio.get_running_loop() is self._clients.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            raise RuntimeError("sync embed_text called on the job's event loop; use a thread")
+        future = asyncio.run_coroutine_threadsafe(
+            self.aembed_text(text, **kwargs), self._clients.loop
         )
-        return response.data[0].embedding
+        return future.result()
 
     async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
         response = await self._clients.async_client.embeddings.create(

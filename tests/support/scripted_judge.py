@@ -367,6 +367,9 @@ class JudgeStats:
     injected_failures: int
     prompt_tokens: int
     completion_tokens: int
+    # Summed time from taking a request to having sent its answer: the judge's own
+    # service time, the honest basis of an "ideal" schedule in benchmarks.
+    busy_seconds: float
 
 
 @dataclass
@@ -396,6 +399,7 @@ class _Counters:
     injected_failures: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    busy_seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------- #
@@ -629,6 +633,7 @@ class ScriptedJudge:
                 injected_failures=c.injected_failures,
                 prompt_tokens=c.prompt_tokens,
                 completion_tokens=c.completion_tokens,
+                busy_seconds=c.busy_seconds,
             )
 
     def reset_stats(self) -> None:
@@ -673,6 +678,7 @@ class ScriptedJudge:
             self._stopping.wait(seconds)
 
     def _handle(self, handler: _Handler, endpoint: str, body: dict[str, Any]) -> None:
+        started = time.perf_counter()
         title = schema_title(body) if endpoint == "chat" else None
         with self._lock:
             c = self._counters
@@ -722,6 +728,7 @@ class ScriptedJudge:
         finally:
             with self._lock:
                 self._counters.in_flight -= 1
+                self._counters.busy_seconds += time.perf_counter() - started
                 self._log.append((endpoint, title, status))
 
     def _send_failure(
