@@ -15,13 +15,15 @@ import os
 from dataclasses import replace
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_eval.errors import RequestInvalid
 from rag_eval.models import JobStatus, Progress
 from rag_eval.service import JobExists, JobService
 from rag_eval.settings import Settings
-from rag_eval.worker import JobProcessor
+
+if TYPE_CHECKING:
+    from rag_eval.worker import JobProcessor
 
 LISTING = "job"  # every item's value of the ByCreated index's partition key
 _ACTIVE = {":queued": {"S": "queued"}, ":running": {"S": "running"}}
@@ -284,6 +286,8 @@ def job_service(settings: Settings) -> JobService:
 
 def job_processor(settings: Settings) -> JobProcessor:
     """The worker's processor, on the same resources."""
+    from rag_eval.worker import JobProcessor  # asyncio and the worker path: not the API's
+
     return JobProcessor(
         resolve_secrets(settings),
         DynamoJobRepository(settings.jobs_table),

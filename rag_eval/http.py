@@ -41,6 +41,13 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return json_response(status, {"error": error})
 
 
+def base_path(app: APIGatewayRestResolver) -> str:
+    """`/v1` when the request came through the stage's URL, so links resolve from the client."""
+    context = app.current_event.request_context
+    prefix = f"/{context.stage}" if context.stage else ""
+    return prefix if prefix and (context.path or "").startswith(prefix + "/") else ""
+
+
 def caller_of(app: APIGatewayRestResolver) -> str:
     """Who is calling (IAM user/role ARN or API key id): scopes Idempotency-Key."""
     identity = app.current_event.request_context.identity
@@ -93,3 +100,37 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
         return error_response(500, "internal_error", "an internal error occurred; it was logged")
+
+
+API_TITLE = "ragas-serverless"
+
+
+def openapi_json(app: APIGatewayRestResolver) -> str:
+    """The OpenAPI 3 schema of the app's routes (imports Powertools' OpenAPI models now)."""
+    from aws_lambda_powertools.event_handler.openapi.models import Server
+
+    return app.get_openapi_json_schema(
+        title=API_TITLE,
+        version="1",
+        description=(
+            "RAG answer scoring with ragas metrics. GET /score-jobs (newest first; query "
+            "parameters limit 1..100, cursor, status) is served by the list function."
+        ),
+        servers=[Server(url=base_path(app) or "/")],
+    )
+
+
+def swagger_page(app: APIGatewayRestResolver) -> str:
+    """Swagger UI on the schema, with the assets Powertools ships (no CDN needed)."""
+    from pathlib import Path
+
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import html
+
+    assets = Path(html.__file__).parent
+    return html.generate_swagger_html(
+        openapi_json(app).replace("</", "<\\/"),
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        swagger_base_url="",
+        oauth2_config=None,
+    )

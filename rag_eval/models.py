@@ -147,9 +147,7 @@ class ScoreRequest(BaseModel):
     def _known_metrics(cls, value: list[str]) -> list[str]:
         unknown = [m for m in value if m not in REGISTRY]
         if unknown:
-            raise ValueError(
-                f"unknown metric(s): {', '.join(unknown)}; allowed: {', '.join(REGISTRY)}"
-            )
+            raise ValueError(f"unknown metric(s): {', '.join(unknown)}")
         return list(dict.fromkeys(value))  # drop duplicates, keep order
 
     @field_validator("weights")

@@ -79,15 +79,19 @@ class JobProcessor:
             logger.info("duplicate delivery ignored", extra={"job_id": job_id})
             return "duplicate"
         try:
-            request = self._request(payload)
+            try:
+                request = self._request(payload)
+            except ValidationError as exc:
+                # Validated at submission; failing now means a changed contract, which no
+                # retry fixes.
+                self._repository.mark_failed(
+                    job_id, f"RequestInvalid: {exc}"[:1000], iso(utc_now())
+                )
+                return "failed"
             running = self._repository.start(job_id, iso(utc_now()))
             if running is None:
                 return "duplicate"  # finished by another delivery meanwhile
             final = asyncio.run(self._pipeline_for().arun(running, request, self._progress(job_id)))
-        except ValidationError as exc:
-            # Validated at submission; failing here means a changed contract, not bad luck.
-            self._repository.mark_failed(job_id, f"RequestInvalid: {exc}"[:1000], iso(utc_now()))
-            return "failed"
         except Exception as exc:
             if receive_count >= self._settings.max_receive_count:
                 self._repository.mark_failed(

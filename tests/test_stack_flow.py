@@ -97,7 +97,7 @@ def test_a_submitted_job_is_scored_by_the_worker_and_readable_everywhere(stack) 
     assert response["statusCode"] == 202
     job = body_of(response)
     assert job["status"] == "queued"
-    assert job["links"]["self"] == f"/score-jobs/{job['job_id']}"
+    assert job["links"]["self"] == f"/v1/score-jobs/{job['job_id']}"
 
     # WHEN the worker receives the message the API queued
     messages = queued_messages(stack)

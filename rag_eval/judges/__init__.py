@@ -57,7 +57,8 @@ def judge_problems(request: ScoreRequest, settings: Settings) -> list[dict[str, 
                 {
                     "field": "metrics",
                     "message": (
-                        f"metric(s) {', '.join(needing)} need a {field_name.split('_')[0]} "
+                        f"metric(s) {', '.join(needing)} need a "
+                        f"{'judge' if field_name == 'judge_model' else 'embedding'} "
                         f"model, and none is configured: set OPENAI_API_KEY and/or "
                         f"OPENAI_BASE_URL, name a 'bedrock:<model-id>' {field_name}, or "
                         "choose model-free metrics"
