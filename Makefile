@@ -20,8 +20,10 @@ lint: $(BIN)/.installed
 test: lint sam-check
 	$(BIN)/pytest -q
 
+# The local stack in one process: submit the bundled samples through the HTTP API, wait,
+# print the scores and the run folder in (moto's) S3, stop.
 demo: $(BIN)/.installed
-	$(BIN)/rag-eval score --file rag_eval/sample_data/samples.jsonl --out runs/demo
+	$(BIN)/rag-eval demo
 
 clean:
 	rm -rf $(VENV) .aws-sam runs .pytest_cache .ruff_cache
@@ -91,3 +93,13 @@ sam-import-check: sam-build $(LAMBDA_SDK)/.installed
 	     print('$$fn: app imports', f'ragas-stack modules {heavy}' if heavy else 'with the layer only'); \
 	     sys.exit(bool(heavy))") || exit 1; \
 	done
+
+# --- The worker image, without Docker --------------------------------------------------
+.PHONY: worker-check
+
+# Lays out the image's task root as functions/worker/Dockerfile does (.build/worker-image,
+# dependencies cached until requirements/worker.txt changes), prints its size, and scores a
+# job of every metric with it: the handler in a fresh python3.12 -S process on that folder
+# alone, against template.yaml deployed in moto and the scripted judge.
+worker-check: $(BIN)/.installed
+	$(BIN)/python scripts/worker_check.py
