@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,3 +45,27 @@ def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+class JudgeProcess:
+    """The scripted judge in a process of its own, as a real judge would be: its work
+    must not compete with the client being measured for this process's GIL."""
+
+    def __init__(self, latency: float, cap: int | None) -> None:
+        command = [sys.executable, "-m", "tests.support.scripted_judge", "--latency", str(latency)]
+        if cap:
+            command += ["--max-concurrency", str(cap)]
+        self._process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.base_url = self._process.stdout.readline().strip()
+
+    def stats(self) -> dict:
+        root = self.base_url.removesuffix("/v1")
+        with urllib.request.urlopen(f"{root}/stats", timeout=10) as response:
+            return json.load(response)
+
+    def __enter__(self) -> JudgeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)

@@ -14,11 +14,10 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from bench.common import SEED_METRICS, samples, stopwatch, table
-from tests.support.scripted_judge import ScriptedJudge
+from bench.common import SEED_METRICS, JudgeProcess, samples, stopwatch, table
 
 
-def _settings(judge: ScriptedJudge, cap: int):
+def _settings(judge: JudgeProcess, cap: int):
     from rag_eval.settings import Settings
 
     return Settings(
@@ -37,7 +36,7 @@ def in_process(size: int, latency: float, cap: int) -> dict:
     from rag_eval.pipeline import ScoringPipeline
     from rag_eval.storage import LocalObjectStore
 
-    with ScriptedJudge(latency_s=latency, max_concurrency=cap) as judge:
+    with JudgeProcess(latency, cap) as judge:
         settings = _settings(judge, cap)
         request = ScoreRequest.model_validate({"samples": samples(size), "metrics": SEED_METRICS})
         with tempfile.TemporaryDirectory() as folder:
@@ -97,27 +96,27 @@ def ragas_direct(size: int, latency: float, cap: int) -> dict:
         await client.close()
         return results.count(False)
 
-    with ScriptedJudge(latency_s=latency, max_concurrency=cap) as judge:
+    with JudgeProcess(latency, cap) as judge:
         with stopwatch() as clock:
             failures = asyncio.run(score(judge.base_url))
         return _result(judge, clock["seconds"], latency, cap, failures)
 
 
-def _result(judge: ScriptedJudge, seconds: float, latency: float, cap: int, failures: int):
+def _result(judge: JudgeProcess, seconds: float, latency: float, cap: int, failures: int):
     stats = judge.stats()
-    ideal = stats.total_calls * latency / cap
+    ideal = stats["total_calls"] * latency / cap
     # The loopback judge takes a few ms beyond its sleep (parsing, loopback HTTP); the
     # ideal over its measured service time isolates what the client side loses.
-    served = stats.busy_seconds / cap
+    served = stats["busy_seconds"] / cap
     return {
         "seconds": seconds,
-        "calls": stats.total_calls,
+        "calls": stats["total_calls"],
         "ideal": ideal,
         "efficiency": ideal / seconds,
         "served_ideal": served,
         "served_efficiency": served / seconds,
-        "max_in_flight": stats.max_in_flight,
-        "rejected": stats.concurrency_rejections,
+        "max_in_flight": stats["max_in_flight"],
+        "rejected": stats["concurrency_rejections"],
         "failures": failures,
     }
 

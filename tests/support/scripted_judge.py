@@ -55,7 +55,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -441,6 +441,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") == "/v1/models":
             data = [{"id": "scripted-judge", "object": "model", "owned_by": "tests"}]
             self._send_json(200, {"object": "list", "data": data})
+        elif self.path.rstrip("/") == "/stats":
+            # For a judge in another process (benchmarks): what stats() returns in-process.
+            self._send_json(200, asdict(self.server.judge.stats()))
         else:
             self._send_error(404, f"Unknown path {self.path}", "invalid_request_error")
 

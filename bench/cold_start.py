@@ -1,0 +1,84 @@
+"""Cold start: each handler's import in a fresh process, and the worker's first score.
+
+    .venv/bin/python -m bench.cold_start --runs 5
+
+Import time is what `python -X importtime` reports for `import app` from the
+function's folder (sum of the top-level imports), median of the runs. The worker's
+time to first score comes from `scripts/worker_check.py`, which runs the deployed
+worker folder in a fresh process on one job of every metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+from bench.common import ROOT, table
+
+FUNCTIONS = {"ApiFunction": "api", "ListFunction": "list", "WorkerFunction": "worker"}
+GOALS_MS = {"ApiFunction": 300, "ListFunction": 300}
+_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def import_ms(folder: str) -> tuple[float, list[tuple[str, float]]]:
+    """Total import time of `app` and its five costliest top-level imports, in ms."""
+    env = os.environ | {
+        "PYTHONPATH": str(ROOT),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "RAGAS_DO_NOT_TRACK": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import app"],
+        cwd=ROOT / "functions" / folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Children are printed before their parent, one level = two more spaces.
+    children: list[tuple[str, float]] = []
+    for match in _LINE.finditer(result.stderr):
+        _, cumulative, indent, name = match.groups()
+        if len(indent) == 3:
+            children.append((name, int(cumulative) / 1000))
+        elif len(indent) == 1:
+            if name == "app":
+                return int(cumulative) / 1000, sorted(children, key=lambda c: -c[1])[:5]
+            children = []
+    raise RuntimeError(f"no import time for app in:\n{result.stderr[-2000:]}")
+
+
+def worker_first_score() -> str:
+    result = subprocess.run(
+        [sys.executable, "scripts/worker_check.py"], cwd=ROOT, capture_output=True, text=True
+    )
+    line = next((x for x in result.stdout.splitlines() if x.startswith("time to first score")), "")
+    return line or f"worker check failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-worker-score", action="store_true")
+    args = parser.parse_args(argv)
+    rows = []
+    for function, folder in FUNCTIONS.items():
+        runs = [import_ms(folder) for _ in range(args.runs)]
+        median = statistics.median(total for total, _ in runs)
+        goal = GOALS_MS.get(function)
+        verdict = "" if goal is None else ("meets" if median < goal else "misses")
+        heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in runs[-1][1][:3])
+        rows.append([function, median, f"< {goal} ms {verdict}" if goal else "-", heaviest])
+    print(table(["function", "import app (ms, median)", "goal", "heaviest imports (ms)"], rows))
+    if not args.skip_worker_score:
+        print()
+        print("worker (deployed folder, fresh process):", worker_first_score())
+
+
+if __name__ == "__main__":
+    main()
