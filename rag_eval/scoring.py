@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rag_eval.judges import JudgeModels, build_judge, failure_reason
 from rag_eval.metrics import MetricSpec
@@ -81,22 +82,9 @@ class Scorer:
         self._settings = settings
         self._judge_factory = judge_factory
 
-    def score(
-        self,
-        request: ScoreRequest,
-        *,
-        judge_model: str | None = None,
-        embedding_model: str | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> ScoreRun:
-        return asyncio.run(
-            self.ascore(
-                request,
-                judge_model=judge_model,
-                embedding_model=embedding_model,
-                on_progress=on_progress,
-            )
-        )
+    def score(self, request: ScoreRequest, **options: Any) -> ScoreRun:
+        """`ascore` for callers without an event loop."""
+        return asyncio.run(self.ascore(request, **options))
 
     async def ascore(
         self,

@@ -7,24 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _number[T: (int, float)](env: Mapping[str, str], name: str, default: T, kind: type[T]) -> T:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from exc
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"setting {name} must be a number, got {raw!r}") from exc
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"setting {name} must be {what}, got {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -56,14 +47,14 @@ class Settings:
             openai_api_key=env.get("OPENAI_API_KEY", ""),
             openai_api_key_parameter=env.get("OPENAI_API_KEY_PARAMETER", ""),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
-            metric_timeout_seconds=_float(env, "RAGAS_METRIC_TIMEOUT_SECONDS", 60.0),
-            max_concurrency=_int(env, "RAGAS_MAX_CONCURRENCY", 8),
-            max_retries=_int(env, "RAGAS_MAX_RETRIES", 3),
+            metric_timeout_seconds=_number(env, "RAGAS_METRIC_TIMEOUT_SECONDS", 60.0, float),
+            max_concurrency=_number(env, "RAGAS_MAX_CONCURRENCY", 8, int),
+            max_retries=_number(env, "RAGAS_MAX_RETRIES", 3, int),
             jobs_table=env.get("SCORE_JOBS_TABLE", ""),
             queue_url=env.get("SCORE_QUEUE_URL", ""),
             artifacts_bucket=env.get("ARTIFACTS_BUCKET", ""),
-            job_ttl_days=_int(env, "JOB_TTL_DAYS", 90),
-            max_receive_count=_int(env, "MAX_RECEIVE_COUNT", 3),
+            job_ttl_days=_number(env, "JOB_TTL_DAYS", 90, int),
+            max_receive_count=_number(env, "MAX_RECEIVE_COUNT", 3, int),
         )
 
     @property
