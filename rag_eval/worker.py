@@ -27,6 +27,14 @@ from rag_eval.storage import ObjectStore
 logger = logging.getLogger(__name__)
 
 
+# Time kept back from the invocation's limit to record a timed-out job as failed.
+FINISH_MARGIN_SECONDS = 15.0
+
+
+class JobTimeout(Exception):
+    """Scoring would outlive the invocation; retrying would only time out again."""
+
+
 class MalformedMessage(ValueError):
     """A queue message that is not a job message; retried, then kept in the DLQ."""
 
@@ -65,8 +73,13 @@ class JobProcessor:
         self._pipeline: Any = None
         self._progress_interval = progress_interval_seconds
 
-    def process(self, body: str, receive_count: int = 1) -> str:
-        """Handle one message; returns what happened (for logs and tests)."""
+    def process(self, body: str, receive_count: int = 1, seconds_left: float | None = None) -> str:
+        """Handle one message; returns what happened (for logs and tests).
+
+        `seconds_left`: the invocation's remaining time. A job that would outlive it is
+        stopped and marked failed while the worker still can: a Lambda timeout would
+        kill the process and leave the job `running`, and a retry would time out again.
+        """
         job_id, payload = self._parse(body)
         found = self._repository.get(job_id)
         if found is None:
@@ -91,7 +104,11 @@ class JobProcessor:
             running = self._repository.start(job_id, iso(utc_now()))
             if running is None:
                 return "duplicate"  # finished by another delivery meanwhile
-            final = asyncio.run(self._pipeline_for().arun(running, request, self._progress(job_id)))
+            final = asyncio.run(self._score(running, request, seconds_left))
+        except JobTimeout as exc:
+            self._repository.mark_failed(job_id, f"JobTimeout: {exc}", iso(utc_now()))
+            logger.error("job stopped at the worker's time limit", extra={"job_id": job_id})
+            return "failed"
         except Exception as exc:
             if receive_count >= self._settings.max_receive_count:
                 self._repository.mark_failed(
@@ -110,6 +127,22 @@ class JobProcessor:
             extra={"job_id": job_id, "run_id": final.run_id, "latency_ms": final.latency_ms},
         )
         return "completed"
+
+    async def _score(
+        self, job: JobStatus, request: ScoreRequest, seconds_left: float | None
+    ) -> JobStatus:
+        run = self._pipeline_for().arun(job, request, self._progress(job.job_id))
+        if seconds_left is None:
+            return await run
+        budget = max(1.0, seconds_left - FINISH_MARGIN_SECONDS)
+        try:
+            return await asyncio.wait_for(run, timeout=budget)
+        except TimeoutError:
+            raise JobTimeout(
+                f"scoring {len(request.samples)} sample(s) took longer than the worker's "
+                f"{budget:.0f} s; submit fewer samples per job or raise "
+                "RAGAS_MAX_CONCURRENCY (and the judge's quota)"
+            ) from None
 
     def _pipeline_for(self) -> Any:
         if self._pipeline is None:

@@ -414,3 +414,26 @@ def test_a_submission_the_queue_refuses_is_a_503_and_leaves_no_job(stack, monkey
     # AND a retry with the same key is accepted once the queue is back
     down["sqs"] = False
     assert submit(body, **{"Idempotency-Key": "k1"})["statusCode"] == 202
+
+
+def test_a_job_that_would_outlive_the_invocation_is_marked_failed_in_time(
+    stack, monkeypatch
+) -> None:
+    # GIVEN a slow judge and an invocation with little time left
+    from tests.support.scripted_judge import ScriptedJudge
+
+    with ScriptedJudge(latency_s=3.0) as slow_judge:
+        monkeypatch.setenv("OPENAI_BASE_URL", slow_judge.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        _reset_cached_clients()
+        job = body_of(submit({**SAMPLE, "metrics": ["faithfulness"]}))
+
+        # WHEN the worker takes the job 16 s before its time limit (15 s are kept back)
+        result = invoke("worker", sqs_event(queued_messages(stack)), remaining_ms=16_000)
+
+    # THEN it stops scoring, records why, and does not ask SQS to retry a hopeless job
+    assert result == {"batchItemFailures": []}
+    failed = get_job(job["job_id"])
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("JobTimeout: scoring 1 sample(s) took longer")
+    assert run_folder_keys(stack) == []

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rag_eval.aws import job_processor
 from rag_eval.settings import Settings
@@ -31,9 +32,10 @@ def processor() -> JobProcessor:
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    outcome = processor().process(record.body, receive_count)
+    seconds_left = lambda_context.get_remaining_time_in_millis() / 1000
+    outcome = processor().process(record.body, receive_count, seconds_left)
     logger.info("record processed", message_id=record.message_id, outcome=outcome)
     return outcome
 

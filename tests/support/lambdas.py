@@ -34,9 +34,10 @@ class LambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    remaining_ms: int = 900_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+        return self.remaining_ms
 
 
 def event(name: str) -> dict[str, Any]:
@@ -87,8 +88,9 @@ def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Records": records}
 
 
-def invoke(name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return load_function(name).lambda_handler(payload, LambdaContext(function_name=name))
+def invoke(name: str, payload: dict[str, Any], remaining_ms: int = 900_000) -> dict[str, Any]:
+    context = LambdaContext(function_name=name, remaining_ms=remaining_ms)
+    return load_function(name).lambda_handler(payload, context)
 
 
 def body_of(response: dict[str, Any]) -> Any:
