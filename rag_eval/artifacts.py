@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -61,11 +62,14 @@ def write_run(
         ),
         "request.json": request.model_dump_json(indent=2, exclude_none=True),
     }
-    keys = {}
-    for name, content_type in RUN_FILES.items():
-        key = run_folder(record.run_id) + name
-        store.put(key, bodies[name].encode("utf-8"), content_type)
-        keys[name] = key
+    keys = {name: run_folder(record.run_id) + name for name in RUN_FILES}
+    # Five independent uploads: side by side they cost one round trip, not five.
+    with ThreadPoolExecutor(max_workers=len(RUN_FILES)) as uploads:
+        for upload in [
+            uploads.submit(store.put, keys[name], bodies[name].encode("utf-8"), content_type)
+            for name, content_type in RUN_FILES.items()
+        ]:
+            upload.result()  # re-raise the first failure: a partial folder fails the job
     return keys
 
 

@@ -7,6 +7,7 @@ metric is built for scoring.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
@@ -47,7 +48,10 @@ class MetricSpec:
             kwargs["llm"] = llm
         if self.needs_embeddings:
             kwargs["embeddings"] = embeddings
-        metric = getattr(collections, self.ragas_class)(**kwargs)
+        if self.ragas_class == "AnswerRelevancy":
+            metric = _concurrent_answer_relevancy()(**kwargs)
+        else:
+            metric = getattr(collections, self.ragas_class)(**kwargs)
         # Set after construction: some classes (ContextPrecision) fix their own name and
         # refuse a `name` argument.
         metric.name = self.name
@@ -70,6 +74,62 @@ class MetricSpec:
         }
 
 
+@cache
+def _concurrent_answer_relevancy() -> type:
+    """ragas' AnswerRelevancy with its judge calls sent at once rather than one by one.
+
+    ragas 0.4.3 awaits its `strictness` (3) question generations one after another, then
+    embeds the user's question, then the generated questions: a chain of 5 judge calls,
+    the longest of the seed metrics, which bounds a small job's time. Here the generations
+    go out together and the question is embedded in the same request as the generated
+    ones: a chain of 2, one call fewer. Same prompts, same formula, same score.
+    """
+    import asyncio
+
+    import numpy as np
+    from ragas.metrics.collections import AnswerRelevancy
+    from ragas.metrics.collections.answer_relevancy.util import (
+        AnswerRelevanceInput,
+        AnswerRelevanceOutput,
+    )
+    from ragas.metrics.result import MetricResult
+
+    class ConcurrentAnswerRelevancy(AnswerRelevancy):
+        async def ascore(self, user_input: str, response: str) -> MetricResult:
+            if not user_input:
+                raise ValueError("user_input cannot be empty")
+            if not response:
+                raise ValueError("response cannot be empty")
+            prompt = self.prompt.to_string(AnswerRelevanceInput(response=response))
+            failure = None
+            try:
+                async with asyncio.TaskGroup() as group:  # one failure cancels the others
+                    tasks = [
+                        group.create_task(self.llm.agenerate(prompt, AnswerRelevanceOutput))
+                        for _ in range(self.strictness)
+                    ]
+            except ExceptionGroup as failed:
+                failure = failed.exceptions[0]
+            if failure is not None:
+                # The first failure itself, its causes intact, as ragas' loop raises it
+                # (raised outside the except block, its __context__ is left as it was).
+                raise failure
+            generated = [task.result() for task in tasks if task.result().question]
+            if not generated:
+                return MetricResult(value=0.0)
+            vectors = np.asarray(
+                await self.embeddings.aembed_texts([user_input, *(g.question for g in generated)])
+            )
+            question, questions = vectors[:1], vectors[1:]
+            cosine = (questions @ question.T).reshape(-1) / (
+                np.linalg.norm(questions, axis=1) * np.linalg.norm(question, axis=1)
+            )
+            committal = not all(g.noncommittal for g in generated)
+            return MetricResult(value=float(cosine.mean() * int(committal)))
+
+    return ConcurrentAnswerRelevancy
+
+
 _SPECS = (
     MetricSpec(
         "faithfulness",
@@ -87,7 +147,7 @@ _SPECS = (
         needs_judge=True,
         needs_embeddings=True,
         description="How directly the answer addresses the question (no evasion, no drift).",
-        chain=5,  # 3 generations, then 2 embedding calls
+        chain=2,  # 3 generations at once, then 1 embedding call (_concurrent_answer_relevancy)
     ),
     MetricSpec(
         "context_precision",
