@@ -103,3 +103,13 @@ sam-import-check: sam-build $(LAMBDA_SDK)/.installed
 # alone, against template.yaml deployed in moto and the scripted judge.
 worker-check: $(BIN)/.installed
 	$(BIN)/python scripts/worker_check.py
+
+# --- Benchmarks (BENCHMARKS.md) ----------------------------------------------------------
+# Each prints markdown tables; about 15 minutes in all. Compare modes within one run: the
+# figures are ratios measured side by side, absolute times depend on the machine.
+bench: $(BIN)/.installed $(SAM_VENV)/.installed
+	$(BIN)/python -m bench.efficiency --sizes 1 20 200 --latency 0.2 --cap 8
+	$(BIN)/python -m bench.cold_start --runs 5
+	$(BIN)/python -m bench.package_size
+	$(BIN)/python -m bench.memory --sizes 1 20 200 1000
+	$(BIN)/python -m bench.throughput --jobs 50 --serial 10 --worker-concurrency 1 2

@@ -5,16 +5,27 @@ C calls in flight (429), like a provider's concurrency quota. The ideal time is
 judge calls x latency / C; efficiency = ideal / actual.
 
     .venv/bin/python -m bench.efficiency --sizes 1 20 200 --latency 0.2 --cap 8
+
+(a) runs one LocalStack (moto, the API front and the worker's poller, in this process) for
+every size: a judge process is started for each run on one fixed port, the stack's
+OPENAI_BASE_URL. The worker is warmed once (a one-sample job, not timed), so its first
+import of ragas is not counted; the time is submit -> the client sees `completed`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
-from bench.common import SEED_METRICS, JudgeProcess, samples, stopwatch, table
+from bench.common import ROOT, SEED_METRICS, JudgeProcess, samples, stopwatch, table
+
+POLL_SECONDS = 0.05  # how often (a) asks the API for the job: its timing granularity
 
 
 def _settings(judge: JudgeProcess, cap: int):
@@ -102,6 +113,107 @@ def ragas_direct(size: int, latency: float, cap: int) -> dict:
         return _result(judge, clock["seconds"], latency, cap, failures)
 
 
+class _JudgeOnPort(JudgeProcess):
+    """The scripted judge on a given port: (a)'s stack keeps one OPENAI_BASE_URL."""
+
+    def __init__(self, latency: float, cap: int | None, port: int) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "tests.support.scripted_judge",
+            "--latency",
+            str(latency),
+            "--port",
+            str(port),
+        ]
+        if cap:
+            command += ["--max-concurrency", str(cap)]
+        self._process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.base_url = self._process.stdout.readline().strip()
+        if not self.base_url:
+            raise RuntimeError(f"the scripted judge did not start on port {port}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class StackRunner:
+    """(a) the local stack end to end: POST /score-jobs -> SQS -> worker -> S3 + DynamoDB,
+    polled through the API every POLL_SECONDS until the job is completed."""
+
+    def __init__(self, cap: int, poll_seconds: float = POLL_SECONDS) -> None:
+        from rag_eval.client import ScoreJobsClient
+        from rag_eval.local.stack import LocalStack
+
+        self.cap = cap
+        self.poll_seconds = poll_seconds
+        self.port = _free_port()
+        self.stack = LocalStack(
+            port=0,
+            moto_port=0,
+            visibility_timeout=900,  # no redelivery while a 200-sample job runs
+            environment={
+                "OPENAI_BASE_URL": f"http://127.0.0.1:{self.port}/v1",
+                "OPENAI_API_KEY": "bench",
+                "RAGAS_MAX_CONCURRENCY": str(cap),
+                "RAGAS_MAX_RETRIES": "0",
+                "RAGAS_METRIC_TIMEOUT_SECONDS": "600",
+            },
+            parameters={"LogLevel": "WARNING"},
+            worker_concurrency=1,
+            wait_time_seconds=1,
+        )
+        self.stack.start()
+        self.client = ScoreJobsClient(self.stack.endpoint, timeout=60)
+        self.last: dict = {}
+        # The worker's first job imports ragas and builds its pipeline: a one-off, not timed.
+        with _JudgeOnPort(0.0, cap, self.port):
+            self._run(1)
+
+    def _run(self, size: int) -> tuple[float, dict]:
+        body = {"samples": samples(size), "metrics": SEED_METRICS}
+        started = time.time()
+        clock = time.perf_counter()
+        submitted = self.client.submit(body)
+        submit_seconds = time.perf_counter() - clock
+        while True:
+            job = self.client.get_job(submitted["job_id"])
+            if job["status"] in ("completed", "failed"):
+                break
+            time.sleep(self.poll_seconds)
+        seconds = time.perf_counter() - clock
+        if job["status"] != "completed":
+            raise RuntimeError(f"stack job {job['job_id']} failed: {job.get('error')}")
+        self.last = {
+            "submit": submit_seconds,
+            "created": _epoch(job["created_at"]) - started,
+            "finished": _epoch(job["finished_at"]) - started,
+            "latency": job["latency_ms"] / 1000,
+            "seen": seconds,
+        }
+        return seconds, job
+
+    def __call__(self, size: int, latency: float, cap: int) -> dict:
+        if cap != self.cap:
+            raise ValueError(f"the stack was started for cap {self.cap}, not {cap}")
+        with _JudgeOnPort(latency, cap, self.port) as judge:
+            seconds, job = self._run(size)
+            failures = sum(sum(c.values()) for c in job["metric_failures"].values())
+            return _result(judge, seconds, latency, cap, failures)
+
+    def close(self) -> None:
+        self.stack.stop()
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
 def _result(judge: JudgeProcess, seconds: float, latency: float, cap: int, failures: int):
     stats = judge.stats()
     ideal = stats["total_calls"] * latency / cap
@@ -121,7 +233,12 @@ def _result(judge: JudgeProcess, seconds: float, latency: float, cap: int, failu
     }
 
 
-MODES = {"rag-eval score (in-process)": in_process, "ragas direct (gather)": ragas_direct}
+STACK = "local stack (submit -> completed)"
+MODES = {
+    STACK: None,  # a StackRunner, made in main() when asked for
+    "rag-eval score (in-process)": in_process,
+    "ragas direct (gather)": ragas_direct,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,14 +247,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--cap", type=int, default=8)
     parser.add_argument("--modes", nargs="+", default=list(MODES))
+    parser.add_argument(
+        "--poll", type=float, default=POLL_SECONDS, help="(a): seconds between GETs of the job"
+    )
     args = parser.parse_args(argv)
-    # And warm each mode once (first client, first prompt): a one-off cost, not throughput.
+    unknown = set(args.modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; choose from {list(MODES)}")
+    runners = dict(MODES)
+    if STACK in args.modes:
+        runners[STACK] = StackRunner(args.cap, args.poll)  # warms its worker itself
+    try:
+        rows, breakdown = _measure(args, runners)
+    finally:
+        if runners[STACK] is not None:
+            runners[STACK].close()
+    print()
+    print(f"latency {args.latency} s per judge call, cap C = {args.cap} calls in flight")
+    print(table(HEADER, rows))
+    if breakdown:
+        print()
+        print(f"where (a)'s time goes (s from the POST; the API is polled every {args.poll} s)")
+        print(table(BREAKDOWN_HEADER, breakdown))
+
+
+def _measure(args: argparse.Namespace, runners: dict) -> tuple[list[list], list[list]]:
+    # And warm each in-process mode once (first client, first prompt): a one-off cost.
     for mode in args.modes:
-        MODES[mode](1, 0.0, args.cap)
-    rows = []
+        if mode != STACK:
+            runners[mode](1, 0.0, args.cap)
+    rows, breakdown = [], []
     for size in args.sizes:
         for mode in args.modes:
-            r = MODES[mode](size, args.latency, args.cap)
+            r = runners[mode](size, args.latency, args.cap)
             rows.append(
                 [
                     mode,
@@ -154,9 +296,20 @@ def main(argv: list[str] | None = None) -> None:
                 ]
             )
             print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
-    print()
-    print(f"latency {args.latency} s per judge call, cap C = {args.cap} calls in flight")
-    print(table(HEADER, rows))
+            if mode == STACK:
+                t = runners[STACK].last
+                breakdown.append(
+                    [
+                        size,
+                        t["submit"],
+                        t["finished"] - t["latency"] - t["created"],
+                        t["latency"],
+                        t["seen"] - t["finished"],
+                        t["seen"],
+                        r["ideal"],
+                    ]
+                )
+    return rows, breakdown
 
 
 HEADER = [
@@ -171,6 +324,16 @@ HEADER = [
     "max in flight",
     "429s",
     "failed metrics",
+]
+
+BREAKDOWN_HEADER = [
+    "N",
+    "POST round trip",
+    "queued, job start (created -> scoring starts)",
+    "worker scoring + advice (latency_ms)",
+    "run folder, DynamoDB, poll (finished -> seen)",
+    "total",
+    "ideal",
 ]
 
 if __name__ == "__main__":
