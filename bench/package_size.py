@@ -15,8 +15,6 @@ import argparse
 import subprocess
 import sys
 
-import yaml
-
 from bench.common import ROOT, table
 
 MB = 1024 * 1024
@@ -34,13 +32,7 @@ def _scripts():
 
 
 def zip_rows(package_sizes) -> list[list]:
-    resources = yaml.safe_load((BUILD / "template.yaml").read_text(encoding="utf-8"))["Resources"]
-    sizes = {}
-    for logical_id, resource in resources.items():
-        properties = resource.get("Properties", {})
-        artifact = properties.get("CodeUri") or properties.get("ContentUri")
-        if isinstance(artifact, str) and (BUILD / artifact).is_dir():
-            sizes[logical_id] = package_sizes.tree_size(BUILD / artifact)
+    resources, sizes = package_sizes.built_artifacts(BUILD)
     rows = []
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::Function":

@@ -21,8 +21,8 @@ def tree_size(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
-def main(argv: list[str]) -> int:
-    build = Path(argv[1] if len(argv) > 1 else ".aws-sam/build")
+def built_artifacts(build: Path) -> tuple[dict, dict[str, int]]:
+    """The built template's resources, and the unzipped size of each built artifact."""
     resources = yaml.safe_load((build / "template.yaml").read_text(encoding="utf-8"))["Resources"]
     sizes = {}
     for logical_id, resource in resources.items():
@@ -30,6 +30,12 @@ def main(argv: list[str]) -> int:
         artifact = properties.get("CodeUri") or properties.get("ContentUri")
         if isinstance(artifact, str) and (build / artifact).is_dir():
             sizes[logical_id] = tree_size(build / artifact)
+    return resources, sizes
+
+
+def main(argv: list[str]) -> int:
+    build = Path(argv[1] if len(argv) > 1 else ".aws-sam/build")
+    resources, sizes = built_artifacts(build)
 
     print(f"{'resource':<16} {'kind':<9} {'unzipped':>10} {'with layers':>12}  limit {LIMIT_MB} MB")
     too_big = False
