@@ -35,15 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from bench.common import samples, table
-
-MODEL_FREE = [
-    "bleu_score",
-    "rouge_score",
-    "chrf_score",
-    "exact_match",
-    "string_presence",
-    "non_llm_string_similarity",
-]
+from rag_eval.metrics import MODEL_FREE_METRICS
 
 
 @dataclass
@@ -154,7 +146,7 @@ class CallRecorder:
 
 
 def _body() -> dict:
-    return {"samples": samples(1), "metrics": MODEL_FREE}
+    return {"samples": samples(1), "metrics": list(MODEL_FREE_METRICS)}
 
 
 def run(client, recorder: CallRecorder, jobs: int, serial: bool) -> dict:
@@ -279,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
                     r["worker_busy"],
                 ]
             )
-    print(f"one sample per job, metrics {', '.join(MODEL_FREE)}; no judge")
+    print(f"one sample per job, metrics {', '.join(MODEL_FREE_METRICS)}; no judge")
     print(
         table(
             [

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from rag_eval.metrics import REGISTRY
+from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
 from rag_eval.models import SampleResult, ScoreRequest
 from rag_eval.scoring import ScoreRun, sample_ids
 
@@ -51,14 +51,8 @@ COMPONENT_LABELS: dict[str, str] = {
 }
 
 REFERENCE_METRICS = ("answer_correctness", "factual_correctness", "semantic_similarity")
-OVERLAP_METRICS = (
-    "bleu_score",
-    "rouge_score",
-    "chrf_score",
-    "exact_match",
-    "string_presence",
-    "non_llm_string_similarity",
-)
+# The model-free metrics all measure surface overlap with the reference.
+OVERLAP_METRICS = MODEL_FREE_METRICS
 WHITESPACE_TOKEN_METRICS = ("bleu_score", "rouge_score")
 # Chinese and Japanese write words without spaces (Korean does use spaces).
 _NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
