@@ -16,6 +16,7 @@ $(BIN)/.installed: pyproject.toml requirements/constraints.txt
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: lint sam-check
 	$(BIN)/pytest -q
@@ -41,9 +42,7 @@ SAM_REGION := us-east-1
 build-CommonLayer:
 	rm -rf "$(ARTIFACTS_DIR)/python"
 	mkdir -p "$(ARTIFACTS_DIR)/python"
-	cp -R rag_eval "$(ARTIFACTS_DIR)/python/rag_eval"
-	rm -rf "$(ARTIFACTS_DIR)/python/rag_eval/local"
-	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -prune -exec rm -rf {} +
+	cp --parents $$(grep -v '^#' layers/common/rag_eval_modules.txt) "$(ARTIFACTS_DIR)/python/"
 	$(PY312) -m pip install --quiet --no-deps --only-binary=:all: \
 	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
 	  --target "$(ARTIFACTS_DIR)/python" -r layers/common/requirements.txt

@@ -52,7 +52,7 @@ class JudgeProcess:
     must not compete with the client being measured for this process's GIL."""
 
     def __init__(self, latency: float, cap: int | None) -> None:
-        command = [sys.executable, "-m", "tests.support.scripted_judge", "--latency", str(latency)]
+        command = [sys.executable, "-m", "testkit.scripted_judge", "--latency", str(latency)]
         if cap:
             command += ["--max-concurrency", str(cap)]
         self._process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)

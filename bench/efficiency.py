@@ -29,7 +29,7 @@ POLL_SECONDS = 0.05  # how often (a) asks the API for the job: its timing granul
 
 
 def _settings(judge: JudgeProcess, cap: int):
-    from rag_eval.settings import Settings
+    from rag_eval.domain.settings import Settings
 
     return Settings(
         openai_base_url=judge.base_url,
@@ -42,10 +42,10 @@ def _settings(judge: JudgeProcess, cap: int):
 
 def in_process(size: int, latency: float, cap: int) -> dict:
     """(b) what `rag-eval score` runs: the scoring pipeline, run folder and advice included."""
-    from rag_eval.jobs import new_job
-    from rag_eval.models import ScoreRequest
-    from rag_eval.pipeline import ScoringPipeline
-    from rag_eval.storage import LocalObjectStore
+    from rag_eval.adapters.local_files import LocalObjectStore
+    from rag_eval.app.pipeline import ScoringPipeline
+    from rag_eval.domain.job import new_job
+    from rag_eval.domain.request import ScoreRequest
 
     with JudgeProcess(latency, cap) as judge:
         settings = _settings(judge, cap)
@@ -120,7 +120,7 @@ class _JudgeOnPort(JudgeProcess):
         command = [
             sys.executable,
             "-m",
-            "tests.support.scripted_judge",
+            "testkit.scripted_judge",
             "--latency",
             str(latency),
             "--port",

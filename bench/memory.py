@@ -6,7 +6,7 @@ What runs is the real worker handler, `functions/worker/app.py`, on the SQS even
 submitted through the API's service: the template is deployed into a moto server in this
 process, the child process reaches it as its AWS (S3, DynamoDB) and the scripted judge, in a
 process of its own and answering at once, as its OpenAI endpoint. Each child starts cold,
-imports `app`, then what the worker imports on its first record (ragas, rag_eval.pipeline,
+imports `app`, then what the worker imports on its first record (ragas, rag_eval.app.pipeline,
 the ragas metrics), then handles the one-record event. Peak RSS is the child's high-water
 mark (VmHWM; `getrusage().ru_maxrss` is the same but, in a child of a large process,
 starts at the parent's size) after each step; the last one is what Lambda's "Max Memory
@@ -70,27 +70,21 @@ def step(name):
 step("interpreter")
 import app
 step("import app")
-import ragas, ragas.metrics.collections, rag_eval.pipeline, rag_eval.judges.openai_compatible
-step("worker imports (ragas, rag_eval.pipeline)")
+import ragas, ragas.metrics.collections, rag_eval.app.pipeline, rag_eval.judges.openai_compatible
+step("worker imports (ragas, rag_eval.app.pipeline)")
 
 
-class Context:
-    function_name = sys.argv[2]
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + sys.argv[2]
-    memory_limit_in_mb = int(sys.argv[3])
-    aws_request_id = "bench-memory"
-    log_group_name = "/aws/lambda/" + sys.argv[2]
-    log_stream_name = "bench"
+from rag_eval.local.lambda_context import LambdaContext
 
-    @staticmethod
-    def get_remaining_time_in_millis():
-        return 900_000
+context = LambdaContext(
+    sys.argv[2], memory_limit_in_mb=int(sys.argv[3]), timeout_seconds=900,
+    aws_request_id="bench-memory", log_stream_name="bench",
+)
 
 
 with open(sys.argv[1], encoding="utf-8") as handle:
     event = json.load(handle)
-result = app.lambda_handler(event, Context())
+result = app.lambda_handler(event, context)
 step("handler returned (scored, run folder in S3)")
 print("%(marker)s" + json.dumps({"result": result, "steps": steps}), flush=True)
 """
@@ -112,23 +106,17 @@ import app
 imported = status_mb("VmHWM"), time.perf_counter() - clock
 
 
-class Context:
-    function_name = sys.argv[2]
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + sys.argv[2]
-    memory_limit_in_mb = 256
-    aws_request_id = "bench-memory"
-    log_group_name = "/aws/lambda/" + sys.argv[2]
-    log_stream_name = "bench"
+from rag_eval.local.lambda_context import LambdaContext
 
-    @staticmethod
-    def get_remaining_time_in_millis():
-        return 29_000
+context = LambdaContext(
+    sys.argv[2], memory_limit_in_mb=256, timeout_seconds=29,
+    aws_request_id="bench-memory", log_stream_name="bench",
+)
 
 
 with open(sys.argv[1], encoding="utf-8") as handle:
     event = json.load(handle)
-statuses = [app.lambda_handler(event, Context())["statusCode"] for _ in range(int(sys.argv[3]))]
+statuses = [app.lambda_handler(event, context)["statusCode"] for _ in range(int(sys.argv[3]))]
 print("%(marker)s" + json.dumps({"import": imported, "done": status_mb("VmHWM"),
                                    "statuses": sorted(set(statuses))}), flush=True)
 """
@@ -152,9 +140,10 @@ class WorkerRig:
         import boto3
         from moto.server import ThreadedMotoServer
 
-        from rag_eval.aws import aws_client, job_service
+        from rag_eval.adapters.aws.api_root import job_service
+        from rag_eval.adapters.aws.clients import aws_client
+        from rag_eval.domain.settings import Settings
         from rag_eval.local.template import deploy, function_environment
-        from rag_eval.settings import Settings
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
@@ -217,7 +206,7 @@ def padded(size: int, request_mb: float) -> list[dict]:
     """`size` samples; with request_mb, each first context lengthened (its own sentences
     repeated, up to the API's 20,000 characters a context) so that the request body is
     about that large. The judge calls stay the same."""
-    from rag_eval.models import MAX_TEXT_CHARS
+    from rag_eval.domain.request import MAX_TEXT_CHARS
 
     found = samples(size)
     if not request_mb:
@@ -274,7 +263,7 @@ def run_child(rig: WorkerRig, event: dict, memory_mb: int) -> dict:
 
 def light_function_rows(rig: WorkerRig, invocations: int) -> list[list]:
     """Peak RSS of the API and list functions: import, then `invocations` warm requests."""
-    from rag_eval.local.stack import function_code
+    from rag_eval.local.runtime import function_code
     from rag_eval.local.template import function_environment
 
     rows = []
@@ -323,7 +312,7 @@ def light_function_rows(rig: WorkerRig, invocations: int) -> list[list]:
 
 
 def template_memory_mb() -> int:
-    from rag_eval.local.stack import function_code
+    from rag_eval.local.runtime import function_code
 
     return function_code(WORKER).memory_mb
 

@@ -16,10 +16,10 @@ For each worker concurrency (pollers = Lambda's concurrent worker invocations):
   path of one job on an idle stack (no backlog in the queue).
 
 Where the time goes comes from botocore's `provide-client-params` and `after-call` event
-hooks on the stack's boto3 clients (rag_eval.aws.aws_client and the poller's SQS client):
-each call's duration, its thread (the API front's request threads or the worker's poller)
-and its job (from the call's parameters). The worker's scoring time is the job's
-`latency_ms`. AWS here is moto in this same process: its calls cost what moto costs on
+hooks on the stack's boto3 clients (rag_eval.adapters.aws.clients.aws_client and the
+poller's SQS client): each call's duration, its thread (the API front's request threads or
+the worker's poller) and its job (from the call's parameters). The worker's scoring time is
+the job's `latency_ms`. AWS here is moto in this same process: its calls cost what moto costs on
 loopback (a few ms), not what DynamoDB and S3 cost (~5-10 ms and ~20-50 ms a call).
 """
 
@@ -219,7 +219,7 @@ def _breakdown(posts, calls, items, first, submitted, last) -> dict:
 
 
 def measure(concurrency: int, jobs: int, serial_jobs: int) -> tuple[dict, dict]:
-    from rag_eval.aws import aws_client
+    from rag_eval.adapters.aws.clients import aws_client
     from rag_eval.client import ScoreJobsClient
     from rag_eval.local.stack import LocalStack
 

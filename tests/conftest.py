@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.scripted_judge import ScriptedJudge
+from testkit.scripted_judge import ScriptedJudge
 
 # ragas reads this once, at import: set it before any test module imports ragas.
 os.environ["RAGAS_DO_NOT_TRACK"] = "true"

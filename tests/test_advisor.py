@@ -6,17 +6,13 @@ import asyncio
 
 import pytest
 
-from rag_eval.advisor import (
-    POOR_BELOW,
-    AdviceNarrative,
-    Diagnosis,
-    Finding,
-    advise,
-    diagnose,
-    render_advice,
-)
-from rag_eval.models import Sample, SampleResult, ScoreRequest
-from rag_eval.scoring import ScoreRun
+from rag_eval.advice.diagnosis import diagnose
+from rag_eval.advice.findings import AdviceNarrative, Diagnosis, Finding
+from rag_eval.advice.guides import POOR_BELOW
+from rag_eval.advice.narrative import advise
+from rag_eval.advice.render import render_advice
+from rag_eval.domain.request import Sample, ScoreRequest
+from rag_eval.domain.results import SampleResult, ScoreRun
 
 Scores = dict[str, list[float | None]]
 

@@ -20,15 +20,15 @@ from ragas.metrics.collections.faithfulness.util import (
     StatementGeneratorPrompt,
 )
 
+from rag_eval.domain.results import TokenUsage
+from rag_eval.domain.settings import Settings
 from rag_eval.judges.bedrock import (
     BedrockConverseLLM,
     BedrockEmbeddings,
     InvalidJudgeOutput,
     build_bedrock_models,
 )
-from rag_eval.models import TokenUsage
-from rag_eval.settings import Settings
-from tests.support.bedrock_stub import BedrockStub
+from testkit.bedrock_stub import BedrockStub
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 TITAN = "amazon.titan-embed-text-v2:0"

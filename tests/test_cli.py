@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag_eval.cli import main
+from rag_eval.cli.main import main
 from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
-from tests.support.scripted_judge import ScriptedJudge
+from testkit.scripted_judge import ScriptedJudge
 
 BUNDLED_SAMPLES = Path(__file__).resolve().parents[1] / "rag_eval" / "sample_data" / "samples.jsonl"
 

@@ -15,8 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from rag_eval.cli import main
-from rag_eval.client import ApiError, ScoreJobsClient, is_loopback, sigv4_headers
+from rag_eval.cli.main import main
+from rag_eval.client import ApiError, ScoreJobsClient, sigv4_headers
+from rag_eval.client.api import is_loopback
 
 
 class Seen(NamedTuple):

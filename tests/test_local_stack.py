@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from rag_eval.aws import DynamoJobRepository
+from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
 from rag_eval.client import ApiError, ScoreJobsClient
-from rag_eval.jobs import new_job
+from rag_eval.domain.job import new_job
+from rag_eval.domain.request import parse_request
+from rag_eval.domain.settings import Settings
 from rag_eval.local.stack import LocalStack
-from rag_eval.models import parse_request
-from rag_eval.settings import Settings
-from tests.support.scripted_judge import ScriptedJudge
+from testkit.scripted_judge import ScriptedJudge
 
 pytestmark = pytest.mark.slow
 

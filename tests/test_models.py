@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from rag_eval.errors import RequestInvalid
-from rag_eval.judges import judge_problems
-from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
-from rag_eval.models import (
+from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.request import (
     MAX_CONTEXTS,
     MAX_QUESTION_CHARS,
     MAX_SAMPLES,
     MAX_TEXT_CHARS,
     parse_request,
 )
-from rag_eval.settings import Settings
-from rag_eval.weights import coverage, weighted_score
+from rag_eval.domain.results import coverage, weighted_score
+from rag_eval.domain.settings import Settings
+from rag_eval.judges.provider import judge_problems
+from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
 
 SAMPLE = {
     "question": "When was the Eiffel Tower completed?",

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from rag_eval.jobs import new_job
+from rag_eval.adapters.local_files import LocalObjectStore
+from rag_eval.app.pipeline import ScoringPipeline
+from rag_eval.domain.job import JobStatus, new_job
+from rag_eval.domain.request import parse_request
+from rag_eval.domain.results import ScoreRun, weighted_score
+from rag_eval.domain.settings import Settings
 from rag_eval.metrics import REGISTRY
-from rag_eval.models import JobStatus, parse_request
-from rag_eval.pipeline import ScoringPipeline
-from rag_eval.scoring import Scorer, ScoreRun
-from rag_eval.settings import Settings
-from rag_eval.storage import LocalObjectStore
-from rag_eval.weights import weighted_score
-from tests.support.scripted_judge import ScriptedJudge
+from rag_eval.scoring.scorer import Scorer
+from testkit.scripted_judge import ScriptedJudge
 
 ENGLISH = {
     "sample_id": "en-paris",

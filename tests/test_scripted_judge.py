@@ -25,7 +25,7 @@ from instructor.core.exceptions import InstructorRetryException
 from openai import AsyncOpenAI, OpenAI
 from pydantic import ValidationError
 
-from tests.support.scripted_judge import HANDLED_TITLES, ScriptedJudge, embed
+from testkit.scripted_judge import HANDLED_TITLES, ScriptedJudge, embed
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -563,9 +563,9 @@ def test_max_concurrency_answers_429_above_the_cap() -> None:
 
 
 def test_standalone_module_prints_base_url_and_serves() -> None:
-    # GIVEN the judge started as `python -m tests.support.scripted_judge`
+    # GIVEN the judge started as `python -m testkit.scripted_judge`
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.scripted_judge", "--port", "0", "--latency", "0"],
+        [sys.executable, "-m", "testkit.scripted_judge", "--port", "0", "--latency", "0"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

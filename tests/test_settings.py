@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag_eval.settings import Settings
+from rag_eval.domain.settings import Settings
 
 
 def test_defaults_without_environment() -> None:

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rag_eval.aws import aws_client
+from rag_eval.adapters.aws.clients import aws_client
 from rag_eval.local.template import deploy, function_environment
 from tests.support.lambdas import ROOT, api_event, body_of, invoke, load_function, sqs_event
 
@@ -420,7 +420,7 @@ def test_a_job_that_would_outlive_the_invocation_is_marked_failed_in_time(
     stack, monkeypatch
 ) -> None:
     # GIVEN a slow judge and an invocation with little time left
-    from tests.support.scripted_judge import ScriptedJudge
+    from testkit.scripted_judge import ScriptedJudge
 
     with ScriptedJudge(latency_s=3.0) as slow_judge:
         monkeypatch.setenv("OPENAI_BASE_URL", slow_judge.base_url)

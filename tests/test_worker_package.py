@@ -44,7 +44,7 @@ def test_the_check_reproduces_the_dockerfile_install_and_context() -> None:
     assert command[command.index("--target") + 1] == str(target)
     assert check.code_entries() == ["rag_eval", "app.py"]
     rules = check.dockerignore_rules()
-    assert not check.ignored("rag_eval/scoring.py", rules)
+    assert not check.ignored("rag_eval/scoring/scorer.py", rules)
     assert not check.ignored("functions/worker/app.py", rules)
     assert check.ignored("rag_eval/local/template.py", rules)
     assert check.ignored("rag_eval/judges/__pycache__/x.cpython-312.pyc", rules)

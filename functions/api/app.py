@@ -2,25 +2,19 @@
 
 from functools import cache
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from rag_eval.aws import job_service
-from rag_eval.http import (
-    base_path,
-    caller_of,
-    json_response,
-    openapi_json,
-    parse_json_body,
-    register_error_handlers,
-    swagger_page,
-)
+from rag_eval.adapters.aws.api_root import job_service
+from rag_eval.adapters.aws.observability import handler_logger
+from rag_eval.adapters.http.errors import register_error_handlers
+from rag_eval.adapters.http.openapi import openapi_json, swagger_page
+from rag_eval.adapters.http.responses import base_path, caller_of, json_response, parse_json_body
+from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService
+from rag_eval.domain.settings import Settings
 from rag_eval.metrics import REGISTRY
-from rag_eval.service import MAX_REQUEST_BYTES, JobService
-from rag_eval.settings import Settings
 
-logger = Logger()
+logger = handler_logger()
 # No Powertools Tracer here: aws_xray_sdk costs ~240 ms of every cold start. The
 # template's active tracing still records each invocation; the worker traces in depth.
 # No enable_validation / enable_swagger: they import Powertools' OpenAPI models (~250 ms)

@@ -2,17 +2,18 @@
 
 from functools import cache
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from rag_eval.aws import job_service
-from rag_eval.errors import RequestInvalid
-from rag_eval.http import json_response, register_error_handlers
-from rag_eval.service import JobService
-from rag_eval.settings import Settings
+from rag_eval.adapters.aws.api_root import job_service
+from rag_eval.adapters.aws.observability import handler_logger
+from rag_eval.adapters.http.errors import register_error_handlers
+from rag_eval.adapters.http.responses import json_response
+from rag_eval.app.jobs import JobService
+from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.settings import Settings
 
-logger = Logger()
+logger = handler_logger()
 # No Powertools Tracer here: aws_xray_sdk costs ~240 ms of every cold start. The
 # template's active tracing still records each invocation; the worker traces in depth.
 app = APIGatewayRestResolver()

@@ -6,7 +6,7 @@ queue's last receive, to the dead-letter queue; the job itself is marked failed 
 
 from functools import cache
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -15,11 +15,12 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rag_eval.aws import job_processor
-from rag_eval.settings import Settings
-from rag_eval.worker import JobProcessor
+from rag_eval.adapters.aws.observability import handler_logger
+from rag_eval.adapters.aws.worker_root import job_processor
+from rag_eval.app.processing import JobProcessor
+from rag_eval.domain.settings import Settings
 
-logger = Logger()
+logger = handler_logger()
 tracer = Tracer()
 # A batch whose records all failed is still a partial response: the queue retries exactly
 # those records, the same as when only some fail.

@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from ragas.embeddings.base import BaseRagasEmbedding
 from ragas.llms.base import InstructorBaseRagasLLM
 
-from rag_eval.models import TokenUsage
-from rag_eval.settings import Settings
+from rag_eval.domain.results import TokenUsage
+from rag_eval.domain.settings import Settings
 
 ResponseModel = TypeVar("ResponseModel", bound=BaseModel)
 

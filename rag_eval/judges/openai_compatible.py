@@ -17,8 +17,8 @@ from openai import AsyncOpenAI
 from ragas.embeddings.base import BaseRagasEmbedding
 from ragas.llms import llm_factory
 
-from rag_eval.models import TokenUsage
-from rag_eval.settings import Settings
+from rag_eval.domain.results import TokenUsage
+from rag_eval.domain.settings import Settings
 
 _METERED_PATHS = ("/chat/completions", "/embeddings")
 

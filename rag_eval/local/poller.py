@@ -14,11 +14,49 @@ import base64
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from rag_eval.local.stack import DEFAULT_REGION, LocalFunction, QueueEventSource
+from rag_eval.local.runtime import LocalFunction
+from rag_eval.local.template import DEFAULT_REGION
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueueEventSource:
+    """An SQS event source mapping of the template (what the poller plays)."""
+
+    function: str  # logical id of the function it invokes
+    queue: str  # logical id of the queue
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+def queue_event_sources(template: Mapping[str, Any]) -> list[QueueEventSource]:
+    """The SQS event source mappings of the expanded template."""
+    sources = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        properties = resource["Properties"]
+        source_arn = properties.get("EventSourceArn", {})
+        if not isinstance(source_arn, dict) or "Fn::GetAtt" not in source_arn:
+            continue
+        queue = source_arn["Fn::GetAtt"][0]
+        if template["Resources"][queue]["Type"] != "AWS::SQS::Queue":
+            continue
+        sources.append(
+            QueueEventSource(
+                function=properties["FunctionName"]["Ref"],
+                queue=queue,
+                batch_size=int(properties.get("BatchSize", 10)),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in properties.get("FunctionResponseTypes", []),
+            )
+        )
+    return sources
 
 
 class BatchOutcome(NamedTuple):

@@ -14,279 +14,24 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from rag_eval.local.template import (
-    DEFAULT_REGION,
-    STACK_NAME,
-    TEMPLATE_PATH,
-    api_routes,
-    deploy,
-    expand_template,
-    function_environment,
-    load_template,
+from rag_eval.local.environment import (
+    LOCAL_CREDENTIALS,
+    fresh_aws_clients,
+    handler_environment,
+    stack_physical_ids,
+    warm_aws_clients,
 )
+from rag_eval.local.poller import queue_event_sources
+from rag_eval.local.runtime import LocalFunction, function_code, resolve_function
+from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, api_routes, deploy, expand_template
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = TEMPLATE_PATH.parent
-LOCAL_ACCOUNT_ID = "123456789012"  # moto's account
-# moto accepts any credentials; these keep boto3 from looking for real ones.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# Settings a user gives the local stack from their own shell (the judge), over the template's.
-_PASSED_THROUGH = re.compile(r"^(OPENAI_BASE_URL|OPENAI_API_KEY|RAGAS_[A-Z_]+)$")
-_HANDLER_CMD = re.compile(r'^CMD\s+\[\s*"([\w.]+)"', re.MULTILINE)
 _running_stack = threading.Lock()
-
-
-@dataclass(frozen=True)
-class FunctionCode:
-    """Where a function's handler lives in this repository, and its Lambda limits."""
-
-    logical_id: str
-    path: Path  # the handler's module file
-    handler: str  # the handler's name in that module
-    timeout_seconds: int
-    memory_mb: int
-
-
-def function_code(logical_id: str) -> FunctionCode:
-    """A zip function: CodeUri + Handler. An image function: the Dockerfile's CMD, its module
-    copied from the Dockerfile's folder (functions/worker/Dockerfile -> functions/worker/app.py).
-    """
-    template = load_template()
-    resource = template["Resources"].get(logical_id)
-    if resource is None or resource["Type"] != "AWS::Serverless::Function":
-        raise ValueError(f"{logical_id} is not a function of {TEMPLATE_PATH.name}")
-    properties = resource["Properties"]
-    globals_ = template.get("Globals", {}).get("Function", {})
-    if properties.get("PackageType") == "Image":
-        dockerfile = REPO_ROOT / resource["Metadata"]["Dockerfile"]
-        match = _HANDLER_CMD.search(dockerfile.read_text(encoding="utf-8"))
-        if match is None:
-            raise ValueError(f'{dockerfile}: no CMD ["module.handler"] to run locally')
-        folder, handler = dockerfile.parent, match.group(1)
-    else:
-        folder, handler = REPO_ROOT / properties["CodeUri"], properties["Handler"]
-    module, _, name = handler.rpartition(".")
-    return FunctionCode(
-        logical_id=logical_id,
-        path=folder / f"{module.replace('.', '/')}.py",
-        handler=name,
-        timeout_seconds=int(properties.get("Timeout", globals_.get("Timeout", 3))),
-        memory_mb=int(properties.get("MemorySize", globals_.get("MemorySize", 128))),
-    )
-
-
-def resolve_function(name: str) -> str:
-    """`api`, `ApiFunction`, `apifunction` -> `ApiFunction` (the template's logical id)."""
-    functions = [
-        logical_id
-        for logical_id, resource in load_template()["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-    ]
-    for logical_id in functions:
-        if name.lower() in (logical_id.lower(), logical_id.lower().removesuffix("function")):
-            return logical_id
-    raise ValueError(f"unknown function {name!r}; the template has {', '.join(functions)}")
-
-
-@dataclass
-class LambdaContext:
-    """The context object Lambda passes to a handler (what Powertools reads of it)."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_seconds: int
-    invoked_function_arn: str = ""
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        self.invoked_function_arn = self.invoked_function_arn or (
-            f"arn:aws:lambda:{DEFAULT_REGION}:{LOCAL_ACCOUNT_ID}:function:{self.function_name}"
-        )
-        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-class LocalFunction:
-    """A function of the template run in this process, as Lambda runs it.
-
-    Each execution environment is a fresh copy of the handler's module (its own resolver,
-    caches and cold start) serving one invocation at a time; copies are made on demand, up
-    to `max_environments`, and reused warm.
-    """
-
-    def __init__(
-        self, code: FunctionCode, function_name: str = "", max_environments: int = 10
-    ) -> None:
-        self.code = code
-        self.function_name = function_name or code.logical_id
-        self._max = max_environments
-        self._idle: list[Callable[[dict, Any], Any]] = []
-        self._made = 0
-        self._available = threading.Condition()
-
-    def invoke(self, event: dict[str, Any]) -> Any:
-        context = LambdaContext(self.function_name, self.code.memory_mb, self.code.timeout_seconds)
-        with self._environment() as handler:
-            started = time.monotonic()
-            result = handler(event, context)
-        took = time.monotonic() - started
-        if took > self.code.timeout_seconds:
-            logger.warning(
-                "%s ran %.1f s, over its Timeout of %d s: Lambda would have stopped it",
-                self.code.logical_id,
-                took,
-                self.code.timeout_seconds,
-            )
-        return result
-
-    @contextmanager
-    def _environment(self) -> Iterator[Callable[[dict, Any], Any]]:
-        with self._available:
-            while not self._idle and self._made >= self._max:
-                self._available.wait()
-            if self._idle:
-                handler = self._idle.pop()
-            else:
-                self._made += 1
-                handler = None
-        if handler is None:
-            try:
-                handler = self._load()
-            except BaseException:
-                with self._available:
-                    self._made -= 1
-                    self._available.notify()
-                raise
-        try:
-            yield handler
-        finally:
-            with self._available:
-                self._idle.append(handler)
-                self._available.notify()
-
-    def _load(self) -> Callable[[dict, Any], Any]:
-        import importlib.util
-
-        # A unique module name: every copy has its own module globals (a cold start).
-        name = f"local_{self.code.logical_id}_{uuid.uuid4().hex[:8]}"
-        spec = importlib.util.spec_from_file_location(name, self.code.path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {self.code.path}")
-        module = importlib.util.module_from_spec(spec)
-        started = time.monotonic()
-        spec.loader.exec_module(module)
-        logger.debug(
-            "%s: new execution environment (init %.0f ms)",
-            self.code.logical_id,
-            (time.monotonic() - started) * 1000,
-        )
-        return getattr(module, self.code.handler)
-
-
-@dataclass(frozen=True)
-class QueueEventSource:
-    """An SQS event source mapping of the template (what the poller plays)."""
-
-    function: str  # logical id of the function it invokes
-    queue: str  # logical id of the queue
-    batch_size: int
-    report_batch_item_failures: bool
-
-
-def queue_event_sources(template: Mapping[str, Any]) -> list[QueueEventSource]:
-    """The SQS event source mappings of the expanded template."""
-    sources = []
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
-            continue
-        properties = resource["Properties"]
-        source_arn = properties.get("EventSourceArn", {})
-        if not isinstance(source_arn, dict) or "Fn::GetAtt" not in source_arn:
-            continue
-        queue = source_arn["Fn::GetAtt"][0]
-        if template["Resources"][queue]["Type"] != "AWS::SQS::Queue":
-            continue
-        sources.append(
-            QueueEventSource(
-                function=properties["FunctionName"]["Ref"],
-                queue=queue,
-                batch_size=int(properties.get("BatchSize", 10)),
-                report_batch_item_failures="ReportBatchItemFailures"
-                in properties.get("FunctionResponseTypes", []),
-            )
-        )
-    return sources
-
-
-class LocalStackNotFound(Exception):
-    """No local stack answers at the given moto URL."""
-
-
-def stack_physical_ids(cloudformation_client: Any, stack_name: str = STACK_NAME) -> dict[str, str]:
-    """{logical id: physical id} of a stack already deployed (by a running local stack)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    endpoint = cloudformation_client.meta.endpoint_url
-    try:
-        resources = cloudformation_client.describe_stack_resources(StackName=stack_name)
-    except (BotoCoreError, ClientError) as exc:
-        raise LocalStackNotFound(
-            f"no stack {stack_name} at {endpoint} ({exc}); start one with `rag-eval local start`"
-        ) from None
-    return {
-        resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-        for resource in resources["StackResources"]
-        if "LogicalResourceId" in resource
-    }
-
-
-def handler_environment(
-    moto_url: str,
-    physical_ids: Mapping[str, str],
-    functions: list[str],
-    parameters: Mapping[str, str] | None = None,
-    overrides: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """What the handlers find in os.environ locally: the functions' template environment
-    (they share the names), the user's judge settings over it, moto as every AWS endpoint."""
-    environment: dict[str, str] = {}
-    for logical_id in functions:
-        for name, value in function_environment(logical_id, physical_ids, parameters).items():
-            if environment.get(name, value) != value:
-                raise ValueError(f"functions disagree on {name}; one process cannot run both")
-            environment[name] = value
-    environment.update(
-        {name: value for name, value in os.environ.items() if _PASSED_THROUGH.match(name)}
-    )
-    environment.update(
-        {
-            "AWS_ENDPOINT_URL": moto_url,
-            "AWS_DEFAULT_REGION": DEFAULT_REGION,
-            "AWS_REGION": DEFAULT_REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            **LOCAL_CREDENTIALS,
-        }
-    )
-    environment.update(overrides or {})
-    return environment
 
 
 def _check_free(host: str, port: int, option: str) -> None:
@@ -301,22 +46,6 @@ def _check_free(host: str, port: int, option: str) -> None:
             raise OSError(
                 f"{host}:{port} is not free ({exc.strerror}): choose another {option}"
             ) from None
-
-
-def _fresh_aws_clients() -> None:
-    """rag_eval.aws caches its clients; they take the endpoint when made."""
-    from rag_eval.aws import aws_client
-
-    aws_client.cache_clear()
-
-
-def _warm_aws_clients() -> None:
-    # boto3's default session is not safe to build clients from several threads at once;
-    # on Lambda one invocation runs at a time, here the front and the poller run together.
-    from rag_eval.aws import aws_client
-
-    for service in ("dynamodb", "sqs", "s3"):
-        aws_client(service)
 
 
 class LocalStack:
@@ -443,8 +172,8 @@ class LocalStack:
             self.moto_url, self.physical_ids, names, self._parameters, self._overrides
         )
         self._set_environment(self.environment)
-        _fresh_aws_clients()
-        _warm_aws_clients()
+        fresh_aws_clients()
+        warm_aws_clients()
         functions = {
             name: LocalFunction(function_code(name), self.physical_ids.get(name, name))
             for name in names
@@ -504,7 +233,7 @@ class LocalStack:
             else:
                 os.environ[name] = value
         self._saved_environment = {}
-        _fresh_aws_clients()
+        fresh_aws_clients()
         if self._running:
             self._running = False
             _running_stack.release()
@@ -550,7 +279,7 @@ def invoke(
     )
     physical_ids = stack_physical_ids(cloudformation, stack_name)
     os.environ.update(handler_environment(moto_url, physical_ids, [logical_id], parameters))
-    _fresh_aws_clients()
+    fresh_aws_clients()
     local_function = LocalFunction(
         function_code(logical_id), physical_ids.get(logical_id, logical_id), max_environments=1
     )

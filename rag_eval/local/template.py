@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rag_eval.local.lambda_context import LOCAL_REGION
+
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 STACK_NAME = "ragas-serverless"
-DEFAULT_REGION = "us-east-1"
+DEFAULT_REGION = LOCAL_REGION
 
 # Resource types the moto stack leaves out (matched as prefixes), and why.
 _LEFT_OUT_OF_MOTO = (

@@ -6,10 +6,11 @@ import copy
 import importlib.util
 import json
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from rag_eval.local.lambda_context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -26,18 +27,6 @@ def load_function(name: str) -> ModuleType:
         spec.loader.exec_module(module)
         _loaded[name] = module
     return _loaded[name]
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-    remaining_ms: int = 900_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 def event(name: str) -> dict[str, Any]:
@@ -89,7 +78,7 @@ def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def invoke(name: str, payload: dict[str, Any], remaining_ms: int = 900_000) -> dict[str, Any]:
-    context = LambdaContext(function_name=name, remaining_ms=remaining_ms)
+    context = LambdaContext(name, memory_limit_in_mb=256, timeout_seconds=remaining_ms / 1000)
     return load_function(name).lambda_handler(payload, context)
 
 

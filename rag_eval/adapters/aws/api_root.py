@@ -1,0 +1,22 @@
+"""The composition root of the API and list functions: the job service on AWS.
+
+Kept apart from the worker's root so that nothing of the scoring path is on their imports.
+"""
+
+from __future__ import annotations
+
+from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+from rag_eval.adapters.aws.s3 import S3ObjectStore
+from rag_eval.adapters.aws.sqs import SqsJobQueue
+from rag_eval.app.jobs import JobService
+from rag_eval.domain.settings import Settings
+
+
+def job_service(settings: Settings) -> JobService:
+    """The service on the template's table, queue and bucket."""
+    return JobService(
+        settings,
+        DynamoJobRepository(settings.jobs_table),
+        SqsJobQueue(settings.queue_url),
+        S3ObjectStore(settings.artifacts_bucket),
+    )

@@ -1,0 +1,18 @@
+"""The composition root of the worker function: the job processor on AWS."""
+
+from __future__ import annotations
+
+from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+from rag_eval.adapters.aws.s3 import S3ObjectStore
+from rag_eval.adapters.aws.ssm import resolve_secrets
+from rag_eval.app.processing import JobProcessor
+from rag_eval.domain.settings import Settings
+
+
+def job_processor(settings: Settings) -> JobProcessor:
+    """The processor on the template's table and bucket, with the judge's key resolved."""
+    return JobProcessor(
+        resolve_secrets(settings),
+        DynamoJobRepository(settings.jobs_table),
+        S3ObjectStore(settings.artifacts_bucket),
+    )

@@ -1,0 +1,56 @@
+"""Domain errors -> HTTP statuses, by one table (docs/ARCHITECTURE.md, "Errors").
+
+Every error answer is `{"error": {"code", "message", "details"}}`; a `ServiceError` finds
+its status here by type, never by matching its message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from rag_eval.adapters.http.responses import error_response
+from rag_eval.domain.errors import (
+    Conflict,
+    JobNotFound,
+    MalformedJson,
+    PayloadTooLarge,
+    QueueUnavailable,
+    RequestInvalid,
+    ServiceError,
+)
+
+logger = logging.getLogger(__name__)
+
+# error type -> (status, code). A type missing here is a fault of ours: 500.
+HTTP_ERRORS: dict[type[ServiceError], tuple[int, str]] = {
+    MalformedJson: (400, "malformed_json"),
+    JobNotFound: (404, "job_not_found"),
+    Conflict: (409, "conflict"),
+    PayloadTooLarge: (413, "payload_too_large"),
+    RequestInvalid: (422, "invalid_request"),
+    QueueUnavailable: (503, "dependency_unavailable"),
+}
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        known = next((HTTP_ERRORS[t] for t in type(exc).__mro__ if t in HTTP_ERRORS), None)
+        if known is None:
+            return _unexpected(exc)
+        status, code = known
+        if isinstance(exc, RequestInvalid):
+            return error_response(status, code, "the request is not valid", exc.problems)
+        return error_response(status, code, str(exc))
+
+    @app.exception_handler(NotFoundError)
+    def _no_route(exc: NotFoundError) -> Response:
+        return error_response(404, "not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.error("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "an internal error occurred; it was logged")

@@ -1,0 +1,51 @@
+"""Reading API Gateway requests and shaping JSON responses (API and list functions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from rag_eval.domain.errors import MalformedJson, PayloadTooLarge
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, ensure_ascii=False),
+        headers=headers,
+    )
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    """The service's error shape: `{"error": {"code", "message", "details"}}`."""
+    error = {"code": code, "message": message, "details": details or []}
+    return json_response(status, {"error": error})
+
+
+def base_path(app: APIGatewayRestResolver) -> str:
+    """`/v1` when the request came through the stage's URL, so links resolve from the client."""
+    context = app.current_event.request_context
+    prefix = f"/{context.stage}" if context.stage else ""
+    return prefix if prefix and (context.path or "").startswith(prefix + "/") else ""
+
+
+def caller_of(app: APIGatewayRestResolver) -> str:
+    """Who is calling (IAM user/role ARN or API key id): scopes Idempotency-Key."""
+    identity = app.current_event.request_context.identity
+    return identity.user_arn or identity.api_key_id or identity.source_ip or "anonymous"
+
+
+def parse_json_body(app: APIGatewayRestResolver, max_bytes: int) -> Any:
+    raw = app.current_event.body or ""
+    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    if size > max_bytes:
+        raise PayloadTooLarge(f"request body is {size} bytes; at most {max_bytes} are allowed")
+    if not raw.strip():
+        raise MalformedJson("request body is empty; send a JSON object")
+    try:
+        return json.loads(app.current_event.decoded_body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"request body is not valid JSON: {exc}") from exc

@@ -1,0 +1,138 @@
+"""The diagnosis of a run: every rule that fires, its evidence, the strengths, the metrics
+that could not score, and a one-line verdict. Never raises on odd but valid input."""
+
+from __future__ import annotations
+
+from rag_eval.advice.findings import (
+    SEVERITY_ORDER,
+    Diagnosis,
+    Finding,
+    Strength,
+    UnscoredMetric,
+)
+from rag_eval.advice.guides import FAILURE_ADVICE, INPUT_HINTS, POOR_BELOW, STRONG_AT, WEAK_BELOW
+from rag_eval.advice.rules import combination_findings, judge_findings, single_findings
+from rag_eval.advice.view import RunView, finite
+from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.results import ScoreRun
+from rag_eval.metrics import REGISTRY
+
+
+def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
+    """Read the scores like a RAG engineer would; never raises on odd but valid input."""
+    means = {name: finite(value) for name, value in run.means.items()}
+    view = RunView(run, request, means)
+    findings = [*combination_findings(view)]
+    explained = {m for f in findings for m in f.metrics}
+    findings += single_findings(view, explained)
+    findings += judge_findings(view)
+    for finding in findings:
+        finding.evidence = view.evidence(finding.metrics, failed=finding.rule == "judge_failures")
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], _first_mean(f, means)))
+    strengths = [
+        Strength(
+            metric=name,
+            mean=mean,
+            meaning=REGISTRY[name].guide.strength if name in REGISTRY else "",
+        )
+        for name, mean in means.items()
+        if mean is not None and mean >= STRONG_AT
+    ]
+    return Diagnosis(
+        sample_count=len(run.results),
+        means=means,
+        weighted_score=finite(run.weighted_score),
+        coverage=finite(run.coverage),
+        verdict=_verdict(run, means, findings),
+        findings=findings,
+        strengths=strengths,
+        unscored=_unscored(run, request),
+    )
+
+
+def _unscored(run: ScoreRun, request: ScoreRequest) -> list[UnscoredMetric]:
+    entries: list[UnscoredMetric] = []
+    for metric, reason in run.skipped.items():
+        missing = _missing_inputs(metric, request)
+        entries.append(
+            UnscoredMetric(
+                metric=metric,
+                status="skipped",
+                reason=reason,
+                reason_counts={"missing_input": len(run.results)},
+                advice=[_unlock_advice(metric, missing)] if missing else [],
+            )
+        )
+    for metric, counts in run.failures.items():
+        advice = []
+        for code in sorted(counts, key=lambda c: -counts[c]):
+            if code == "missing_input":
+                missing = _missing_inputs(metric, request)
+                advice.append(f"`missing_input`: {_unlock_advice(metric, missing)}")
+            else:
+                text = FAILURE_ADVICE.get(code, "read the error column of scores.csv.")
+                advice.append(f"`{code}`: {text}")
+        summary = ", ".join(f"{code} × {n}" for code, n in counts.items())
+        unscored = sum(counts.values())
+        entries.append(
+            UnscoredMetric(
+                metric=metric,
+                status="not scored" if unscored >= len(run.results) else "partly scored",
+                reason=f"did not score on {unscored} of {len(run.results)} samples ({summary})",
+                reason_counts=dict(counts),
+                advice=advice,
+            )
+        )
+    return entries
+
+
+def _missing_inputs(metric: str, request: ScoreRequest) -> list[str]:
+    spec = REGISTRY.get(metric)
+    if spec is None:
+        return []
+    return sorted({m for s in request.samples for m in s.missing_inputs(spec.inputs)})
+
+
+def _unlock_advice(metric: str, missing: list[str]) -> str:
+    if not missing:
+        return f"some samples lack an input {metric} needs; see the error column of scores.csv."
+    wanted = " and ".join(INPUT_HINTS.get(name, f"`{name}`") for name in missing)
+    return f"add {wanted} to every sample to unlock {metric}."
+
+
+def _verdict(run: ScoreRun, means: dict[str, float | None], findings: list[Finding]) -> str:
+    scored = sum(v is not None for v in means.values())
+    score = finite(run.weighted_score)
+    samples = len(run.results)
+    if score is None:
+        return (
+            f"Nothing could be scored: 0 of {len(means)} metric(s) produced a score over "
+            f"{samples} sample(s). See the metrics that could not score below."
+        )
+    band = (
+        "strong"
+        if score >= STRONG_AT
+        else "good"
+        if score >= WEAK_BELOW
+        else "weak"
+        if score >= POOR_BELOW
+        else "poor"
+    )
+    coverage = finite(run.coverage)
+    text = (
+        f"{band.capitalize()}: weighted score {score:.4f}, coverage "
+        f"{'—' if coverage is None else f'{coverage:.0%}'} ({scored} of {len(means)} metrics "
+        f"scored), {samples} sample(s)."
+    )
+    # findings arrive sorted by severity, worst first
+    first = next((f for f in findings if f.severity != "note"), None)
+    if first is not None:
+        text += f" Fix first ({first.component}): {first.title}."
+    else:
+        text += f" No metric is below {WEAK_BELOW}."
+    return text
+
+
+def _first_mean(finding: Finding, means: dict[str, float | None]) -> float:
+    value = means.get(finding.metrics[0])
+    return 1.0 if value is None else value

@@ -1,0 +1,51 @@
+"""The advisor's vocabulary: score bands, components, and what to do when a metric could
+not score. What each metric means lives with the metric (`MetricSpec.guide`)."""
+
+from __future__ import annotations
+
+import re
+
+from rag_eval.metrics import MODEL_FREE_METRICS
+
+# Score bands for a metric mean (every ragas metric here scores in [0, 1]).
+POOR_BELOW = 0.5  # most samples fail the metric
+WEAK_BELOW = 0.7  # a clear problem; at or above it a metric counts as "good" in combinations
+STRONG_AT = 0.85  # listed as a strength
+# A metric that the judge failed to score on this share of samples gets a finding: its
+# mean rests on the remaining samples only and may be biased.
+JUDGE_FAILURE_SHARE = 0.2
+EVIDENCE_SAMPLES = 3  # worst samples shown per finding
+QUESTION_CHARS = 80  # questions are cut to this length in evidence tables
+
+COMPONENT_LABELS: dict[str, str] = {
+    "retriever": "retriever (search, chunking, ranking)",
+    "generator": "generator (prompt and answer model)",
+    "reference data": "reference data (knowledge-base documents, ground-truth answers)",
+    "judge": "judge (the scoring model or the metric itself)",
+}
+
+# The model-free metrics all measure surface overlap with the reference.
+OVERLAP_METRICS = MODEL_FREE_METRICS
+# Chinese and Japanese write words without spaces (Korean does use spaces).
+NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+# What to do when a metric could not score, by reason code (`rag_eval.domain.results.ReasonCode`).
+FAILURE_ADVICE: dict[str, str] = {
+    "timeout": "raise RAGAS_METRIC_TIMEOUT_SECONDS, or use a faster judge model (long "
+    "contexts make the judge slow).",
+    "rate_limited": "lower RAGAS_MAX_CONCURRENCY, or raise the provider quota (requests and "
+    "tokens per minute).",
+    "invalid_judge_output": "use a stronger judge model that follows JSON instructions "
+    "reliably (small local models often do not).",
+    "judge_error": "check OPENAI_BASE_URL and the credentials (OPENAI_API_KEY, its SSM "
+    "parameter, or the Bedrock IAM permissions), and that the judge model exists there.",
+    "metric_error": "ragas could not compute the metric on these inputs (e.g. an answer with "
+    "no checkable statement); read the error column of scores.csv.",
+}
+JUDGE_CODES = frozenset(FAILURE_ADVICE) - {"metric_error"}
+INPUT_HINTS: dict[str, str] = {
+    "question": "the user's `question`",
+    "answer": "the generated `answer`",
+    "contexts": "the retrieved `contexts` (the chunks passed to the generator)",
+    "ground_truth": "a reference answer (`ground_truth`)",
+}

@@ -1,0 +1,81 @@
+"""The advice's entry point: the rule-based diagnosis always, plus a short narrative by the
+judge LLM when one is given. Nothing here may fail the job."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from rag_eval.advice.diagnosis import diagnose
+from rag_eval.advice.findings import AdviceNarrative, Diagnosis
+from rag_eval.advice.render import render_advice
+from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.results import ScoreRun
+
+logger = logging.getLogger(__name__)
+
+NARRATIVE_TIMEOUT_SECONDS = 60.0
+
+
+async def write_narrative(llm: Any, diagnosis: Diagnosis) -> str:
+    """A short narrative by the judge LLM (a ragas `InstructorBaseRagasLLM`), as markdown."""
+    reply = await llm.agenerate(_narrative_prompt(diagnosis), response_model=AdviceNarrative)
+    if not isinstance(reply, AdviceNarrative):
+        raise TypeError(f"expected AdviceNarrative, got {type(reply).__name__}")
+    summary = reply.summary.strip()
+    if not summary:
+        raise ValueError("the narrative summary is empty")
+    actions = [a.strip() for a in reply.actions if a.strip()]
+    return "\n".join([summary, "", *(f"{i}. {a}" for i, a in enumerate(actions, start=1))])
+
+
+def _narrative_prompt(diagnosis: Diagnosis) -> str:
+    facts = diagnosis.model_dump(
+        include={"verdict", "means", "weighted_score", "coverage", "findings", "strengths"},
+        exclude={"findings": {"__all__": {"next_steps"}}},
+    )
+    facts["metrics_not_scored"] = {u.metric: u.reason for u in diagnosis.unscored}
+    return (
+        "You advise the team that runs a retrieval-augmented generation (RAG) system. Below "
+        "is a rule-based diagnosis of its ragas evaluation: metric means in [0, 1], findings "
+        "with the component at fault and the worst samples. Write for an engineer:\n"
+        "- summary: 2-4 plain sentences on the state of the system and the main bottleneck;\n"
+        "- actions: at most 5 concrete actions, most important first, one sentence each.\n"
+        "Use only the facts given; do not invent metrics, numbers or samples.\n\n"
+        f"Diagnosis (JSON):\n{json.dumps(facts, ensure_ascii=False)}"
+    )
+
+
+async def advise(
+    run: ScoreRun,
+    request: ScoreRequest,
+    llm: Any = None,
+    *,
+    narrative_timeout: float = NARRATIVE_TIMEOUT_SECONDS,
+) -> str:
+    """The advice markdown; an LLM narrative is added when `llm` is given and it works."""
+    try:
+        diagnosis = diagnose(run, request)
+    except Exception as exc:  # advice must never fail the job
+        logger.exception("advice diagnosis failed")
+        return (
+            "# Optimization advice\n\n"
+            f"The advice could not be produced ({type(exc).__name__}); the scores are in "
+            "scores.csv and summary.md.\n"
+        )
+    if llm is None:
+        return render_advice(diagnosis)
+    try:
+        narrative = await asyncio.wait_for(write_narrative(llm, diagnosis), narrative_timeout)
+    except Exception as exc:  # the rule-based advice stands without the narrative
+        logger.warning(
+            "advice narrative failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]}
+        )
+        note = (
+            f"The narrative could not be written ({type(exc).__name__}); "
+            "the rule-based advice below is complete."
+        )
+        return render_advice(diagnosis, narrative_note=note)
+    return render_advice(diagnosis, narrative)

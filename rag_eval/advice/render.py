@@ -1,0 +1,148 @@
+"""The markdown of `optimization_advice.md`, for a person browsing the run folder."""
+
+from __future__ import annotations
+
+from rag_eval.advice.findings import Diagnosis, Finding, UnscoredMetric
+from rag_eval.advice.guides import (
+    COMPONENT_LABELS,
+    EVIDENCE_SAMPLES,
+    POOR_BELOW,
+    STRONG_AT,
+    WEAK_BELOW,
+)
+
+
+def render_advice(
+    diagnosis: Diagnosis, narrative: str | None = None, *, narrative_note: str | None = None
+) -> str:
+    """The markdown of `optimization_advice.md`, for a person browsing the run folder."""
+    lines = ["# Optimization advice", "", f"**Verdict.** {diagnosis.verdict}", ""]
+    lines += _means_table(diagnosis.means)
+    if narrative or narrative_note:
+        lines += ["## Narrative (written by the judge model)", ""]
+        lines += [narrative.strip(), ""] if narrative else [f"_{narrative_note}_", ""]
+    if diagnosis.all_good:
+        lines += _all_good_section(diagnosis)
+    lines += _findings_section(diagnosis)
+    if diagnosis.strengths:
+        lines += ["## Strengths", ""]
+        lines += [f"- **{s.metric}** {s.mean:.2f}: {s.meaning}." for s in diagnosis.strengths]
+        lines.append("")
+    lines += _unscored_section(diagnosis.unscored)
+    lines += [
+        "---",
+        "_Rule-based advice from the metric means (ragas metric definitions); the worst "
+        f"{EVIDENCE_SAMPLES} samples per finding are listed, full scores are in scores.csv._",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _means_table(means: dict[str, float | None]) -> list[str]:
+    if not means:
+        return []
+    lines = ["| metric | mean | band |", "|---|---|---|"]
+    for name, value in means.items():
+        lines.append(f"| {name} | {_fmt(value)} | {_band(value)} |")
+    legend = f"Bands: poor < {POOR_BELOW}, weak < {WEAK_BELOW}, ok, strong ≥ {STRONG_AT}."
+    return [*lines, "", legend, ""]
+
+
+def _findings_section(diagnosis: Diagnosis) -> list[str]:
+    lines = ["## Findings", ""]
+    if not diagnosis.findings:
+        reason = (
+            "no metric is below the weak band."
+            if diagnosis.scored
+            else "no metric produced a score (see the metrics that could not score)."
+        )
+        return [*lines, f"No findings: {reason}", ""]
+    for number, finding in enumerate(diagnosis.findings, start=1):
+        metrics = ", ".join(f"{m} {_fmt(diagnosis.means.get(m))}" for m in finding.metrics)
+        lines += [
+            f"### {number}. [{finding.severity}] {finding.title}",
+            "",
+            f"- **Where:** {COMPONENT_LABELS[finding.component]}",
+            f"- **Metrics (mean):** {metrics}",
+            "",
+            f"**What it usually means.** {finding.meaning}",
+            "",
+        ]
+        if finding.evidence:
+            lines += ["**Worst samples**", "", *_evidence_table(finding), ""]
+        if finding.next_steps:
+            lines += ["**Next steps**", ""]
+            lines += [f"{i}. {step}" for i, step in enumerate(finding.next_steps, start=1)]
+            lines.append("")
+    return lines
+
+
+def _evidence_table(finding: Finding) -> list[str]:
+    metrics = finding.metrics
+    lines = [
+        "| sample | question | " + " | ".join(metrics) + " |",
+        "|---|---|" + "---|" * len(metrics),
+    ]
+    for item in finding.evidence:
+        first = _fmt(item.score) if item.score is not None or not item.note else item.note
+        others = [_fmt(item.other_scores.get(m)) for m in metrics[1:]]
+        cells = [_cell(item.sample_id), _cell(item.question), first, *others]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _all_good_section(diagnosis: Diagnosis) -> list[str]:
+    steps = [
+        "Add harder questions: multi-hop ones that need facts from several documents, "
+        "questions whose answer is not in the corpus (the system should say so), and "
+        "paraphrased or ambiguous phrasings.",
+        "Sample real user questions, including recent documents and edge cases.",
+    ]
+    if diagnosis.sample_count < 20:
+        steps.append(
+            f"Score more samples: with {diagnosis.sample_count}, the means are indicative only."
+        )
+    if diagnosis.unscored:
+        steps.append("Unlock the metrics that could not score (below) for a fuller picture.")
+    return [
+        "## All good",
+        "",
+        f"Every scored metric is at or above {WEAK_BELOW}: nothing in these scores needs "
+        "fixing. The test set may be too easy to show the weak spots; make it harder:",
+        "",
+        *(f"{i}. {step}" for i, step in enumerate(steps, start=1)),
+        "",
+    ]
+
+
+def _unscored_section(unscored: list[UnscoredMetric]) -> list[str]:
+    if not unscored:
+        return []
+    lines = ["## Metrics that could not score", ""]
+    for entry in unscored:
+        lines += [
+            f"### {entry.metric}: {entry.status}",
+            "",
+            f"{entry.reason[:1].upper()}{entry.reason[1:]}.",
+        ]
+        lines += ["", *(f"- {advice}" for advice in entry.advice)] if entry.advice else []
+        lines.append("")
+    return lines
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _band(value: float | None) -> str:
+    if value is None:
+        return "not scored"
+    if value < POOR_BELOW:
+        return "poor"
+    if value < WEAK_BELOW:
+        return "weak"
+    return "strong" if value >= STRONG_AT else "ok"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")

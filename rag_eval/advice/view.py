@@ -1,0 +1,85 @@
+"""The scores of one run as the rules read them: defensively, and with its worst samples."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rag_eval.advice.findings import Evidence, Severity
+from rag_eval.advice.guides import (
+    EVIDENCE_SAMPLES,
+    JUDGE_CODES,
+    NO_SPACE_SCRIPT,
+    POOR_BELOW,
+    QUESTION_CHARS,
+    WEAK_BELOW,
+)
+from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.results import SampleResult, ScoreRun, sample_ids
+
+
+class RunView:
+    """The scores of one run, read defensively (None for anything missing or not finite)."""
+
+    def __init__(
+        self, run: ScoreRun, request: ScoreRequest, means: dict[str, float | None]
+    ) -> None:
+        self.run = run
+        self.means = means
+        self.samples = dict(zip(sample_ids(request.samples), request.samples, strict=False))
+
+    def mean(self, metric: str) -> float | None:
+        return self.means.get(metric)
+
+    def low(self, metric: str) -> bool:
+        value = self.mean(metric)
+        return value is not None and value < WEAK_BELOW
+
+    def good(self, metric: str) -> bool:
+        value = self.mean(metric)
+        return value is not None and value >= WEAK_BELOW
+
+    def unspaced_text_share(self) -> float:
+        texts = [f"{s.answer or ''} {s.ground_truth or ''}" for s in self.samples.values()]
+        return sum(bool(NO_SPACE_SCRIPT.search(t)) for t in texts) / len(texts) if texts else 0.0
+
+    def question(self, sample_id: str) -> str:
+        sample = self.samples.get(sample_id)
+        return cut(sample.question) if sample is not None else ""
+
+    def evidence(self, metrics: list[str], *, failed: bool = False) -> list[Evidence]:
+        """The worst samples on the first metric, or the ones the judge failed on."""
+        first, others = metrics[0], metrics[1:]
+        ranked: list[tuple[float, int, SampleResult]] = []
+        for position, result in enumerate(self.run.results):
+            score = finite(result.scores.get(first))
+            if failed and result.reasons.get(first) in JUDGE_CODES:
+                ranked.append((0.0, position, result))
+            elif not failed and score is not None:
+                ranked.append((score, position, result))
+        ranked.sort(key=lambda item: item[:2])
+        return [
+            Evidence(
+                sample_id=result.sample_id,
+                question=self.question(result.sample_id),
+                score=finite(result.scores.get(first)),
+                other_scores={m: finite(result.scores.get(m)) for m in others},
+                note=result.reasons.get(first, ""),
+            )
+            for _, _, result in ranked[:EVIDENCE_SAMPLES]
+        ]
+
+
+def severity(value: float | None) -> Severity:
+    return "poor" if value is not None and value < POOR_BELOW else "weak"
+
+
+def finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def cut(text: str, limit: int = QUESTION_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

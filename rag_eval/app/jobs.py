@@ -1,0 +1,159 @@
+"""The job service behind the API and list functions: submit, look up, list.
+
+Light on purpose (API cold start): pydantic and the ports only (`rag_eval.app.ports`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from rag_eval.app.ports import JobQueue, JobRepository, ObjectStore
+from rag_eval.domain.errors import (
+    Conflict,
+    JobExists,
+    JobNotFound,
+    QueueUnavailable,
+    RequestInvalid,
+)
+from rag_eval.domain.job import JobStatus, new_job, new_job_id, utc_now
+from rag_eval.domain.layout import request_key
+from rag_eval.domain.request import ScoreRequest, parse_request
+from rag_eval.domain.settings import Settings
+from rag_eval.domain.states import JobState
+from rag_eval.judges.provider import judge_problems
+
+logger = logging.getLogger(__name__)
+
+# SQS takes 256 KiB per message; larger requests travel through S3 with a pointer.
+MAX_INLINE_MESSAGE_BYTES = 200 * 1024
+# Lambda's synchronous payload limit is 6 MB; keep headroom for the event envelope.
+MAX_REQUEST_BYTES = 5 * 1024 * 1024
+MAX_LIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: JobStatus
+    created: bool  # False when an Idempotency-Key replay returned the existing job
+
+
+def request_hash(request: ScoreRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def idempotent_job_id(caller: str, key: str) -> str:
+    """Same caller + same Idempotency-Key -> same job id; different callers never collide."""
+    return hashlib.sha256(f"{caller}\0{key}".encode()).hexdigest()[:24]
+
+
+class JobService:
+    def __init__(
+        self, settings: Settings, repository: JobRepository, queue: JobQueue, store: ObjectStore
+    ) -> None:
+        self._settings = settings
+        self._repository = repository
+        self._queue = queue
+        self._store = store
+
+    def submit(
+        self, body: Any, *, idempotency_key: str | None = None, caller: str = "anonymous"
+    ) -> Submission:
+        request = parse_request(body)
+        problems = judge_problems(request, self._settings)
+        if problems:
+            raise RequestInvalid(problems)
+        fingerprint = request_hash(request)
+        job_id = idempotent_job_id(caller, idempotency_key) if idempotency_key else new_job_id()
+        job = new_job(request, self._settings, job_id=job_id)
+        expires_at = int((utc_now() + timedelta(days=self._settings.job_ttl_days)).timestamp())
+        try:
+            self._repository.create(job, fingerprint, expires_at)
+        except JobExists:
+            existing, existing_hash = self._repository.get(job_id) or (None, "")
+            if existing is None or existing_hash != fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was already used with a different request body"
+                ) from None
+            if existing.status is JobState.QUEUED:
+                # The first attempt may have died between recording and queueing; the
+                # worker ignores duplicates, so sending again is always safe.
+                self._enqueue(existing, request)
+            return Submission(existing, created=False)
+        self._enqueue(job, request)
+        logger.info(
+            "job queued",
+            extra={
+                "job_id": job.job_id,
+                "samples": job.sample_count,
+                "metrics": ",".join(request.metrics),
+            },
+        )
+        return Submission(job, created=True)
+
+    def _enqueue(self, job: JobStatus, request: ScoreRequest) -> None:
+        message: dict[str, Any] = {"job_id": job.job_id, "request": request.model_dump(mode="json")}
+        body = json.dumps(message, ensure_ascii=False)
+        try:
+            if len(body.encode("utf-8")) > MAX_INLINE_MESSAGE_BYTES:
+                key = request_key(job.job_id)
+                self._store.put(
+                    key, json.dumps(message["request"]).encode("utf-8"), "application/json"
+                )
+                body = json.dumps({"job_id": job.job_id, "request_key": key})
+            self._queue.send(body)
+        except Exception as exc:
+            logger.exception("could not queue job", extra={"job_id": job.job_id})
+            # A 503 means "not accepted": leave no queued job behind that nothing will run.
+            self._repository.discard(job.job_id)
+            raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
+
+    def get(self, job_id: str) -> JobStatus:
+        found = self._repository.get(job_id)
+        if found is None:
+            raise JobNotFound(job_id)
+        return found[0]
+
+    def artifact_links(self, job_id: str, expires_in: int = 900) -> dict[str, Any]:
+        job = self.get(job_id)
+        if job.status is not JobState.COMPLETED or not job.artifact_keys:
+            raise Conflict(f"job {job_id} is {job.status}; artifacts exist once it is completed")
+        return {
+            "job_id": job_id,
+            "run_id": job.run_id,
+            "bucket": self._settings.artifacts_bucket,
+            "expires_in": expires_in,
+            "files": {
+                name: {"key": key, "url": self._store.presign(key, expires_in)}
+                for name, key in job.artifact_keys.items()
+            },
+        }
+
+    def list(
+        self, limit: int = 20, cursor: str | None = None, status: str | None = None
+    ) -> dict[str, Any]:
+        problems = []
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            problems.append(
+                {"field": "limit", "message": "out of range", "allowed": f"1..{MAX_LIST_LIMIT}"}
+            )
+        if status is not None and status not in set(JobState):
+            problems.append(
+                {
+                    "field": "status",
+                    "message": f"unknown status {status!r}",
+                    "allowed": [state.value for state in JobState],
+                }
+            )
+        if problems:
+            raise RequestInvalid(problems)
+        jobs, next_cursor = self._repository.list(limit, cursor, status)
+        return {
+            "jobs": [job.model_dump(mode="json") for job in jobs],
+            "next_cursor": next_cursor,
+        }

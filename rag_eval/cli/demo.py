@@ -1,0 +1,110 @@
+"""`rag-eval demo` (`make demo`): the whole service on this machine, start to finish.
+
+Starts the local stack, submits the bundled samples (English and Chinese) through the HTTP
+API with the client, waits for the worker, prints the scores and the run folder in S3, and
+stops. With no judge configured it scores the model-free metrics; with OPENAI_BASE_URL (or
+OPENAI_API_KEY) set it scores the LLM metrics too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from importlib.resources import files
+from typing import Any
+
+from rag_eval.cli.render import job_watcher, print_job
+from rag_eval.client import ScoreJobsClient, WaitTimeout
+from rag_eval.domain.job import JobStatus
+from rag_eval.domain.layout import run_folder
+from rag_eval.domain.settings import Settings
+from rag_eval.domain.states import JobState
+from rag_eval.local.stack import LocalStack
+from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS
+
+SAMPLES = files("rag_eval") / "sample_data" / "samples.jsonl"
+
+
+def run_demo(timeout: float = 600.0) -> int:
+    """0 when the job completed, 1 otherwise."""
+    # The demo's own lines tell the story; the stack logs only what goes wrong.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    has_judge = Settings.from_env().openai_configured
+    metrics = [*DEFAULT_METRICS, *MODEL_FREE_METRICS] if has_judge else list(MODEL_FREE_METRICS)
+    samples = [json.loads(line) for line in SAMPLES.read_text("utf-8").splitlines() if line]
+
+    print("rag-eval demo: the serverless stack on this machine (template.yaml in moto, ")
+    print("the real Lambda handlers behind a local API Gateway and SQS poller)\n")
+    print("[1/5] starting the local stack")
+    with LocalStack(port=0, parameters={"LogLevel": "WARNING"}) as stack:
+        print(f"      API {stack.endpoint}   AWS (moto) {stack.moto_url}\n")
+        client = ScoreJobsClient(stack.endpoint)
+
+        print(f"[2/5] POST /score-jobs: {len(samples)} samples from {SAMPLES.name}")
+        print(f"      metrics: {', '.join(metrics)}")
+        if not has_judge:
+            print(
+                "      no judge configured: model-free metrics only. For the LLM metrics too:\n"
+                "      OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=sk-... make demo"
+            )
+        job = client.submit({"samples": samples, "metrics": metrics})
+        print(f"      202 job {job['job_id']} ({job['status']})\n")
+
+        print("[3/5] waiting for the worker (the first job imports ragas: a few seconds)")
+        try:
+            job = client.wait(job["job_id"], timeout=timeout, on_update=job_watcher(sys.stdout))
+        except WaitTimeout as exc:
+            print(f"      {exc}")
+            return 1
+        print()
+
+        print("[4/5] scores")
+        print_job(JobStatus.model_validate(job))
+        if job["status"] != JobState.COMPLETED:
+            return 1
+        links = client.artifacts(job["job_id"])
+        print()
+        print(per_sample_table(client.fetch(links["files"]["scores.csv"]["url"]), metrics))
+        print()
+
+        prefix = run_folder(job["run_id"])
+        print(f"[5/5] the run folder: s3://{stack.bucket}/{prefix}")
+        listing = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
+        for item in listing.get("Contents", []):
+            stamp = item["LastModified"].strftime("%Y-%m-%d %H:%M:%S")
+            print(f"      {stamp} {item['Size']:>8} {item['Key']}")
+        print(
+            "\n      The same with the AWS CLI, against `rag-eval local start` (it prints the\n"
+            "      bucket's name; the stack lives in memory, so each start has a new one):\n"
+            "      aws --endpoint-url http://127.0.0.1:3001 s3 ls s3://<bucket>/score-async/ "
+            "--recursive"
+        )
+    print("\nstopped the local stack. Next: README.md, 'The local stack'.")
+    return 0
+
+
+def per_sample_table(scores_csv: bytes, metrics: list[str]) -> str:
+    """scores.csv as a narrow table: a row per sample, a column per metric."""
+    rows = list(csv.DictReader(io.StringIO(scores_csv.decode("utf-8"))))
+    columns = [m for m in metrics if rows and m in rows[0]] + ["weighted_score"]
+    headers = [_short(name) for name in columns]
+    id_width = max([len("sample"), *(len(row["sample_id"]) for row in rows)])
+    lines = ["  " + "sample".ljust(id_width) + "".join(f"  {h:>9}" for h in headers)]
+    for row in rows:
+        cells = "".join(f"  {_cell(row.get(name, '')):>9}" for name in columns)
+        lines.append("  " + row["sample_id"].ljust(id_width) + cells)
+    return "\n".join(lines)
+
+
+def _short(metric: str) -> str:
+    return metric.removesuffix("_score")[:9]
+
+
+def _cell(value: Any) -> str:
+    try:
+        return f"{float(value):.4f}"
+    except (TypeError, ValueError):
+        return "–"

@@ -1,0 +1,184 @@
+"""`rag-eval local start` and `rag-eval invoke`: the stack on this machine, one handler."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_OK, EXIT_UNAVAILABLE
+from rag_eval.cli.render import print_json
+from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.settings import Settings
+
+
+def _configure_logging() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def _parameter(value: str) -> tuple[str, str]:
+    name, sep, setting = value.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {value!r}")
+    return name, setting
+
+
+def cmd_local_start(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from rag_eval.local.stack import LocalStack
+
+    _configure_logging()
+    moto_port = args.moto_port
+    if moto_port is None:
+        moto_port = args.port + 1 if args.port else 0
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stack = LocalStack(
+        args.port,
+        moto_port=moto_port,
+        visibility_timeout=(
+            args.visibility_timeout
+            if args.visibility_timeout is not None
+            else Settings.from_env().local_visibility_timeout
+        ),
+        parameters=dict(args.parameters or []),
+        worker_concurrency=args.worker_concurrency,
+    )
+    try:
+        stack.start()
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        print(local_stack_banner(stack), flush=True)
+        while not stopping.wait(0.5):
+            pass
+        print("stopping the local stack", file=sys.stderr)
+    finally:
+        stack.stop()
+    return EXIT_OK
+
+
+def local_stack_banner(stack) -> str:
+    exports = " ".join(f"{name}={value}" for name, value in stack.client_environment().items())
+    judge = stack.environment.get("OPENAI_BASE_URL") or (
+        "api.openai.com" if stack.environment.get("OPENAI_API_KEY") else ""
+    )
+    return "\n".join(
+        [
+            "",
+            "The local stack is up: template.yaml's resources in moto, its handlers in this "
+            "process.",
+            f"  API          {stack.endpoint}   (Swagger UI: {stack.endpoint}/docs)",
+            f"  AWS (moto)   {stack.moto_url}",
+            f"  bucket       {stack.bucket}",
+            f"  table        {stack.table}",
+            f"  queue        {stack.queue_url}",
+            f"  judge        {judge or 'none (model-free metrics only; set OPENAI_BASE_URL)'}",
+            "",
+            "In another shell:",
+            f"  export {exports}",
+            "  rag-eval submit --file rag_eval/sample_data/samples.jsonl --metrics chrf_score "
+            "--wait",
+            "  rag-eval list",
+            f"  aws --endpoint-url {stack.moto_url} s3 ls s3://{stack.bucket}/score-async/ "
+            "--recursive",
+            "",
+            "Ctrl-C stops it (everything is in memory and goes with it).",
+        ]
+    )
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from rag_eval.local.environment import LocalStackNotFound
+    from rag_eval.local.runtime import resolve_function
+    from rag_eval.local.stack import invoke
+
+    try:
+        function = resolve_function(args.function)
+    except ValueError as exc:
+        raise RequestInvalid([{"field": "FUNCTION", "message": str(exc)}]) from None
+    source = sys.stdin if str(args.event) == "-" else args.event.open(encoding="utf-8")
+    with source:
+        event = json.load(source)
+    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:3001"
+    # The handler's logs go to stderr, so that stdout is the response alone.
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            response = invoke(function, event, endpoint)
+    except LocalStackNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    print_json(response)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rag_eval.cli.demo import run_demo
+
+    return run_demo(timeout=args.timeout)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    local = commands.add_parser("local", help="run the whole stack on this machine")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    start = local_commands.add_parser(
+        "start",
+        help="moto with template.yaml's resources, the API on loopback, the worker's poller",
+    )
+    start.add_argument("--port", type=int, default=3000, help="the API's port (default 3000)")
+    start.add_argument(
+        "--moto-port", type=int, help="moto's port (default: the API's port + 1; 0: any free)"
+    )
+    start.add_argument(
+        "--visibility-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="the score queue's visibility timeout, i.e. how soon a failed job is retried "
+        "(default: $RAG_EVAL_VISIBILITY_TIMEOUT, else the template's 5400 s)",
+    )
+    start.add_argument(
+        "--worker-concurrency", type=int, default=1, help="batches scored at once (default 1)"
+    )
+    start.add_argument(
+        "--parameter",
+        action="append",
+        type=_parameter,
+        dest="parameters",
+        metavar="NAME=VALUE",
+        help="a template parameter, e.g. LogLevel=WARNING (repeatable)",
+    )
+    start.set_defaults(handler=cmd_local_start)
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="run one function's handler on an event against the running local stack "
+        "(what `sam local invoke -e` does with Docker)",
+    )
+    invoke.add_argument("function", help="ApiFunction, ListFunction, WorkerFunction (or api, ...)")
+    invoke.add_argument(
+        "-e", "--event", type=Path, required=True, help="the event JSON file (- for stdin)"
+    )
+    invoke.add_argument(
+        "--endpoint-url",
+        help="the local stack's moto URL (default: $AWS_ENDPOINT_URL, else http://127.0.0.1:3001)",
+    )
+    invoke.set_defaults(handler=cmd_invoke)
+
+    demo = commands.add_parser(
+        "demo", help="start the local stack, score the bundled samples through the API, stop"
+    )
+    demo.add_argument("--timeout", type=float, default=600, help="seconds to wait for the job")
+    demo.set_defaults(handler=cmd_demo)

@@ -1,0 +1,53 @@
+"""`rag-eval`: score in-process, run the stack locally, and a client of its API.
+
+One module per command group (`scoring`, `jobs`, `local`); each registers its commands.
+Heavy imports (ragas, moto) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rag_eval.cli import jobs, local, scoring
+from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
+from rag_eval.domain.errors import RequestInvalid, SettingsInvalid
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag-eval", description="Score RAG answers with ragas metrics."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    scoring.register(commands)
+    jobs.register(commands)
+    local.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas reads it once, at import
+    args = build_parser().parse_args(argv)
+    from rag_eval.client import ApiError, RequestNotSent, describe_problem
+
+    try:
+        return args.handler(args)
+    except RequestInvalid as exc:
+        for problem in exc.problems:
+            print(f"error: {describe_problem(problem)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SettingsInvalid as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ApiError as exc:
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT if exc.client_error else EXIT_UNAVAILABLE
+    except RequestNotSent as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

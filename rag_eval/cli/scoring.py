@@ -1,0 +1,167 @@
+"""`rag-eval score` and `rag-eval metrics`: scoring in this process, no AWS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK
+from rag_eval.cli.render import print_job, scoring_progress
+from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.settings import Settings
+from rag_eval.domain.states import JobState
+from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
+
+
+def _csv_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _weight(value: str) -> tuple[str, float]:
+    name, sep, number = value.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected METRIC=NUMBER, got {value!r}") from None
+
+
+def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that describe what to score (shared by `score` and `submit`)."""
+    source = parser.add_argument_group("what to score")
+    source.add_argument("--file", type=Path, help="samples in a .jsonl or .csv file")
+    source.add_argument("--question", help="the user's question")
+    source.add_argument("--answer", help="the RAG system's answer")
+    source.add_argument(
+        "--context", action="append", dest="contexts", help="a retrieved context (repeatable)"
+    )
+    source.add_argument("--ground-truth", help="the reference answer")
+    parser.add_argument(
+        "--metrics",
+        type=_csv_list,
+        help=f"comma-separated metric names (default: {','.join(DEFAULT_METRICS)}; "
+        "model-free metrics when no judge is configured)",
+    )
+    parser.add_argument(
+        "--weight",
+        action="append",
+        type=_weight,
+        dest="weights",
+        metavar="METRIC=W",
+        help="weight of a metric in the weighted score (repeatable; default 1 each)",
+    )
+    parser.add_argument("--judge-model", help="judge LLM, e.g. gpt-4o-mini or bedrock:<model-id>")
+    parser.add_argument("--embedding-model", help="embedding model for metrics that need one")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def request_body(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]:
+    """The API body the flags describe. Raises RequestInvalid for contradictory flags.
+
+    settings: the judge settings of whoever scores, to fall back to the model-free metrics
+    when no judge is configured; None when a service scores (it knows its own judge).
+    """
+    from rag_eval.cli.samples import load_samples
+
+    inline = args.question is not None
+    if args.file and inline:
+        raise RequestInvalid(
+            [{"field": "--file", "message": "give --file or --question, not both"}]
+        )
+    if args.file:
+        body: dict[str, Any] = {"samples": load_samples(args.file)}
+    elif inline:
+        body = {
+            "question": args.question,
+            "answer": args.answer,
+            "contexts": args.contexts,
+            "ground_truth": args.ground_truth,
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+    else:
+        raise RequestInvalid(
+            [{"field": "--question", "message": "required (or --file with samples)"}]
+        )
+    if args.metrics:
+        body["metrics"] = args.metrics
+    elif (
+        settings is not None
+        and not settings.openai_configured
+        and not (args.judge_model or "").startswith("bedrock:")
+    ):
+        # No judge: score what can be scored instead of refusing the default set.
+        body["metrics"] = list(MODEL_FREE_METRICS)
+        print(
+            "note: no judge configured, scoring model-free metrics only. Set OPENAI_BASE_URL "
+            "(and OPENAI_API_KEY) to an OpenAI-compatible endpoint for the LLM metrics.",
+            file=sys.stderr,
+        )
+    if args.weights:
+        body["weights"] = dict(args.weights)
+    for name in ("judge_model", "embedding_model"):
+        if getattr(args, name):
+            body[name] = getattr(args, name)
+    return body
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rag_eval.adapters.local_files import LocalObjectStore
+    from rag_eval.app.pipeline import ScoringPipeline
+    from rag_eval.domain.job import new_job
+    from rag_eval.domain.request import parse_request
+    from rag_eval.judges.provider import judge_problems
+
+    settings = Settings.from_env()
+    request = parse_request(request_body(args, settings))
+    problems = judge_problems(request, settings)
+    if problems:
+        raise RequestInvalid(problems)
+    job = new_job(request, settings)
+    pipeline = ScoringPipeline(settings, LocalObjectStore(args.out))
+    show = scoring_progress(enabled=not args.json)
+    try:
+        result = asyncio.run(pipeline.arun(job, request, on_progress=show))
+    except Exception as exc:  # the seed's behaviour: a failed job, with the error
+        result = job.model_copy(
+            update={"status": JobState.FAILED, "error": f"{type(exc).__name__}: {exc}"}
+        )
+    finally:
+        show(None)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_job(result, run_root=args.out)
+    return EXIT_OK if result.status is JobState.COMPLETED else EXIT_FAILED
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    rows = [spec.describe() for spec in REGISTRY.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        needs = [k for k in ("judge", "embeddings") if row[f"needs_{k}"]] or ["nothing"]
+        default = " (default)" if row["name"] in DEFAULT_METRICS else ""
+        print(f"{row['name']}{default}")
+        print(f"    {row['description']}")
+        print(f"    inputs: {', '.join(row['inputs'])}; needs: {', '.join(needs)}")
+    return EXIT_OK
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    score = commands.add_parser("score", help="score samples in this process (no AWS)")
+    add_sample_arguments(score)
+    score.add_argument(
+        "--out", type=Path, default=Path("runs"), help="where run folders go (default: runs/)"
+    )
+    score.set_defaults(handler=cmd_score)
+
+    metrics = commands.add_parser("metrics", help="list the supported metrics")
+    metrics.add_argument("--json", action="store_true")
+    metrics.set_defaults(handler=cmd_metrics)

@@ -1,0 +1,242 @@
+"""The score-jobs API over HTTP, local or deployed: what `rag-eval submit | status | ...` use.
+
+Standard library HTTP only. Authentication follows the endpoint: an API key (`x-api-key`)
+when one is given; none on loopback (the local stack); otherwise SigV4 for `execute-api`
+with the usual AWS credential chain (botocore, imported only then).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from rag_eval.client.sigv4 import RequestNotSent, sigv4_headers
+from rag_eval.domain.states import FINAL_STATES
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:3000/v1"
+# Answers worth another try: throttled, or the service briefly unavailable.
+_RETRYABLE = {429, 502, 503, 504}
+
+
+class ApiError(Exception):
+    """An error answer of the API, from its `{"error": {"code", "message", "details"}}` body."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        super().__init__(f"{status} {code}: {message}")
+
+    @classmethod
+    def from_response(cls, status: int, body: bytes) -> ApiError:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        error = parsed.get("error") if isinstance(parsed, dict) else None
+        if isinstance(error, dict):
+            details = error.get("details")
+            return cls(
+                status,
+                str(error.get("code", f"http_{status}")),
+                str(error.get("message", "")),
+                details if isinstance(details, list) else [],
+            )
+        # Not in the service's error shape: a proxy or load balancer in front of the API.
+        message = parsed.get("message") if isinstance(parsed, dict) else None
+        text = message or body.decode("utf-8", "replace").strip() or f"HTTP {status}"
+        return cls(status, f"http_{status}", str(text)[:500])
+
+    @property
+    def client_error(self) -> bool:
+        return 400 <= self.status < 500
+
+    def lines(self) -> list[str]:
+        """One line per problem: `field: message (allowed: ...)`, else `code: message`."""
+        if not self.details:
+            return [f"{self.code}: {self.message}"]
+        return [describe_problem(problem) for problem in self.details]
+
+
+def describe_problem(problem: dict[str, Any]) -> str:
+    allowed = problem.get("allowed")
+    if allowed and not isinstance(allowed, str):
+        allowed = ", ".join(str(item) for item in allowed)
+    suffix = f" (allowed: {allowed})" if allowed else ""
+    return f"{problem.get('field', 'body')}: {problem.get('message', '')}{suffix}"
+
+
+class WaitTimeout(Exception):
+    """The job was not finished in time; `job` is how it was last seen."""
+
+    def __init__(self, job: dict[str, Any], timeout: float) -> None:
+        self.job = job
+        super().__init__(f"job {job.get('job_id')} still {job.get('status')} after {timeout:g} s")
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ScoreJobsClient:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+    ) -> None:
+        self.endpoint = (
+            endpoint or os.environ.get("RAG_EVAL_ENDPOINT") or DEFAULT_ENDPOINT
+        ).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("RAG_EVAL_API_KEY")
+        self.timeout = timeout
+        self.retries = retries
+        self._sign = not self.api_key and not is_loopback(self.endpoint)
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def submit(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        # A POST is only repeated when the Idempotency-Key makes the repeat harmless.
+        return self._call("POST", "/score-jobs", body, headers, retry=bool(idempotency_key))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/score-jobs/{job_id}")
+
+    def list_jobs(
+        self, limit: int | None = None, cursor: str | None = None, status: str | None = None
+    ) -> dict[str, Any]:
+        query = {
+            name: value
+            for name, value in (("limit", limit), ("cursor", cursor), ("status", status))
+            if value is not None
+        }
+        return self._call("GET", "/score-jobs" + (f"?{urlencode(query)}" if query else ""))
+
+    def iter_jobs(
+        self, limit: int | None = None, status: str | None = None, cursor: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every job, newest first, following the cursors page by page."""
+        while True:
+            page = self.list_jobs(limit, cursor, status)
+            yield from page["jobs"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def artifacts(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/score-jobs/{job_id}/artifacts")
+
+    def metrics(self) -> dict[str, Any]:
+        return self._call("GET", "/metrics")
+
+    # -- built on it -----------------------------------------------------------------------
+
+    def download_artifacts(self, job_id: str, directory: Path) -> list[Path]:
+        """Fetch the run's files through their presigned URLs into directory/<key>."""
+        links = self.artifacts(job_id)
+        saved = []
+        for file in links["files"].values():
+            target = Path(directory) / file["key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.fetch(file["url"]))
+            saved.append(target)
+        return saved
+
+    def fetch(self, url: str) -> bytes:
+        """GET a presigned URL (it carries its own signature: no auth is added)."""
+        return self._send(urllib.request.Request(url, method="GET"), retry=True)
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float = 600.0,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+        poll_interval: float = 0.5,
+        max_interval: float = 5.0,
+    ) -> dict[str, Any]:
+        """Poll the job until it is completed or failed; WaitTimeout after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            job = self.get_job(job_id)
+            if on_update:
+                on_update(job)
+            if job["status"] in FINAL_STATES:
+                return job
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(job, timeout)
+            time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+            interval = min(interval * 1.5, max_interval)
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        retry: bool | None = None,
+    ) -> dict[str, Any]:
+        url = self.endpoint + path
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        all_headers = {"Accept": "application/json", "User-Agent": "rag-eval-client/0.1"}
+        if data is not None:
+            all_headers["Content-Type"] = "application/json"
+        all_headers.update(headers or {})
+        if self.api_key:
+            all_headers["x-api-key"] = self.api_key
+        elif self._sign:
+            all_headers.update(sigv4_headers(method, url, data, all_headers))
+        request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+        answer = self._send(request, retry=method == "GET" if retry is None else retry)
+        return json.loads(answer) if answer else {}
+
+    def _send(self, request: urllib.request.Request, retry: bool) -> bytes:
+        attempts = self.retries + 1 if retry else 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                body = exc.read()
+                if exc.code not in _RETRYABLE or last:
+                    raise ApiError.from_response(exc.code, body) from None
+                time.sleep(_backoff(attempt, exc.headers.get("Retry-After")))
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                reason = getattr(exc, "reason", exc)
+                # Refused: nothing listens there (not started, wrong port); waiting won't help.
+                if last or isinstance(reason, ConnectionRefusedError):
+                    raise RequestNotSent(f"cannot reach {request.full_url}: {reason}") from None
+                time.sleep(_backoff(attempt, None))
+        raise AssertionError("unreachable")
+
+
+def _backoff(attempt: int, retry_after: str | None) -> float:
+    if retry_after:
+        try:
+            return min(float(retry_after), 30.0)
+        except ValueError:
+            pass
+    return min(0.5 * 2**attempt, 8.0)

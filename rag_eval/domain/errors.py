@@ -1,0 +1,90 @@
+"""Every error the service names, in one place (docs/ARCHITECTURE.md, "Errors").
+
+Each is a `ServiceError`; the HTTP face maps them to statuses by one table
+(`rag_eval.adapters.http.errors`), the CLI to exit codes, never by matching message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class ServiceError(Exception):
+    """An error the service expects and names; anything else is a fault of ours."""
+
+
+class RequestInvalid(ServiceError):
+    """A request that can't be scored; `problems` name the field, the rule, what is allowed."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, prefix: str = "") -> RequestInvalid:
+        return cls(validation_problems(exc, prefix))
+
+
+class MalformedJson(ServiceError):
+    """A request body that is empty or not JSON."""
+
+
+class PayloadTooLarge(ServiceError):
+    """A request body over the API's size limit."""
+
+
+class JobNotFound(ServiceError):
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id!r}")
+
+
+class Conflict(ServiceError):
+    """E.g. an Idempotency-Key reused with a different body, or artifacts of a running job."""
+
+
+class QueueUnavailable(ServiceError):
+    """The job could not be queued; it was taken back, so the client may simply retry."""
+
+
+class JobExists(ServiceError):
+    """A job with this id is already recorded (an idempotent replay, or a clash)."""
+
+
+class JobTimeout(ServiceError):
+    """Scoring would outlive the invocation; retrying would only time out again."""
+
+
+class MalformedMessage(ServiceError, ValueError):
+    """A queue message that is not a job message; retried, then kept in the DLQ."""
+
+
+class SettingsInvalid(ServiceError, ValueError):
+    """An environment variable with a value its setting cannot take."""
+
+
+def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:
+    """("samples", 0, "question") -> "samples[0].question"."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        message = error["msg"].removeprefix("Value error, ")
+        problem: dict[str, Any] = {"field": field_path(error["loc"], prefix), "message": message}
+        if error["type"] == "extra_forbidden":
+            problem["message"] = "unknown field"
+        limit = (error.get("ctx") or {}).get("max_length")
+        if limit is not None:
+            problem["allowed"] = f"at most {limit}"
+        problems.append(problem)
+    return problems

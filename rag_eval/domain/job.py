@@ -1,0 +1,101 @@
+"""The job record (the DynamoDB item and the GET body), its identity and its first state.
+
+Light: the API imports it. The fields are listed in docs/ARCHITECTURE.md, "Job".
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.results import TokenUsage
+from rag_eval.domain.settings import Settings
+from rag_eval.domain.states import JobState
+
+
+class Progress(BaseModel):
+    samples_total: int = 0
+    samples_done: int = 0
+    metric_calls_total: int = 0
+    metric_calls_done: int = 0
+
+
+class JobStatus(BaseModel):
+    """The job record: the DynamoDB item and the body of GET /score-jobs/{job_id}."""
+
+    job_id: str
+    status: JobState
+    created_at: str
+    updated_at: str | None = None
+    finished_at: str | None = None
+    run_id: str | None = None
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    weighted_score: float | None = None
+    coverage: float | None = None  # metrics that scored / metrics requested
+    latency_ms: int | None = None
+    skipped_metrics: list[str] = Field(default_factory=list)
+    skip_reasons: dict[str, str] = Field(default_factory=dict)
+    metric_failures: dict[str, dict[str, int]] = Field(default_factory=dict)
+    error: str | None = None
+    request_summary: dict[str, Any] = Field(default_factory=dict)
+    sample_count: int = 0
+    progress: Progress = Field(default_factory=Progress)
+    token_usage: TokenUsage = Field(default_factory=TokenUsage)
+    artifact_keys: dict[str, str] = Field(default_factory=dict)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds: sorts as text, which the job index relies on."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(12)
+
+
+def make_run_id(job_id: str, created_at: str) -> str:
+    """Sortable by time and fixed per job (`20261129T160512Z-<job_id>`), so a redelivered
+    message rewrites the same run folder instead of starting a second one."""
+    moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    return f"{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{job_id}"
+
+
+def resolved_models(request: ScoreRequest, settings: Settings) -> tuple[str, str]:
+    """The judge and embedding model a job uses: the request's, else the settings'."""
+    return (
+        request.judge_model or settings.judge_model,
+        request.embedding_model or settings.embedding_model,
+    )
+
+
+def new_job(
+    request: ScoreRequest,
+    settings: Settings,
+    *,
+    job_id: str | None = None,
+    created_at: datetime | None = None,
+) -> JobStatus:
+    judge_model, embedding_model = resolved_models(request, settings)
+    skipped = request.skipped_metrics()
+    return JobStatus(
+        job_id=job_id or new_job_id(),
+        status=JobState.QUEUED,
+        created_at=iso(created_at or utc_now()),
+        request_summary=request.summary(judge_model, embedding_model),
+        sample_count=len(request.samples),
+        skipped_metrics=list(skipped),
+        skip_reasons=skipped,
+        scores=dict.fromkeys(request.metrics),
+        progress=Progress(
+            samples_total=len(request.samples),
+            metric_calls_total=len(request.samples) * (len(request.metrics) - len(skipped)),
+        ),
+    )

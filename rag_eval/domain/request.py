@@ -1,0 +1,243 @@
+"""What a client submits: samples to score and how (docs/ARCHITECTURE.md, "API")."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from rag_eval.domain.errors import RequestInvalid, validation_problems
+from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
+from rag_eval.metrics.spec import MetricSpec
+
+# Input limits: large enough for real RAG contexts, small enough that one job fits
+# a worker's memory and time budget. Documented in the README.
+MAX_QUESTION_CHARS = 8_000
+MAX_TEXT_CHARS = 20_000  # answer, ground truth, one context
+MAX_CONTEXTS = 50
+MAX_CONTEXT_CHARS_TOTAL = 200_000
+MAX_SAMPLES = 1_000
+MAX_MODEL_NAME_CHARS = 200
+
+ModelName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=MAX_MODEL_NAME_CHARS,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+\-]*$",
+    ),
+]
+
+
+def split_contexts(value: str) -> list[str]:
+    """A string of contexts: a JSON list, or paragraphs separated by blank lines."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+            return [item for item in parsed if item.strip()]
+    return [part.strip() for part in re.split(r"\n\s*\n", text) if part.strip()]
+
+
+class Sample(BaseModel):
+    """One question / contexts / answer / reference to score."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sample_id: str | None = Field(default=None, max_length=128)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    answer: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    contexts: list[str] | None = Field(default=None, max_length=MAX_CONTEXTS)
+    ground_truth: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+
+    @field_validator("contexts", mode="before")
+    @classmethod
+    def _contexts_from_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return split_contexts(value)
+        return value
+
+    @field_validator("contexts")
+    @classmethod
+    def _contexts_sizes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for index, context in enumerate(value):
+            if len(context) > MAX_TEXT_CHARS:
+                raise ValueError(
+                    f"context {index} has {len(context)} characters; "
+                    f"at most {MAX_TEXT_CHARS} are allowed per context"
+                )
+        total = sum(len(c) for c in value)
+        if total > MAX_CONTEXT_CHARS_TOTAL:
+            raise ValueError(
+                f"contexts total {total} characters; at most {MAX_CONTEXT_CHARS_TOTAL} "
+                "are allowed per sample"
+            )
+        return [c for c in value if c.strip()] or None
+
+    def has(self, field_name: str) -> bool:
+        """Whether the sample carries a non-empty value for a metric input."""
+        return bool(getattr(self, field_name))
+
+    def missing_inputs(self, inputs: tuple[str, ...]) -> list[str]:
+        return [name for name in inputs if not self.has(name)]
+
+
+class ScoreRequest(BaseModel):
+    """What a client submits: one sample inline, or `samples: [...]`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES)
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
+    weights: dict[str, float] = Field(default_factory=dict)
+    judge_model: ModelName | None = None
+    embedding_model: ModelName | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_sample_form(cls, data: Any) -> Any:
+        """Accept the seed's single-sample body by wrapping it as `samples: [it]`."""
+        if not isinstance(data, dict):
+            return data
+        inline = [k for k in ("sample_id", *Sample.model_fields) if k in data and k != "sample_id"]
+        if not inline and "sample_id" not in data:
+            return data
+        if "samples" in data:
+            raise ValueError(
+                "give either one sample inline (question, answer, contexts, ground_truth) "
+                f"or 'samples', not both (found inline field(s): {', '.join(inline)})"
+            )
+        sample_keys = set(Sample.model_fields)
+        rest = {k: v for k, v in data.items() if k not in sample_keys}
+        rest["samples"] = [{k: v for k, v in data.items() if k in sample_keys}]
+        return rest
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown metric(s): {', '.join(unknown)}")
+        return list(dict.fromkeys(value))  # drop duplicates, keep order
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_match_metrics(cls, value: dict[str, float], info: ValidationInfo) -> dict:
+        if "metrics" not in info.data:
+            return value  # the metrics were invalid and are reported already
+        metrics = info.data["metrics"]
+        for name, weight in value.items():
+            if name not in metrics:
+                raise ValueError(
+                    f"'{name}' is not among the requested metrics; allowed: {', '.join(metrics)}"
+                )
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"'{name}' must be a finite number >= 0, got {weight}")
+        if value and not any(value.values()):
+            raise ValueError("at least one weight must be greater than 0")
+        return value
+
+    @field_validator("samples")
+    @classmethod
+    def _unique_sample_ids(cls, value: list[Sample]) -> list[Sample]:
+        ids = [s.sample_id for s in value if s.sample_id]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"sample_id values must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+    def metric_specs(self) -> list[MetricSpec]:
+        return [REGISTRY[name] for name in self.metrics]
+
+    def needs_judge(self) -> bool:
+        return any(REGISTRY[m].needs_judge for m in self.metrics)
+
+    def needs_embeddings(self) -> bool:
+        return any(REGISTRY[m].needs_embeddings for m in self.metrics)
+
+    def effective_metrics(self) -> list[str]:
+        """Requested metrics that at least one sample has every input for (the seed's rule)."""
+        return [
+            spec.name
+            for spec in self.metric_specs()
+            if any(not sample.missing_inputs(spec.inputs) for sample in self.samples)
+        ]
+
+    def skipped_metrics(self) -> dict[str, str]:
+        """Metrics no sample can feed, each with the reason."""
+        skipped: dict[str, str] = {}
+        for spec in self.metric_specs():
+            if spec.name in self.effective_metrics():
+                continue
+            missing = sorted({m for s in self.samples for m in s.missing_inputs(spec.inputs)})
+            skipped[spec.name] = f"missing input: {', '.join(missing)}"
+        return skipped
+
+    def summary(self, judge_model: str, embedding_model: str) -> dict[str, Any]:
+        """The seed's request_summary (first sample's texts cut to 80 chars)."""
+        first = self.samples[0]
+        return {
+            "question": first.question[:80],
+            "answer": (first.answer or "")[:80],
+            "metrics": list(self.metrics),
+            "judge_model": judge_model if self.needs_judge() else "",
+            "embedding_model": embedding_model if self.needs_embeddings() else "",
+            "has_contexts": any(s.has("contexts") for s in self.samples),
+            "has_ground_truth": any(s.has("ground_truth") for s in self.samples),
+            "sample_count": len(self.samples),
+        }
+
+
+_REQUEST_FIELDS = (*Sample.model_fields, *(f for f in ScoreRequest.model_fields if f != "samples"))
+
+
+def parse_request(body: Any) -> ScoreRequest:
+    """Validate a submitted body; errors name fields as the client wrote them."""
+    if not isinstance(body, dict):
+        raise RequestInvalid(
+            [{"field": "body", "message": "must be a JSON object", "allowed": "object"}]
+        )
+    if "samples" not in body and "question" not in body:
+        raise RequestInvalid(
+            [
+                {
+                    "field": "question",
+                    "message": "required: give one sample inline, or a 'samples' list",
+                    "allowed": list(Sample.model_fields),
+                }
+            ]
+        )
+    try:
+        return ScoreRequest.model_validate(body)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        for problem in problems:
+            if "samples" not in body:  # single-sample form: no samples[0] in the client's view
+                problem["field"] = problem["field"].removeprefix("samples[0].")
+            if problem["field"] == "metrics" and problem["message"].startswith("unknown metric"):
+                problem["allowed"] = list(REGISTRY)
+            if problem["message"] == "unknown field":
+                problem["allowed"] = list(
+                    Sample.model_fields
+                    if problem["field"].startswith("samples[")
+                    else ("samples", *_REQUEST_FIELDS)
+                )
+        raise RequestInvalid(problems) from exc

@@ -1,0 +1,114 @@
+"""What scoring produces: per-sample results, their aggregates and the tokens spent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from rag_eval.domain.request import Sample
+
+ReasonCode = Literal[
+    "missing_input",  # the sample lacks a field the metric reads
+    "timeout",  # the metric call exceeded RAGAS_METRIC_TIMEOUT_SECONDS
+    "rate_limited",  # the judge kept answering 429 after our retries
+    "judge_error",  # the judge was unreachable or answered 5xx / 4xx
+    "invalid_judge_output",  # the judge answered, but not in the shape ragas needs
+    "metric_error",  # ragas raised on the inputs (e.g. an empty statement list)
+]
+
+
+class TokenUsage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+
+    def add(self, input_tokens: int, output_tokens: int) -> None:
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.requests += 1
+
+    def merge(self, other: TokenUsage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.requests += other.requests
+
+
+class SampleResult(BaseModel):
+    """One sample's scores; `None` with a reason code where a metric did not score."""
+
+    sample_id: str
+    scores: dict[str, float | None]
+    reasons: dict[str, ReasonCode] = Field(default_factory=dict)
+    details: dict[str, str] = Field(default_factory=dict)  # metric -> short error text
+
+
+def sample_ids(samples: list[Sample]) -> list[str]:
+    """The caller's ids where given, else 1-based positions (`sample-0001`)."""
+    return [s.sample_id or f"sample-{i:04d}" for i, s in enumerate(samples, start=1)]
+
+
+def weighted_score(
+    scores: Mapping[str, float | None], weights: Mapping[str, float] | None = None
+) -> float | None:
+    """Weighted mean over the metrics that scored, rounded to 4 decimals.
+
+    Every metric weighs 1 unless `weights` says otherwise; metrics that did not
+    score (None) drop out instead of dragging the mean to 0 or NaN.
+    """
+    weights = weights or {}
+    pairs = [(value, weights.get(name, 1.0)) for name, value in scores.items() if value is not None]
+    total = sum(w for _, w in pairs)
+    if not pairs or total <= 0:
+        return None
+    return round(sum(v * w for v, w in pairs) / total, 4)
+
+
+def coverage(scores: Mapping[str, float | None]) -> float | None:
+    """Share of requested metrics that produced a score."""
+    if not scores:
+        return None
+    return round(sum(v is not None for v in scores.values()) / len(scores), 4)
+
+
+@dataclass
+class ScoreRun:
+    """What scoring produced for a request: per-sample results and their aggregates."""
+
+    metrics: list[str]
+    results: list[SampleResult]
+    skipped: dict[str, str]
+    weights: dict[str, float] = field(default_factory=dict)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+
+    @property
+    def means(self) -> dict[str, float | None]:
+        means: dict[str, float | None] = {}
+        for name in self.metrics:
+            values = [r.scores[name] for r in self.results if r.scores.get(name) is not None]
+            means[name] = round(sum(values) / len(values), 4) if values else None
+        return means
+
+    @property
+    def weighted_score(self) -> float | None:
+        return weighted_score(self.means, self.weights)
+
+    @property
+    def coverage(self) -> float | None:
+        return coverage(self.means)
+
+    @property
+    def failures(self) -> dict[str, dict[str, int]]:
+        """metric -> reason code -> number of samples (metrics skipped outright excluded)."""
+        counts: dict[str, Counter[str]] = {}
+        for result in self.results:
+            for metric, reason in result.reasons.items():
+                if metric not in self.skipped:
+                    counts.setdefault(metric, Counter())[reason] += 1
+        return {m: dict(c) for m, c in counts.items()}
+
+    def sample_weighted_score(self, result: SampleResult) -> float | None:
+        return weighted_score(result.scores, self.weights)

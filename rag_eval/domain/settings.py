@@ -1,0 +1,67 @@
+"""One settings object, read once from the environment (same names locally and on AWS).
+
+Each setting is a typed field whose alias is its environment variable, and its default is
+written here only. A pydantic model rather than pydantic-settings' `BaseSettings`: the
+latter adds about 100 ms to the API's cold start (measured with `python -X importtime`)
+for features (dotenv files, secrets directories, CLI parsing) the service does not use.
+The variables are listed in docs/ARCHITECTURE.md, "Settings".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rag_eval.domain.errors import SettingsInvalid
+
+_KINDS = {"int_parsing": "an integer", "float_parsing": "a number", "int_from_float": "an integer"}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    judge_model: str = Field("gpt-4o-mini", alias="RAGAS_JUDGE_MODEL")
+    embedding_model: str = Field("text-embedding-3-small", alias="RAGAS_EMBEDDING_MODEL")
+    openai_base_url: str = Field("", alias="OPENAI_BASE_URL")
+    openai_api_key: str = Field("", alias="OPENAI_API_KEY", repr=False)
+    # Name of an SSM SecureString holding the API key (AWS); resolved by the worker.
+    openai_api_key_parameter: str = Field("", alias="OPENAI_API_KEY_PARAMETER")
+    # Lambda sets AWS_REGION; boto3's own default chain reads AWS_DEFAULT_REGION too.
+    aws_region: str = Field("", alias="AWS_REGION")
+    metric_timeout_seconds: float = Field(60.0, alias="RAGAS_METRIC_TIMEOUT_SECONDS", gt=0)
+    max_concurrency: int = Field(8, alias="RAGAS_MAX_CONCURRENCY", ge=1)
+    max_retries: int = Field(3, alias="RAGAS_MAX_RETRIES", ge=0)
+    jobs_table: str = Field("", alias="SCORE_JOBS_TABLE")
+    queue_url: str = Field("", alias="SCORE_QUEUE_URL")
+    artifacts_bucket: str = Field("", alias="ARTIFACTS_BUCKET")
+    job_ttl_days: int = Field(90, alias="JOB_TTL_DAYS", ge=1)
+    # The queue's redrive maxReceiveCount: the worker marks a job failed on this delivery.
+    max_receive_count: int = Field(3, alias="MAX_RECEIVE_COUNT", ge=1)
+    # The local stack only: the score queue's visibility timeout (None: the template's).
+    local_visibility_timeout: int | None = Field(None, alias="RAG_EVAL_VISIBILITY_TIMEOUT", ge=0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of `env` (default: os.environ); an empty variable means "not set".
+
+        Raises SettingsInvalid, one line naming the variable, for a value that does not fit.
+        """
+        env = os.environ if env is None else env
+        names = {field.alias for field in cls.model_fields.values()}
+        given = {name: env[name].strip() for name in names if env.get(name, "").strip()}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            name = str(error["loc"][0])
+            what = _KINDS.get(error["type"], error["msg"].lower())
+            raise SettingsInvalid(
+                f"setting {name} must be {what}, got {given.get(name)!r}"
+            ) from None
+
+    @property
+    def openai_configured(self) -> bool:
+        """An OpenAI-compatible judge is reachable: a key, a custom endpoint, or both."""
+        return bool(self.openai_api_key or self.openai_base_url or self.openai_api_key_parameter)

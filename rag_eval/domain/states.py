@@ -1,0 +1,26 @@
+"""A job's states, named once. Plain `enum` (no pydantic): the API client imports it too.
+
+A job moves `queued -> running -> completed | failed` and never back: a late or duplicate
+message finds the job further along and leaves it as it is (docs/ARCHITECTURE.md, "Job").
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+
+# Where a job ends; nothing moves it on from there.
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED})
+# Where a worker may still pick it up.
+ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})

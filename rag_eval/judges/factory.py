@@ -1,0 +1,63 @@
+"""The job's judge: the ragas LLM and embeddings on the providers its model names pick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag_eval.domain.results import TokenUsage
+from rag_eval.domain.settings import Settings
+from rag_eval.judges.provider import split_model
+
+
+@dataclass
+class JudgeModels:
+    """The ragas LLM and embeddings for one job, and the tokens they spent."""
+
+    llm: Any = None
+    embeddings: Any = None
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    _closers: list[Any] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in self._closers:
+            await close()
+
+
+def build_judge(
+    judge_model: str,
+    embedding_model: str,
+    settings: Settings,
+    *,
+    need_llm: bool,
+    need_embeddings: bool,
+) -> JudgeModels:
+    """The job's models. One client per provider, shared by LLM and embeddings, so its
+    connection limit caps everything the job sends to that provider."""
+    models = JudgeModels()
+    wanted = {
+        kind: split_model(model)
+        for kind, model, needed in (
+            ("llm", judge_model, need_llm),
+            ("embeddings", embedding_model, need_embeddings),
+        )
+        if needed
+    }
+    for provider in dict.fromkeys(provider for provider, _ in wanted.values()):
+        names = {kind: name for kind, (p, name) in wanted.items() if p == provider}
+        if provider == "bedrock":
+            from rag_eval.judges.bedrock import build_bedrock_models
+
+            llm, embeddings = build_bedrock_models(
+                names.get("llm"), names.get("embeddings"), settings, models.usage
+            )
+        else:
+            from rag_eval.judges.openai_compatible import OpenAICompatible
+
+            client = OpenAICompatible(settings, models.usage)
+            models._closers.append(client.aclose)
+            llm = client.llm(names["llm"]) if "llm" in names else None
+            embeddings = client.embeddings(names["embeddings"]) if "embeddings" in names else None
+        models.llm = llm or models.llm
+        models.embeddings = embeddings or models.embeddings
+    return models

@@ -1,0 +1,32 @@
+"""The metric registry: our metric names -> everything about each metric (`MetricSpec`).
+
+One module per family holds its metrics whole (ragas class, inputs, needs, chain, guide);
+adding a metric is a spec in its family's module, or a new module and one line here.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from rag_eval.metrics import generation, overlap, reference, retrieval
+from rag_eval.metrics.spec import MetricSpec
+
+_SPECS: tuple[MetricSpec, ...] = (
+    *generation.SPECS,
+    *retrieval.SPECS,
+    *reference.SPECS,
+    *overlap.SPECS,
+)
+
+REGISTRY: MappingProxyType[str, MetricSpec] = MappingProxyType({s.name: s for s in _SPECS})
+
+# The seed application's default set.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "faithfulness",
+    "answer_relevancy",
+    "context_precision",
+    "context_recall",
+)
+MODEL_FREE_METRICS: tuple[str, ...] = tuple(s.name for s in _SPECS if s.model_free)
+# Meaning-level comparisons with the reference answer (judge or embeddings).
+REFERENCE_METRICS: tuple[str, ...] = tuple(s.name for s in reference.SPECS)

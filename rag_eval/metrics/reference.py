@@ -1,0 +1,62 @@
+"""Metrics against the reference answer that need a judge or embeddings."""
+
+from __future__ import annotations
+
+from rag_eval.metrics.spec import MetricGuide, MetricSpec
+
+_DISAGREE = "Answers disagree with the reference answers"
+
+ANSWER_CORRECTNESS = MetricSpec(
+    "answer_correctness",
+    "AnswerCorrectness",
+    ("question", "answer", "ground_truth"),
+    needs_judge=True,
+    needs_embeddings=True,
+    description="Factual overlap with the reference answer, blended with semantic similarity.",
+    guide=MetricGuide(
+        "generator",
+        _DISAGREE,
+        "answer_correctness weighs the answer's claims against the reference (supported, "
+        "wrong, missing) and blends in semantic similarity.",
+        "answers agree with the reference answers",
+    ),
+    chain=5,
+)
+
+FACTUAL_CORRECTNESS = MetricSpec(
+    "factual_correctness",
+    "FactualCorrectness",
+    ("answer", "ground_truth"),
+    needs_judge=True,
+    needs_embeddings=False,
+    description="F1 of the answer's claims against the reference answer's claims.",
+    guide=MetricGuide(
+        "generator",
+        _DISAGREE,
+        "factual_correctness is the F1 of the answer's claims against the reference's claims: "
+        "missing facts and extra claims both lower it.",
+        "the answers' claims match the reference claims",
+    ),
+    chain=4,
+)
+
+SEMANTIC_SIMILARITY = MetricSpec(
+    "semantic_similarity",
+    "SemanticSimilarity",
+    ("answer", "ground_truth"),
+    needs_judge=False,
+    needs_embeddings=True,
+    description="Cosine similarity of answer and reference embeddings.",
+    guide=MetricGuide(
+        "generator",
+        _DISAGREE,
+        "semantic_similarity is the embedding cosine of answer and reference: coarse, it "
+        "tracks topic and wording more than facts.",
+        "answers mean the same as the references",
+    ),
+    chain=2,
+    # ragas 0.4.3's ascore calls the sync embed_text(); it must not block the job's loop.
+    blocking_embeddings=True,
+)
+
+SPECS = (ANSWER_CORRECTNESS, FACTUAL_CORRECTNESS, SEMANTIC_SIMILARITY)

@@ -1,0 +1,1 @@
+"""Scoring: every (sample, metric) pair as ragas scores it, and the run folder it fills."""

@@ -1,0 +1,208 @@
+"""The run folder's files (docs/ARCHITECTURE.md, "S3 layout"), rendered from a scored run.
+
+Rendering only: `rag_eval.app.pipeline` writes them to the bucket (or a folder).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import pandas as pd
+
+from rag_eval import __version__
+from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.results import ScoreRun
+from rag_eval.metrics import REGISTRY
+
+# File name -> content type. Order is the order a reader should open them in.
+RUN_FILES = {
+    "summary.md": "text/markdown; charset=utf-8",
+    "optimization_advice.md": "text/markdown; charset=utf-8",
+    "scores.csv": "text/csv; charset=utf-8",
+    "metadata.json": "application/json",
+    "request.json": "application/json",
+}
+MAX_SUMMARY_ROWS = 200
+
+
+@dataclass
+class RunRecord:
+    """Everything the run folder describes, besides the scores themselves."""
+
+    run_id: str
+    job_id: str
+    created_at: str
+    started_at: str
+    finished_at: str
+    latency_ms: int
+    judge_model: str
+    embedding_model: str
+
+
+def run_files(
+    record: RunRecord, request: ScoreRequest, run: ScoreRun, advice_md: str
+) -> dict[str, bytes]:
+    """File name -> body, in the order of RUN_FILES."""
+    bodies = {
+        "summary.md": render_summary(record, run),
+        "optimization_advice.md": advice_md,
+        "scores.csv": scores_table(request, run).to_csv(index=False),
+        "metadata.json": json.dumps(
+            run_metadata(record, request, run), ensure_ascii=False, indent=2
+        ),
+        "request.json": request.model_dump_json(indent=2, exclude_none=True),
+    }
+    return {name: bodies[name].encode("utf-8") for name in RUN_FILES}
+
+
+def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
+    """One row per sample: inputs, a readable error column, one column per metric."""
+    rows = []
+    for sample, result in zip(request.samples, run.results, strict=True):
+        row: dict[str, Any] = {
+            "sample_id": result.sample_id,
+            "question": sample.question,
+            "answer": sample.answer or "",
+            "contexts": json.dumps(sample.contexts or [], ensure_ascii=False),
+            "ground_truth": sample.ground_truth or "",
+            "error": "; ".join(f"{m}: {r}" for m, r in result.reasons.items()),
+        }
+        row.update(result.scores)
+        row["weighted_score"] = run.sample_weighted_score(result)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metric_stats(run: ScoreRun) -> pd.DataFrame:
+    """Per metric: mean, min, max and how many samples scored."""
+    frame = pd.DataFrame([r.scores for r in run.results], columns=run.metrics, dtype="float64")
+    return pd.DataFrame(
+        {
+            "mean": frame.mean(),
+            "min": frame.min(),
+            "max": frame.max(),
+            "scored": frame.count(),
+        }
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_summary(record: RunRecord, run: ScoreRun) -> str:
+    stats = metric_stats(run)
+    total = len(run.results)
+    failures = run.failures
+    metric_rows = [
+        [
+            name,
+            stats.at[name, "mean"],
+            stats.at[name, "min"],
+            stats.at[name, "max"],
+            f"{int(stats.at[name, 'scored'])}/{total}",
+            ", ".join(f"{reason} x{n}" for reason, n in failures.get(name, {}).items())
+            or run.skipped.get(name, ""),
+        ]
+        for name in run.metrics
+    ]
+    shown = run.results[:MAX_SUMMARY_ROWS]
+    sample_rows = [
+        [r.sample_id, *(r.scores[m] for m in run.metrics), run.sample_weighted_score(r)]
+        for r in shown
+    ]
+    parts = [
+        f"# Scoring run {record.run_id}",
+        "",
+        f"- Job: `{record.job_id}`",
+        f"- Samples: {total}",
+        f"- Judge model: {record.judge_model or '(none: model-free metrics only)'}",
+        f"- Embedding model: {record.embedding_model or '(none)'}",
+        f"- Finished: {record.finished_at} ({record.latency_ms} ms)",
+        f"- Weighted score: {_cell(run.weighted_score)} "
+        f"(coverage {_cell(run.coverage)}: share of requested metrics that scored)",
+        f"- Judge tokens: {run.usage.input_tokens} in, {run.usage.output_tokens} out, "
+        f"{run.usage.requests} requests",
+        "",
+        "## Metric means",
+        "",
+        _table(["metric", "mean", "min", "max", "scored", "not scored because"], metric_rows),
+        "",
+        "## Per sample",
+        "",
+        _table(["sample_id", *run.metrics, "weighted"], sample_rows),
+    ]
+    if total > len(shown):
+        parts += ["", f"Showing {len(shown)} of {total} samples; all are in `scores.csv`."]
+    parts += [
+        "",
+        "## Files in this folder",
+        "",
+        "- `summary.md`: this page",
+        "- `optimization_advice.md`: what to improve, and why",
+        "- `scores.csv`: one row per sample, one column per metric",
+        "- `metadata.json`: run, models, metrics, timings, library versions",
+        "- `request.json`: the request as submitted",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib_metadata.version(distribution)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dict[str, Any]:
+    return {
+        "run_id": record.run_id,
+        "job_id": record.job_id,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "latency_ms": record.latency_ms,
+        "judge_model": record.judge_model,
+        "embedding_model": record.embedding_model,
+        "metrics": {
+            name: {
+                "mean": run.means[name],
+                "needs_judge": REGISTRY[name].needs_judge,
+                "needs_embeddings": REGISTRY[name].needs_embeddings,
+                "failures": run.failures.get(name, {}),
+                "skipped": run.skipped.get(name),
+            }
+            for name in run.metrics
+        },
+        "weights": run.weights,
+        "weighted_score": run.weighted_score,
+        "coverage": run.coverage,
+        "samples": {
+            "total": len(run.results),
+            "fully_scored": sum(not r.reasons for r in run.results),
+        },
+        "token_usage": run.usage.model_dump(),
+        "versions": {
+            "rag_eval": __version__,
+            "ragas": _version("ragas"),
+            "openai": _version("openai"),
+            "pandas": _version("pandas"),
+            "python": platform.python_version(),
+        },
+        "files": list(RUN_FILES),
+    }

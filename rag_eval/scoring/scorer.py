@@ -1,0 +1,183 @@
+"""Scoring: every (sample, metric) pair as one bounded, timed, failure-isolated call.
+
+All pairs run concurrently under one semaphore of RAGAS_MAX_CONCURRENCY judge-backed
+calls, so the judge sees a steady number of requests in flight whatever the mix of
+samples and metrics. A failing call yields `None` and a reason code; it never fails
+the job and never turns a mean into NaN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from rag_eval.domain.job import Progress
+from rag_eval.domain.request import Sample, ScoreRequest
+from rag_eval.domain.results import SampleResult, ScoreRun, sample_ids
+from rag_eval.domain.settings import Settings
+from rag_eval.judges.factory import JudgeModels, build_judge
+from rag_eval.judges.failures import failure_reason
+from rag_eval.metrics.spec import MetricSpec
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Scorer:
+    def __init__(
+        self,
+        settings: Settings,
+        judge_factory: Callable[..., JudgeModels] = build_judge,
+    ) -> None:
+        self._settings = settings
+        self._judge_factory = judge_factory
+
+    def score(self, request: ScoreRequest, **options: Any) -> ScoreRun:
+        """`ascore` for callers without an event loop."""
+        return asyncio.run(self.ascore(request, **options))
+
+    async def ascore(
+        self,
+        request: ScoreRequest,
+        *,
+        judge_model: str | None = None,
+        embedding_model: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ScoreRun:
+        skipped = request.skipped_metrics()
+        specs = [s for s in request.metric_specs() if s.name not in skipped]
+        judge = self._judge_factory(
+            judge_model or request.judge_model or self._settings.judge_model,
+            embedding_model or request.embedding_model or self._settings.embedding_model,
+            self._settings,
+            need_llm=any(s.needs_judge for s in specs),
+            need_embeddings=any(s.needs_embeddings for s in specs),
+        )
+        try:
+            built = {s.name: s.build(judge.llm, judge.embeddings) for s in specs}
+            ids = sample_ids(request.samples)
+            results = [
+                SampleResult(sample_id=i, scores=dict.fromkeys(request.metrics)) for i in ids
+            ]
+            for result in results:
+                for name, reason in skipped.items():
+                    result.reasons[name] = "missing_input"
+                    result.details[name] = reason
+            progress = Progress(
+                samples_total=len(results), metric_calls_total=len(results) * len(specs)
+            )
+            tracker = _ProgressTracker(progress, len(specs), on_progress)
+            # Twice the judge's cap of metric calls in flight: while one call parses an
+            # answer or builds its next prompt, another already waits with a request, so
+            # the judge's C connections (limited by the provider client) never idle.
+            semaphore = asyncio.Semaphore(2 * max(1, self._settings.max_concurrency))
+            pairs = [
+                (sample, result, spec)
+                for sample, result in zip(request.samples, results, strict=True)
+                for spec in specs
+            ]
+            # Longest chains of judge calls first, so the last calls to finish are short
+            # ones and the judge's C slots stay busy to the end (the semaphore is FIFO).
+            pairs.sort(key=lambda pair: -pair[2].chain_length(pair[0].contexts))
+            await asyncio.gather(
+                *(
+                    self._score_one(spec, built[spec.name], sample, result, semaphore, tracker)
+                    for sample, result, spec in pairs
+                )
+            )
+        finally:
+            await judge.aclose()
+        return ScoreRun(
+            metrics=list(request.metrics),
+            results=results,
+            skipped=skipped,
+            weights=dict(request.weights),
+            usage=judge.usage,
+        )
+
+    async def _score_one(
+        self,
+        spec: MetricSpec,
+        metric: object,
+        sample: Sample,
+        result: SampleResult,
+        semaphore: asyncio.Semaphore,
+        tracker: _ProgressTracker,
+    ) -> None:
+        missing = sample.missing_inputs(spec.inputs)
+        if missing:
+            result.reasons[spec.name] = "missing_input"
+            result.details[spec.name] = f"missing input: {', '.join(missing)}"
+            tracker.done(result.sample_id)
+            return
+        arguments = spec.arguments(sample.model_dump())
+        started = time.monotonic()
+        try:
+            if spec.model_free:
+                value = (await metric.ascore(**arguments)).value
+            else:
+                async with semaphore:
+                    value = await asyncio.wait_for(
+                        self._call(spec, metric, arguments),
+                        timeout=self._settings.metric_timeout_seconds,
+                    )
+        except Exception as exc:  # one metric's failure must not sink the others
+            reason = failure_reason(exc)
+            result.reasons[spec.name] = reason
+            result.details[spec.name] = f"{type(exc).__name__}: {exc}"[:300]
+            logger.warning(
+                "metric failed",
+                extra={"metric": spec.name, "sample_id": result.sample_id, "reason": reason},
+            )
+        else:
+            score = _clean(value)
+            if score is None:
+                result.reasons[spec.name] = "metric_error"
+                result.details[spec.name] = f"ragas returned {value!r}"
+            result.scores[spec.name] = score
+        finally:
+            logger.debug(
+                "metric scored",
+                extra={"metric": spec.name, "seconds": round(time.monotonic() - started, 3)},
+            )
+            tracker.done(result.sample_id)
+
+    @staticmethod
+    async def _call(spec: MetricSpec, metric: object, arguments: dict) -> object:
+        if spec.blocking_embeddings:
+            # ragas calls the blocking embed_text() inside ascore(); keep it off our loop.
+            return await asyncio.to_thread(lambda: asyncio.run(metric.ascore(**arguments)).value)
+        return (await metric.ascore(**arguments)).value
+
+
+def _clean(value: object) -> float | None:
+    """A score in [0, 1], or None for NaN / non-numbers (ragas' 'could not score')."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(number):
+        return None
+    return min(1.0, max(0.0, number))
+
+
+class _ProgressTracker:
+    def __init__(self, progress: Progress, per_sample: int, callback: ProgressCallback | None):
+        self.progress = progress
+        self._per_sample = per_sample
+        self._callback = callback
+        self._remaining: Counter[str] = Counter()
+
+    def done(self, sample_id: str) -> None:
+        self.progress.metric_calls_done += 1
+        self._remaining[sample_id] += 1
+        if self._remaining[sample_id] == self._per_sample:
+            self.progress.samples_done += 1
+        if self._callback is not None:
+            self._callback(self.progress)

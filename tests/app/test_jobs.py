@@ -1,0 +1,132 @@
+"""JobService, the API's state machine, on in-memory ports: submit, replay, queue down, look up."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag_eval.app.jobs import MAX_INLINE_MESSAGE_BYTES, JobService
+from rag_eval.domain.errors import Conflict, JobNotFound, QueueUnavailable, RequestInvalid
+from rag_eval.domain.settings import Settings
+from rag_eval.domain.states import JobState
+from tests.app.fakes import InMemoryJobs, InMemoryQueue, InMemoryStore
+
+BODY = {
+    "question": "When was the Eiffel Tower completed?",
+    "answer": "In 1889.",
+    "ground_truth": "The Eiffel Tower was completed in 1889.",
+    "metrics": ["chrf_score", "exact_match"],
+}
+
+
+def make_service(*, queue_down: bool = False):
+    jobs, queue, store = InMemoryJobs(), InMemoryQueue(down=queue_down), InMemoryStore()
+    return JobService(Settings(), jobs, queue, store), jobs, queue, store
+
+
+def test_a_submission_is_recorded_queued_and_sent_once() -> None:
+    service, jobs, queue, _ = make_service()
+
+    submission = service.submit(BODY, caller="team-a")
+
+    assert submission.created and submission.job.status is JobState.QUEUED
+    assert jobs.status(submission.job.job_id) is JobState.QUEUED
+    [message] = [json.loads(body) for body in queue.sent]
+    assert message["job_id"] == submission.job.job_id
+    assert message["request"]["metrics"] == ["chrf_score", "exact_match"]
+
+
+def test_the_same_idempotency_key_and_body_returns_the_same_job() -> None:
+    service, jobs, queue, _ = make_service()
+
+    first = service.submit(BODY, idempotency_key="k1", caller="team-a")
+    again = service.submit(BODY, idempotency_key="k1", caller="team-a")
+
+    assert (again.job.job_id, again.created) == (first.job.job_id, False)
+    assert len(jobs.items) == 1
+    # Still queued: the first attempt may have died before sending, so it is sent again
+    # (the worker ignores duplicates).
+    assert len(queue.sent) == 2
+
+
+def test_the_same_key_from_another_caller_is_another_job() -> None:
+    service, jobs, _, _ = make_service()
+
+    a = service.submit(BODY, idempotency_key="k1", caller="team-a")
+    b = service.submit(BODY, idempotency_key="k1", caller="team-b")
+
+    assert a.job.job_id != b.job.job_id and len(jobs.items) == 2
+
+
+def test_a_reused_key_with_another_body_is_a_conflict() -> None:
+    service, _, _, _ = make_service()
+    service.submit(BODY, idempotency_key="k1")
+
+    with pytest.raises(Conflict, match="different request body"):
+        service.submit({**BODY, "answer": "In 1890."}, idempotency_key="k1")
+
+
+def test_a_job_the_queue_refuses_is_taken_back() -> None:
+    service, jobs, _, _ = make_service(queue_down=True)
+
+    with pytest.raises(QueueUnavailable, match="try again"):
+        service.submit(BODY)
+
+    assert jobs.items == {}
+
+
+def test_a_replay_of_a_finished_job_sends_nothing() -> None:
+    service, jobs, queue, _ = make_service()
+    job_id = service.submit(BODY, idempotency_key="k1").job.job_id
+    jobs.start(job_id, "2026-12-01T00:00:00.000Z")
+    jobs.mark_failed(job_id, "RuntimeError: x", "2026-12-01T00:00:01.000Z")
+
+    replay = service.submit(BODY, idempotency_key="k1")
+
+    assert replay.job.status is JobState.FAILED and len(queue.sent) == 1
+
+
+def test_a_large_request_travels_through_the_store() -> None:
+    service, _, queue, store = make_service()
+    samples = [
+        {"question": f"q{i}", "answer": "a" * 2_000, "ground_truth": "b"} for i in range(200)
+    ]
+
+    job = service.submit({"samples": samples, "metrics": ["chrf_score"]}).job
+
+    [message] = [json.loads(body) for body in queue.sent]
+    assert len(queue.sent[0]) < MAX_INLINE_MESSAGE_BYTES
+    assert message == {"job_id": job.job_id, "request_key": f"score-requests/{job.job_id}.json"}
+    assert len(json.loads(store.get(message["request_key"]))["samples"]) == 200
+
+
+def test_an_invalid_body_names_the_field() -> None:
+    service, jobs, queue, _ = make_service()
+
+    with pytest.raises(RequestInvalid) as caught:
+        service.submit({**BODY, "metrics": ["chrf"]})
+
+    assert caught.value.problems[0]["field"] == "metrics"
+    assert jobs.items == {} and queue.sent == []
+
+
+def test_unknown_jobs_and_unfinished_artifacts_are_refused() -> None:
+    service, _, _, _ = make_service()
+    job_id = service.submit(BODY).job.job_id
+
+    with pytest.raises(JobNotFound):
+        service.get("nope")
+    with pytest.raises(Conflict, match="queued"):
+        service.artifact_links(job_id)
+
+
+def test_list_checks_its_parameters() -> None:
+    service, _, _, _ = make_service()
+    service.submit(BODY)
+
+    assert len(service.list(limit=5)["jobs"]) == 1
+    with pytest.raises(RequestInvalid) as caught:
+        service.list(limit=0, status="done")
+    assert [p["field"] for p in caught.value.problems] == ["limit", "status"]
+    assert caught.value.problems[1]["allowed"] == ["queued", "running", "completed", "failed"]
