@@ -143,7 +143,8 @@ class WorkerRig:
         from rag_eval.adapters.aws.api_root import job_service
         from rag_eval.adapters.aws.clients import aws_client
         from rag_eval.domain.settings import Settings
-        from rag_eval.local.template import deploy, function_environment
+        from rag_eval.local.deploy import deploy
+        from rag_eval.local.template import function_environment
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)

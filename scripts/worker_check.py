@@ -540,7 +540,8 @@ def run_stack_and_worker(interpreter: str, owned: dict[str, set[Path]]) -> None:
     from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
     from rag_eval.domain.layout import run_folder
     from rag_eval.domain.settings import Settings
-    from rag_eval.local.template import deploy, function_environment
+    from rag_eval.local.deploy import deploy
+    from rag_eval.local.template import function_environment
     from rag_eval.metrics import REGISTRY
     from rag_eval.scoring.run_folder import RUN_FILES
     from testkit.scripted_judge import ScriptedJudge

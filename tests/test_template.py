@@ -17,7 +17,8 @@ from moto import mock_aws
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from rag_eval.local.template import api_routes, deploy, expand_template, function_environment
+from rag_eval.local.deploy import deploy
+from rag_eval.local.template import api_routes, expand_template, function_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("ApiFunction", "ListFunction", "WorkerFunction")

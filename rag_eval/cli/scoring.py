@@ -14,6 +14,7 @@ from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
+from rag_eval.metrics.spec import MetricSpec
 
 
 def _csv_list(value: str) -> list[str]:
@@ -140,17 +141,35 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status is JobState.COMPLETED else EXIT_FAILED
 
 
+def _needs(spec: MetricSpec) -> str:
+    needs = [("judge", spec.needs_judge), ("embeddings", spec.needs_embeddings)]
+    return ", ".join(name for name, needed in needs if needed) or "nothing"
+
+
+def metrics_markdown() -> str:
+    """The README's metric table, made from the registry (a test holds the README to it)."""
+    lines = ["| metric | what it measures | inputs | needs |", "|---|---|---|---|"]
+    for spec in REGISTRY.values():
+        default = " (default)" if spec.name in DEFAULT_METRICS else ""
+        lines.append(
+            f"| `{spec.name}`{default} | {spec.description} | {', '.join(spec.inputs)} "
+            f"| {_needs(spec)} |"
+        )
+    return "\n".join(lines)
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
-    rows = [spec.describe() for spec in REGISTRY.values()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([spec.describe() for spec in REGISTRY.values()], indent=2))
         return EXIT_OK
-    for row in rows:
-        needs = [k for k in ("judge", "embeddings") if row[f"needs_{k}"]] or ["nothing"]
-        default = " (default)" if row["name"] in DEFAULT_METRICS else ""
-        print(f"{row['name']}{default}")
-        print(f"    {row['description']}")
-        print(f"    inputs: {', '.join(row['inputs'])}; needs: {', '.join(needs)}")
+    if args.markdown:
+        print(metrics_markdown())
+        return EXIT_OK
+    for spec in REGISTRY.values():
+        default = " (default)" if spec.name in DEFAULT_METRICS else ""
+        print(f"{spec.name}{default}")
+        print(f"    {spec.description}")
+        print(f"    inputs: {', '.join(spec.inputs)}; needs: {_needs(spec)}")
     return EXIT_OK
 
 
@@ -163,5 +182,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     score.set_defaults(handler=cmd_score)
 
     metrics = commands.add_parser("metrics", help="list the supported metrics")
-    metrics.add_argument("--json", action="store_true")
+    shape = metrics.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="as the API's GET /metrics lists them")
+    shape.add_argument("--markdown", action="store_true", help="as the README's table")
     metrics.set_defaults(handler=cmd_metrics)

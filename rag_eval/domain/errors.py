@@ -22,10 +22,6 @@ class RequestInvalid(ServiceError):
         self.problems = problems
         super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
 
-    @classmethod
-    def from_validation(cls, exc: ValidationError, prefix: str = "") -> RequestInvalid:
-        return cls(validation_problems(exc, prefix))
-
 
 class MalformedJson(ServiceError):
     """A request body that is empty or not JSON."""

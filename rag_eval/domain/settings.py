@@ -56,7 +56,7 @@ class Settings(BaseModel):
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             name = str(error["loc"][0])
-            what = _KINDS.get(error["type"], error["msg"].lower())
+            what = _KINDS.get(error["type"], error["msg"].removeprefix("Input should be "))
             raise SettingsInvalid(
                 f"setting {name} must be {what}, got {given.get(name)!r}"
             ) from None

@@ -15,10 +15,6 @@ class JobState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
 
-    @property
-    def final(self) -> bool:
-        return self in FINAL_STATES
-
 
 # Where a job ends; nothing moves it on from there.
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED})

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from rag_eval.local.deploy import deploy
 from rag_eval.local.environment import (
     LOCAL_CREDENTIALS,
     fresh_aws_clients,
@@ -27,7 +28,7 @@ from rag_eval.local.environment import (
 )
 from rag_eval.local.poller import queue_event_sources
 from rag_eval.local.runtime import LocalFunction, function_code, resolve_function
-from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, api_routes, deploy, expand_template
+from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, api_routes, expand_template
 
 logger = logging.getLogger(__name__)
 

@@ -1,18 +1,15 @@
-"""template.yaml read offline: the SAM transform, a moto deployment, settings and routes.
+"""template.yaml read offline: the SAM transform, settings and routes.
 
 The template is the single source of the stack's shape and of its settings' names, so the
-local stack takes everything from it:
+local stack takes everything from it (`rag_eval.local.deploy` creates it in moto):
 
 - `expand_template()` applies the SAM transform with aws-sam-translator, without AWS calls.
-- `deploy()` creates the expanded stack in moto's CloudFormation, without the resources moto
-  cannot take or must not have, and returns each resource's physical id (what `Ref` gives).
 - `function_environment()` is a function's environment with those physical ids filled in.
 - `api_routes()` are the API routes declared by the functions' Api events.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,34 +21,9 @@ TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 STACK_NAME = "ragas-serverless"
 DEFAULT_REGION = LOCAL_REGION
 
-# Resource types the moto stack leaves out (matched as prefixes), and why.
-_LEFT_OUT_OF_MOTO = (
-    # The local HTTP front serves the routes by calling the handlers (see api_routes()).
-    "AWS::ApiGateway::",
-    "AWS::Lambda::Permission",
-    # moto would "invoke" the function on every send and drop the message: the local poller
-    # plays the SQS event source instead.
-    "AWS::Lambda::EventSourceMapping",
-    # Its content must already be in S3; locally the handlers import rag_eval directly.
-    "AWS::Lambda::LayerVersion",
-    # Not implemented by moto's CloudFormation (it warns and skips them).
-    "AWS::CloudWatch::Alarm",
-    "AWS::S3::BucketPolicy",
-)
-# moto never runs function code without Docker: its functions only carry names, roles, settings.
-_STUB_HANDLER = "def lambda_handler(event, context):\n    raise NotImplementedError\n"
 # `sam build` / `sam package` put the code in S3 and ECR; the transform only copies locations.
 _PLACEHOLDER_BUCKET = "ragas-serverless-local-code"
 _PLACEHOLDER_REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-# Properties moto's CloudFormation takes but does not apply; deploy() applies them itself.
-_IGNORED_BY_MOTO = {
-    "AWS::DynamoDB::Table": ("TimeToLiveSpecification", "PointInTimeRecoverySpecification"),
-    "AWS::S3::Bucket": (
-        "PublicAccessBlockConfiguration",
-        "OwnershipControls",
-        "LifecycleConfiguration",
-    ),
-}
 _SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -139,83 +111,6 @@ def expand_template(
     return expanded
 
 
-def moto_template(
-    parameters: Mapping[str, str] | None = None, region: str = DEFAULT_REGION
-) -> dict[str, Any]:
-    """The expanded template as moto's CloudFormation can create it (see _LEFT_OUT_OF_MOTO)."""
-    template = expand_template(parameters, region)
-    resources = template["Resources"]
-    for resource in resources.values():
-        if resource["Type"] == "AWS::Lambda::Function":
-            properties = resource["Properties"]
-            for name in ("Layers", "PackageType", "ImageConfig"):
-                properties.pop(name, None)
-            properties["Code"] = {"ZipFile": _STUB_HANDLER}
-    left_out = {
-        logical_id
-        for logical_id, resource in resources.items()
-        if resource["Type"].startswith(_LEFT_OUT_OF_MOTO)
-    }
-    # Whatever refers to a left-out resource goes too (e.g. a usage plan, the ApiUrl output).
-    while dependents := {
-        logical_id
-        for logical_id, resource in resources.items()
-        if logical_id not in left_out and _references(resource) & left_out
-    }:
-        left_out |= dependents
-    template["Resources"] = {
-        logical_id: resource
-        for logical_id, resource in resources.items()
-        if logical_id not in left_out
-    }
-    template["Outputs"] = {
-        name: output
-        for name, output in template.get("Outputs", {}).items()
-        if not _references(output) & left_out
-    }
-    return template
-
-
-def deploy(
-    cloudformation_client: Any,
-    stack_name: str = STACK_NAME,
-    parameters: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Create the stack in moto; return {logical id: physical id} of the resources it made.
-
-    The physical id is what `Ref` gives: the table's and bucket's names, the queues' URLs.
-    The properties moto's CloudFormation ignores (DynamoDB TTL and point-in-time recovery,
-    S3 public access block, ownership controls and lifecycle) are then applied through the
-    services' own APIs, so the local resources look like the deployed ones.
-    """
-    region = cloudformation_client.meta.region_name
-    template = moto_template(parameters, region)
-    cloudformation_client.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(template),
-        Parameters=[
-            {"ParameterKey": name, "ParameterValue": str(value)}
-            for name, value in (parameters or {}).items()
-        ],
-        Capabilities=["CAPABILITY_IAM"],
-    )
-    stack = cloudformation_client.describe_stacks(StackName=stack_name)["Stacks"][0]
-    if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise RuntimeError(
-            f"stack {stack_name} is {stack['StackStatus']}: {stack.get('StackStatusReason', '')}"
-        )
-    stack_resources = cloudformation_client.describe_stack_resources(StackName=stack_name)
-    # moto lists the resources whose Condition is false too, without a logical id.
-    physical_ids = {
-        resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-        for resource in stack_resources["StackResources"]
-        if "LogicalResourceId" in resource
-    }
-    refs = {**_parameter_values(template, parameters), **physical_ids}
-    _apply_properties_moto_ignores(cloudformation_client, template, physical_ids, refs)
-    return physical_ids
-
-
 def function_environment(
     logical_id: str,
     physical_ids: Mapping[str, str],
@@ -230,8 +125,8 @@ def function_environment(
     if resource is None or resource["Type"] != "AWS::Lambda::Function":
         raise ValueError(f"{logical_id} is not a function of {TEMPLATE_PATH.name}")
     variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-    refs = {**_parameter_values(template, parameters), **physical_ids}
-    resolved = _resolve(variables, refs, template.get("Mappings", {}))
+    refs = {**parameter_values(template, parameters), **physical_ids}
+    resolved = resolve(variables, refs, template.get("Mappings", {}))
     return {name: str(value) for name, value in resolved.items()}
 
 
@@ -241,7 +136,7 @@ def _check_parameter_names(template: dict[str, Any], parameters: Mapping[str, st
         raise ValueError(f"unknown template parameters: {', '.join(sorted(unknown))}")
 
 
-def _parameter_values(
+def parameter_values(
     template: dict[str, Any], parameters: Mapping[str, str] | None
 ) -> dict[str, str]:
     """Every parameter's value as `Ref` gives it (a string, numbers included)."""
@@ -266,10 +161,10 @@ def _point_code_at_placeholders(template: dict[str, Any]) -> None:
             properties["ContentUri"] = {"Bucket": _PLACEHOLDER_BUCKET, "Key": f"{logical_id}.zip"}
 
 
-def _references(node: Any) -> set[str]:
+def references(node: Any) -> set[str]:
     """The names a template fragment refers to through Ref, Fn::GetAtt, Fn::Sub, DependsOn."""
     if isinstance(node, list):
-        return set().union(*(_references(item) for item in node))
+        return set().union(*(references(item) for item in node))
     if not isinstance(node, dict):
         return set()
     names: set[str] = set()
@@ -281,18 +176,18 @@ def _references(node: Any) -> set[str]:
         elif key == "Fn::Sub":
             text = value if isinstance(value, str) else value[0]
             names |= {name.split(".")[0] for name in _SUB_NAME.findall(text)}
-            names |= _references(value[1:] if isinstance(value, list) else [])
+            names |= references(value[1:] if isinstance(value, list) else [])
         elif key == "DependsOn":
             names |= {value} if isinstance(value, str) else set(value)
         else:
-            names |= _references(value)
+            names |= references(value)
     return names
 
 
-def _resolve(node: Any, refs: Mapping[str, str], mappings: Mapping[str, Any]) -> Any:
+def resolve(node: Any, refs: Mapping[str, str], mappings: Mapping[str, Any]) -> Any:
     """Replace Ref, Fn::Sub and Fn::FindInMap by their values; refuse other functions."""
     if isinstance(node, list):
-        return [_resolve(item, refs, mappings) for item in node]
+        return [resolve(item, refs, mappings) for item in node]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
@@ -302,103 +197,14 @@ def _resolve(node: Any, refs: Mapping[str, str], mappings: Mapping[str, Any]) ->
         if key == "Fn::Sub" and isinstance(value, str):
             return _SUB_NAME.sub(lambda match: _lookup(refs, match.group(1)), value)
         if key == "Fn::FindInMap":
-            mapping, first, second = _resolve(value, refs, mappings)
+            mapping, first, second = resolve(value, refs, mappings)
             return mappings[mapping][first][second]
         if key.startswith("Fn::"):
             raise ValueError(f"{key} is not resolved locally: {node}")
-    return {key: _resolve(value, refs, mappings) for key, value in node.items()}
+    return {key: resolve(value, refs, mappings) for key, value in node.items()}
 
 
 def _lookup(refs: Mapping[str, str], name: str) -> str:
     if name not in refs:
         raise ValueError(f"cannot resolve {name} locally: not a parameter nor a created resource")
     return refs[name]
-
-
-def _apply_properties_moto_ignores(
-    cloudformation_client: Any,
-    template: dict[str, Any],
-    physical_ids: Mapping[str, str],
-    refs: Mapping[str, str],
-) -> None:
-    dynamodb = _client_beside(cloudformation_client, "dynamodb")
-    s3 = _client_beside(cloudformation_client, "s3")
-    for logical_id, resource in template["Resources"].items():
-        ignored = _IGNORED_BY_MOTO.get(resource["Type"], ())
-        if logical_id not in physical_ids or not ignored:
-            continue
-        properties = {
-            key: _resolve(value, refs, template.get("Mappings", {}))
-            for key, value in resource["Properties"].items()
-            if key in ignored
-        }
-        if resource["Type"] == "AWS::DynamoDB::Table":
-            _apply_table_properties(dynamodb, physical_ids[logical_id], properties)
-        else:
-            _apply_bucket_properties(s3, physical_ids[logical_id], properties)
-
-
-def _apply_table_properties(dynamodb: Any, table: str, properties: dict[str, Any]) -> None:
-    if "TimeToLiveSpecification" in properties:
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification=properties["TimeToLiveSpecification"]
-        )
-    if "PointInTimeRecoverySpecification" in properties:
-        dynamodb.update_continuous_backups(
-            TableName=table,
-            PointInTimeRecoverySpecification=properties["PointInTimeRecoverySpecification"],
-        )
-
-
-def _apply_bucket_properties(s3: Any, bucket: str, properties: dict[str, Any]) -> None:
-    if "PublicAccessBlockConfiguration" in properties:
-        s3.put_public_access_block(
-            Bucket=bucket,
-            PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"],
-        )
-    if "OwnershipControls" in properties:
-        s3.put_bucket_ownership_controls(
-            Bucket=bucket, OwnershipControls=properties["OwnershipControls"]
-        )
-    if "LifecycleConfiguration" in properties:
-        rules = properties["LifecycleConfiguration"]["Rules"]
-        s3.put_bucket_lifecycle_configuration(
-            Bucket=bucket, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in rules]}
-        )
-
-
-def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """A lifecycle rule as CloudFormation spells it, in the S3 API's spelling."""
-    unknown = rule.keys() - {
-        "Id",
-        "Status",
-        "Prefix",
-        "ExpirationInDays",
-        "AbortIncompleteMultipartUpload",
-    }
-    if unknown:
-        raise ValueError(f"lifecycle rule {rule.get('Id')}: {sorted(unknown)} not applied locally")
-    api_rule: dict[str, Any] = {
-        "ID": rule["Id"],
-        "Status": rule["Status"],
-        "Filter": {"Prefix": rule.get("Prefix", "")},
-    }
-    if "ExpirationInDays" in rule:
-        api_rule["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
-    if "AbortIncompleteMultipartUpload" in rule:
-        days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
-        api_rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
-    return api_rule
-
-
-def _client_beside(cloudformation_client: Any, service: str) -> Any:
-    """A client of another service where the CloudFormation client goes (moto serves all)."""
-    import boto3
-
-    endpoint = cloudformation_client.meta.endpoint_url
-    return boto3.client(
-        service,
-        region_name=cloudformation_client.meta.region_name,
-        # An AWS endpoint means moto's in-process mock, which intercepts the default one.
-        endpoint_url=None if endpoint.endswith(".amazonaws.com") else endpoint,
-    )

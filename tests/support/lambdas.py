@@ -10,6 +10,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
+
+from rag_eval.adapters.aws.clients import aws_client
 from rag_eval.local.lambda_context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +87,39 @@ def invoke(name: str, payload: dict[str, Any], remaining_ms: int = 900_000) -> d
 
 def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+def reset_cached_clients() -> None:
+    aws_client.cache_clear()
+    load_function("api").service.cache_clear()
+    load_function("list").service.cache_clear()
+    load_function("worker").processor.cache_clear()
+
+
+def submit(body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    return invoke("api", api_event("api-submit.json", body=body, headers=headers or None))
+
+
+def queued_messages(stack: dict[str, str], expected: int = 1) -> list[dict[str, Any]]:
+    response = boto3.client("sqs").receive_message(
+        QueueUrl=stack["ScoreQueue"],
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+        VisibilityTimeout=0,  # leave them visible: tests redeliver on purpose
+    )
+    messages = response.get("Messages", [])
+    assert len(messages) == expected
+    return messages
+
+
+def run_folder_keys(stack: dict[str, str]) -> list[str]:
+    listing = boto3.client("s3").list_objects_v2(
+        Bucket=stack["ArtifactsBucket"], Prefix="score-async/"
+    )
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def get_job(job_id: str) -> dict[str, Any]:
+    response = invoke("api", api_event("api-get-job.json", job_id=job_id))
+    assert response["statusCode"] == 200
+    return body_of(response)

@@ -17,10 +17,11 @@ from typing import Any
 from rag_eval.adapters.aws.clients import aws_client
 from rag_eval.domain.errors import JobExists, RequestInvalid
 from rag_eval.domain.job import JobStatus, Progress
-from rag_eval.domain.states import JobState
+from rag_eval.domain.states import ACTIVE_STATES, JobState
 
 LISTING = "job"  # every item's value of the ByCreated index's partition key
-_ACTIVE = {":queued": {"S": JobState.QUEUED.value}, ":running": {"S": JobState.RUNNING.value}}
+# The states a worker may still move a job from, as condition values (":queued", ":running").
+_ACTIVE = {f":{state.value}": {"S": state.value} for state in ACTIVE_STATES}
 
 
 def _is_conditional_failure(exc: Exception) -> bool:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 
 from testkit.scripted_judge import HANDLED_TITLES, ScriptedJudge, embed
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 QUESTION = "What is the capital of France?"
 CONTEXTS = [
@@ -489,18 +490,18 @@ def test_hang_times_out_and_stop_releases_it() -> None:
         judge.fail_next("hang")
         client = OpenAI(base_url=judge.base_url, api_key="test", max_retries=0, timeout=0.3)
 
-        # WHEN a request is made THEN it times out
-        started = time.monotonic()
+        # WHEN a request is made THEN it times out, the judge still holding it
         with pytest.raises(openai.APITimeoutError):
             client.chat.completions.create(
                 model="gpt-4o-mini",
                 messages=[{"role": "user", "content": _statement_prompt()}],
             )
-        assert time.monotonic() - started < 2
         assert judge.stats().in_flight == 1
-        started = time.monotonic()
-    # AND stopping the judge does not wait for the hanging request
-    assert time.monotonic() - started < 2
+        # AND stopping the judge does not wait for the hanging request (which never ends)
+        stopping = threading.Thread(target=judge.stop)
+        stopping.start()
+        stopping.join(timeout=60)
+        assert not stopping.is_alive(), "stop() waited for a request that hangs forever"
 
 
 def test_stopped_judge_refuses_connections() -> None:
@@ -530,8 +531,9 @@ def test_latency_and_concurrency_are_observed() -> None:
         asyncio.run(burst())
         elapsed = time.monotonic() - started
 
-        # THEN they were served in parallel, each delayed by the latency
-        assert 0.2 <= elapsed < 0.8
+        # THEN they were served in parallel (all five in flight at once), each delayed by
+        # the latency
+        assert elapsed >= 0.2
         stats = judge.stats()
         assert stats.max_in_flight == 5
         assert stats.total_calls == stats.embedding_calls == 5

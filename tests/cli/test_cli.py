@@ -12,7 +12,7 @@ from rag_eval.cli.main import main
 from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
 from testkit.scripted_judge import ScriptedJudge
 
-BUNDLED_SAMPLES = Path(__file__).resolve().parents[1] / "rag_eval" / "sample_data" / "samples.jsonl"
+BUNDLED_SAMPLES = Path(__file__).resolve().parents[2] / "rag_eval" / "sample_data" / "samples.jsonl"
 
 ONE_SAMPLE = [
     "--question",
@@ -222,3 +222,19 @@ def test_score_llm_metrics_against_the_configured_judge(
     assert job["token_usage"]["requests"] > 0
     assert "model-free metrics only" not in err
     assert judge_env.stats().calls_by_title["ContextRecallOutput"] == 1
+
+
+def test_a_bad_setting_is_one_line_naming_it_and_only_where_it_is_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a local-stack setting that is not a number
+    monkeypatch.setenv("RAG_EVAL_VISIBILITY_TIMEOUT", "abc")
+
+    # WHEN the command that reads it runs THEN it refuses with one line naming the variable
+    assert main(["local", "start", "--port", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "error: setting RAG_EVAL_VISIBILITY_TIMEOUT must be an integer, got 'abc'\n"
+    )
+    # AND a command that does not read it is not disturbed
+    assert main(["metrics", "--markdown"]) == 0
+    assert capsys.readouterr().out.startswith("| metric | what it measures | inputs | needs |")

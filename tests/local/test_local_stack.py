@@ -33,7 +33,7 @@ from testkit.scripted_judge import ScriptedJudge
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
 VENV_BIN = Path(sys.executable).parent
 SAMPLES = [
@@ -246,24 +246,35 @@ class TestLocalApi:
             assert f"score-async/{one_sample_job['run_id']}/{name}" in listing
 
     def test_the_list_pages_newest_first_and_filters_by_status(
-        self, client: ScoreJobsClient, one_sample_job: dict, batch_job: dict
+        self, client: ScoreJobsClient
     ) -> None:
+        # GIVEN two jobs submitted one after the other (whatever other tests submitted before)
+        older, newer = (
+            client.wait(
+                client.submit(SAMPLES[0] | {"metrics": ["chrf_score"]})["job_id"],
+                timeout=90,
+                poll_interval=0.2,
+            )
+            for _ in range(2)
+        )
+
         # WHEN the list is read one job per page
         first = client.list_jobs(limit=1)
         second = client.list_jobs(limit=1, cursor=first["next_cursor"])
 
         # THEN the pages follow each other, newest first
         assert [job["job_id"] for job in first["jobs"] + second["jobs"]] == [
-            batch_job["job_id"],
-            one_sample_job["job_id"],
+            newer["job_id"],
+            older["job_id"],
         ]
         everything = [job["job_id"] for job in client.iter_jobs(limit=1)]
-        assert everything[:2] == [batch_job["job_id"], one_sample_job["job_id"]]
+        assert everything[:2] == [newer["job_id"], older["job_id"]]
+        assert len(everything) == len(set(everything))
 
         # AND the status filter keeps only that status
         completed = client.list_jobs(status="completed")["jobs"]
         assert {job["status"] for job in completed} == {"completed"}
-        assert {one_sample_job["job_id"], batch_job["job_id"]} <= {j["job_id"] for j in completed}
+        assert {older["job_id"], newer["job_id"]} <= {j["job_id"] for j in completed}
         assert client.list_jobs(status="failed")["jobs"] == []
 
     def test_an_unknown_job_is_a_404_json_error(self, stack: LocalStack) -> None:

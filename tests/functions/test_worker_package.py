@@ -16,7 +16,7 @@ import pytest
 
 from rag_eval.metrics import REGISTRY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "worker_check.py"
 
 

@@ -11,16 +11,22 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from rag_eval.adapters.aws.clients import aws_client
-from rag_eval.local.template import deploy, function_environment
-from tests.support.lambdas import ROOT, api_event, body_of, invoke, load_function, sqs_event
+from tests.support.lambdas import (
+    ROOT,
+    api_event,
+    body_of,
+    get_job,
+    invoke,
+    queued_messages,
+    reset_cached_clients,
+    run_folder_keys,
+    sqs_event,
+    submit,
+)
 
 MODEL_FREE = ["bleu_score", "rouge_score", "chrf_score", "non_llm_string_similarity"]
 SAMPLE = {
@@ -30,65 +36,6 @@ SAMPLE = {
     "ground_truth": "The Eiffel Tower was completed in 1889.",
 }
 RUN_FILES = {"summary.md", "optimization_advice.md", "scores.csv", "metadata.json", "request.json"}
-
-
-def _reset_cached_clients() -> None:
-    aws_client.cache_clear()
-    load_function("api").service.cache_clear()
-    load_function("list").service.cache_clear()
-    load_function("worker").processor.cache_clear()
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """GIVEN the template deployed into moto and the functions' environment set from it."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        ids = deploy(boto3.client("cloudformation"))
-        # The three functions share one Globals environment; the worker's is the widest.
-        for name, value in function_environment("WorkerFunction", ids).items():
-            monkeypatch.setenv(name, value)
-        _reset_cached_clients()
-        yield ids
-        _reset_cached_clients()
-
-
-def submit(body: dict[str, Any], **headers: str) -> dict[str, Any]:
-    return invoke("api", api_event("api-submit.json", body=body, headers=headers or None))
-
-
-def queued_messages(stack: dict[str, str], expected: int = 1) -> list[dict[str, Any]]:
-    response = boto3.client("sqs").receive_message(
-        QueueUrl=stack["ScoreQueue"],
-        MaxNumberOfMessages=10,
-        AttributeNames=["All"],
-        VisibilityTimeout=0,  # leave them visible: tests redeliver on purpose
-    )
-    messages = response.get("Messages", [])
-    assert len(messages) == expected
-    return messages
-
-
-def run_folder_keys(stack: dict[str, str]) -> list[str]:
-    listing = boto3.client("s3").list_objects_v2(
-        Bucket=stack["ArtifactsBucket"], Prefix="score-async/"
-    )
-    return sorted(item["Key"] for item in listing.get("Contents", []))
-
-
-def get_job(job_id: str) -> dict[str, Any]:
-    response = invoke("api", api_event("api-get-job.json", job_id=job_id))
-    assert response["statusCode"] == 200
-    return body_of(response)
 
 
 def test_a_submitted_job_is_scored_by_the_worker_and_readable_everywhere(stack) -> None:
@@ -129,7 +76,7 @@ def test_llm_metrics_score_through_the_judge(stack, judge, monkeypatch) -> None:
     # GIVEN a judge configured for every function
     monkeypatch.setenv("OPENAI_BASE_URL", judge.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
-    _reset_cached_clients()
+    reset_cached_clients()
     job = body_of(submit({**SAMPLE, "metrics": ["faithfulness", "context_recall", "chrf_score"]}))
 
     # WHEN the worker scores it
@@ -425,7 +372,7 @@ def test_a_job_that_would_outlive_the_invocation_is_marked_failed_in_time(
     with ScriptedJudge(latency_s=3.0) as slow_judge:
         monkeypatch.setenv("OPENAI_BASE_URL", slow_judge.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test")
-        _reset_cached_clients()
+        reset_cached_clients()
         job = body_of(submit({**SAMPLE, "metrics": ["faithfulness"]}))
 
         # WHEN the worker takes the job 16 s before its time limit (15 s are kept back)

@@ -1,7 +1,8 @@
-"""Settings come from the environment, with the names DESIGN.md and the template use."""
+"""Settings come from the environment, with the names docs/ARCHITECTURE.md and the template use."""
 
 import pytest
 
+from rag_eval.domain.errors import SettingsInvalid
 from rag_eval.domain.settings import Settings
 
 
@@ -54,3 +55,22 @@ def test_an_api_key_parameter_counts_as_a_configured_judge() -> None:
 def test_a_malformed_number_names_the_setting(name: str, value: str, what: str) -> None:
     with pytest.raises(ValueError, match=f"{name} must be {what}, got '{value}'"):
         Settings.from_env({name: value})
+
+
+def test_every_default_is_written_once_and_a_bad_value_is_refused_by_name() -> None:
+    # GIVEN each setting's variable with a value of the wrong kind
+    numeric = {
+        field.alias: field.annotation
+        for field in Settings.model_fields.values()
+        if field.annotation in (int, float, int | None)
+    }
+    assert "RAG_EVAL_VISIBILITY_TIMEOUT" in numeric
+    for name in numeric:
+        # WHEN it is read THEN the one-line error names the variable and the value
+        with pytest.raises(SettingsInvalid, match=f"^setting {name} must be .*, got 'abc'$"):
+            Settings.from_env({name: "abc"})
+
+
+def test_out_of_range_values_are_refused_too() -> None:
+    with pytest.raises(SettingsInvalid, match="RAGAS_MAX_CONCURRENCY must be greater than"):
+        Settings.from_env({"RAGAS_MAX_CONCURRENCY": "0"})
