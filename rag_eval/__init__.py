@@ -1,8 +1,9 @@
 """ragas-serverless: RAG answer scoring with ragas metrics.
 
-The domain package. It holds everything that is not a Lambda handler and touches
-AWS only through adapters created lazily. Importing it (or its light modules:
-settings, models, metrics, jobs) never imports ragas, pandas or numpy.
+The product: everything that is not a Lambda handler, one subpackage per layer (the map
+is docs/ARCHITECTURE.md). It touches AWS only through `rag_eval.adapters`, whose clients
+are created lazily; the modules the API and list functions import never import ragas,
+pandas or numpy.
 """
 
 __version__ = "0.1.0"
