@@ -1,11 +1,16 @@
 """Cold start: each handler's import in a fresh process, and the worker's first score.
 
     .venv/bin/python -m bench.cold_start --runs 5
+    .venv/bin/python -m bench.cold_start --runs 15 --against REV   # this tree vs a commit
 
 Import time is what `python -X importtime` reports for `import app` from the
 function's folder (sum of the top-level imports), median of the runs. The worker's
 time to first score comes from `scripts/worker_check.py`, which runs the deployed
 worker folder in a fresh process on one job of every metric.
+
+`--against REV` checks REV out in a temporary git worktree and imports the API and list
+handlers of both trees in turn (A B B A ...), so that a change's cost is read as a ratio
+measured side by side rather than against figures from another day.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from bench.common import ROOT, table
 
@@ -24,17 +31,17 @@ GOALS_MS = {"ApiFunction": 300, "ListFunction": 300}
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
-def import_ms(folder: str) -> tuple[float, list[tuple[str, float]]]:
+def import_ms(folder: str, root: Path = ROOT) -> tuple[float, list[tuple[str, float]]]:
     """Total import time of `app` and its five costliest top-level imports, in ms."""
     env = os.environ | {
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(root),
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "RAGAS_DO_NOT_TRACK": "true",
     }
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import app"],
-        cwd=ROOT / "functions" / folder,
+        cwd=root / "functions" / folder,
         env=env,
         capture_output=True,
         text=True,
@@ -61,11 +68,43 @@ def worker_first_score() -> str:
     return line or f"worker check failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
 
 
+def compare(revision: str, runs: int) -> None:
+    """The light handlers' import time here and at `revision`, alternately, as ratios."""
+    with tempfile.TemporaryDirectory() as scratch:
+        other = Path(scratch) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--quiet", str(other), revision],
+            cwd=ROOT,
+            check=True,
+        )
+        try:
+            rows = []
+            for function in GOALS_MS:
+                folder = FUNCTIONS[function]
+                pairs = [(import_ms(folder)[0], import_ms(folder, other)[0]) for _ in range(runs)]
+                here = statistics.median(a for a, _ in pairs)
+                there = statistics.median(b for _, b in pairs)
+                ratio = statistics.median(a / b for a, b in pairs)
+                rows.append([function, here, there, ratio])
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT)
+    print(
+        table(
+            ["function", "this tree (ms, median)", f"{revision} (ms, median)", "ratio (median)"],
+            rows,
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-worker-score", action="store_true")
+    parser.add_argument("--against", metavar="REV", help="compare with a commit, side by side")
     args = parser.parse_args(argv)
+    if args.against:
+        compare(args.against, args.runs)
+        return
     rows = []
     for function, folder in FUNCTIONS.items():
         runs = [import_ms(folder) for _ in range(args.runs)]

@@ -17,6 +17,7 @@ from moto import mock_aws
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from rag_eval.domain.settings import Settings
 from rag_eval.local.deploy import deploy
 from rag_eval.local.template import api_routes, expand_template, function_environment
 
@@ -45,6 +46,10 @@ RUNTIME_PACKAGES = {
     "six",
     "urllib3",
 }
+
+
+# Settings that name the stack's resources: no default can match them.
+DEPLOYED_NAMES = {"SCORE_JOBS_TABLE", "SCORE_QUEUE_URL", "ARTIFACTS_BUCKET"}
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +200,20 @@ def test_each_function_is_told_the_deployed_names(stack: dict[str, str], functio
     assert environment["MAX_RECEIVE_COUNT"] == "3"
     assert environment["OPENAI_API_KEY_PARAMETER"] == ""
     assert all(isinstance(value, str) for value in environment.values())
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_templates_defaults_are_the_settings_defaults(
+    stack: dict[str, str], function: str
+) -> None:
+    # GIVEN the settings a function reads from its template environment with no parameter set
+    environment = function_environment(function, stack)
+    from_template = Settings.from_env(environment)
+
+    # THEN a deployed function behaves as the local service does by default
+    for name, field in Settings.model_fields.items():
+        if field.alias in environment and field.alias not in DEPLOYED_NAMES:
+            assert getattr(from_template, name) == field.default, field.alias
 
 
 def test_parameters_reach_the_settings_and_the_worker_permissions(fake_aws: None) -> None:
