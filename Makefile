@@ -1,6 +1,13 @@
 # Two entry points a new user needs: `make demo` and `make test`.
 SHELL := /bin/bash
-PY312 := $(shell scripts/python312)
+PY312 := $(shell scripts/python312 2>/dev/null)
+# Python 3.12 (the Lambda runtime's version) is the one thing the machine must have; stop here,
+# before anything half-runs, when it is not (`make clean` needs none).
+ifeq ($(PY312),)
+ifneq ($(MAKECMDGOALS),clean)
+$(error Python 3.12 not found: it is the one prerequisite (the Lambda runtime's version). Install it (pyenv install 3.12, apt-get install python3.12, brew install python@3.12, or python.org) or set PYTHON312=/path/to/python3.12, then run make again)
+endif
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 export RAGAS_DO_NOT_TRACK := true
