@@ -1,9 +1,10 @@
 """`rag-eval demo` (`make demo`): the whole service on this machine, start to finish.
 
 Starts the local stack, submits the bundled samples (English and Chinese) through the HTTP
-API with the client, waits for the worker, prints the scores and the run folder in S3, and
-stops. With no judge configured it scores the model-free metrics; with OPENAI_BASE_URL (or
-OPENAI_API_KEY) set it scores the LLM metrics too.
+API with the client, waits for the worker, prints the scores and the run folder in S3, keeps
+a copy of that folder on disk (runs/score-async/<run_id>/) and stops. With no judge
+configured it scores the model-free metrics; with OPENAI_BASE_URL (or OPENAI_API_KEY) set
+it scores the LLM metrics too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import sys
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from rag_eval.cli.render import job_watcher, print_job
@@ -28,7 +30,7 @@ from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS
 SAMPLES = files("rag_eval") / "sample_data" / "samples.jsonl"
 
 
-def run_demo(timeout: float = 600.0) -> int:
+def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
     """0 when the job completed, 1 otherwise."""
     # The demo's own lines tell the story; the stack logs only what goes wrong.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -82,7 +84,12 @@ def run_demo(timeout: float = 600.0) -> int:
             "      aws --endpoint-url http://127.0.0.1:3001 s3 ls s3://<bucket>/score-async/ "
             "--recursive"
         )
-    print("\nstopped the local stack. Next: README.md, 'The local stack'.")
+        # The stack's bucket goes with the stack: keep a copy of the folder to read later.
+        saved = {path.name: path for path in client.download_artifacts(job["job_id"], out)}
+    print(f"\nstopped the local stack; its run folder is kept in {saved['summary.md'].parent}/:")
+    for name in ("summary.md", "optimization_advice.md"):
+        print(f"  {saved[name]}")
+    print("Next: README.md, 'The local stack'.")
     return 0
 
 

@@ -128,7 +128,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rag_eval.cli.demo import run_demo
 
-    return run_demo(timeout=args.timeout)
+    return run_demo(timeout=args.timeout, out=args.out)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -181,4 +181,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "demo", help="start the local stack, score the bundled samples through the API, stop"
     )
     demo.add_argument("--timeout", type=float, default=600, help="seconds to wait for the job")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs"),
+        help="where the run folder is kept (default: runs/, as DIR/score-async/<run_id>/)",
+    )
     demo.set_defaults(handler=cmd_demo)

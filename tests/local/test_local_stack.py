@@ -396,9 +396,9 @@ def test_local_start_serves_until_sigterm_and_prints_what_a_client_needs() -> No
             process.wait()
 
 
-def test_the_demo_runs_end_to_end_without_a_judge() -> None:
+def test_the_demo_runs_end_to_end_without_a_judge(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(VENV_BIN / "rag-eval"), "demo"],
+        [str(VENV_BIN / "rag-eval"), "demo", "--out", str(tmp_path)],
         env=without_judge_settings(dict(os.environ)),
         capture_output=True,
         text=True,
@@ -410,3 +410,9 @@ def test_the_demo_runs_end_to_end_without_a_judge() -> None:
     assert "zh-great-wall" in result.stdout
     assert re.search(r"score-async/\S+/scores\.csv", result.stdout)
     assert "OPENAI_BASE_URL" in result.stdout  # how to add a judge
+    # AND the run folder outlives the stack, at the paths the demo printed
+    [folder] = (tmp_path / "score-async").iterdir()
+    for name in ("summary.md", "optimization_advice.md"):
+        assert f"  {folder / name}\n" in result.stdout
+        assert (folder / name).read_text(encoding="utf-8").startswith("# ")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(RUN_FILES)
