@@ -51,7 +51,13 @@ def _wait_and_report(client, job_id: str, args: argparse.Namespace) -> int:
         print_json(job)
     else:
         print_job(_job_model(job))
+        _next_step(job)
     return EXIT_OK if job["status"] == JobState.COMPLETED else EXIT_FAILED
+
+
+def _next_step(job: dict[str, Any]) -> None:
+    if job["status"] == JobState.COMPLETED:
+        print(f"  fetch it: rag-eval artifacts {job['job_id']} --download runs/", file=sys.stderr)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -75,6 +81,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_job(_job_model(job))
         if job["status"] not in FINAL_STATES:
             print("  " + progress_line(job).split(": ", 1)[1])
+        _next_step(job)
     return EXIT_OK
 
 
@@ -92,18 +99,38 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(page)
         return EXIT_OK
-    for job in page["jobs"]:
-        weighted = job.get("weighted_score")
-        print(
-            f"{job['job_id']}  {job['status']:<9}  {job['created_at']}  "
-            f"{job.get('sample_count', 0):>4} sample(s)  "
-            f"{'–' if weighted is None else f'{weighted:.4f}':>6}  {job.get('run_id') or ''}"
-        )
     if not page["jobs"]:
         print("no jobs")
+    else:
+        print(_job_table(page["jobs"]))
     if page.get("next_cursor"):
         print(f"more: rag-eval list --cursor {page['next_cursor']}", file=sys.stderr)
     return EXIT_OK
+
+
+def _job_table(jobs: list[dict[str, Any]]) -> str:
+    """One row per job under a header, columns aligned."""
+    header = ["job_id", "status", "created_at", "samples", "weighted", "run_id"]
+    rows = [
+        [
+            job["job_id"],
+            job["status"],
+            job["created_at"],
+            str(job.get("sample_count", 0)),
+            "–" if job.get("weighted_score") is None else f"{job['weighted_score']:.4f}",
+            job.get("run_id") or "",
+        ]
+        for job in jobs
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    right = {3, 4}  # numbers
+    return "\n".join(
+        "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in [header, *rows]
+    )
 
 
 def cmd_artifacts(args: argparse.Namespace) -> int:

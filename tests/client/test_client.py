@@ -282,6 +282,8 @@ def test_wait_shows_progress_and_exits_by_the_final_status(
         "job j1: running, 1/2 samples, 1/2 metric calls",
         f"job j1: {final}, {2 if final == 'completed' else 1}/2 samples, "
         f"{2 if final == 'completed' else 1}/2 metric calls",
+        # AND a completed job says how to fetch its run folder
+        *(["  fetch it: rag-eval artifacts j1 --download runs/"] if final == "completed" else []),
     ]
     assert out.startswith(f"job j1: {final}\n")
     if final == "completed":
@@ -316,7 +318,9 @@ def test_list_shows_one_page_and_how_to_get_the_next(
     api.script[("GET", "/v1/score-jobs")] = paged
     assert main(["list", "--limit", "2", "--endpoint", api.endpoint]) == 0
     out, err = capsys.readouterr()
-    assert [line.split()[0] for line in out.splitlines()] == ["j3", "j2"]
+    header, *rows = out.splitlines()
+    assert header.split() == ["job_id", "status", "created_at", "samples", "weighted", "run_id"]
+    assert [line.split()[0] for line in rows] == ["j3", "j2"]
     assert err == "more: rag-eval list --cursor after-j2\n"
     assert api.seen[0].query == {"limit": ["2"]}
 
