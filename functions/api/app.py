@@ -12,7 +12,6 @@ from rag_eval.adapters.http.openapi import openapi_json, swagger_page
 from rag_eval.adapters.http.responses import base_path, caller_of, json_response, parse_json_body
 from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService
 from rag_eval.domain.settings import Settings
-from rag_eval.metrics import REGISTRY
 
 logger = handler_logger()
 # No Powertools Tracer here: aws_xray_sdk costs ~240 ms of every cold start. The
@@ -59,7 +58,7 @@ def get_artifacts(job_id: str):
 
 @app.get("/metrics")
 def list_metrics():
-    return json_response(200, {"metrics": [spec.describe() for spec in REGISTRY.values()]})
+    return json_response(200, service().metrics())
 
 
 @app.get("/openapi.json")

@@ -25,7 +25,8 @@ from rag_eval.domain.layout import request_key
 from rag_eval.domain.request import ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
-from rag_eval.judges.provider import judge_problems
+from rag_eval.judges.provider import judge_problems, unavailable
+from rag_eval.metrics import REGISTRY
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,14 @@ class JobService:
             # A 503 means "not accepted": leave no queued job behind that nothing will run.
             self._repository.discard(job.job_id)
             raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
+
+    def metrics(self) -> dict[str, Any]:
+        """The registry, each metric with whether this service can score it (its judge)."""
+        entries = []
+        for spec in REGISTRY.values():
+            reason = unavailable(spec, self._settings)
+            entries.append(spec.describe() | {"available": reason is None, "unavailable": reason})
+        return {"metrics": entries}
 
     def get(self, job_id: str) -> JobStatus:
         found = self._repository.get(job_id)

@@ -62,7 +62,10 @@ def _next_step(job: dict[str, Any]) -> None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     client = _client(args)
-    job = client.submit(request_body(args, settings=None), idempotency_key=args.idempotency_key)
+    # The service knows which metrics its own judge settings can score.
+    available = [m["name"] for m in client.metrics()["metrics"] if m.get("available", True)]
+    body = request_body(args, available)
+    job = client.submit(body, idempotency_key=args.idempotency_key)
     if args.wait:
         return _wait_and_report(client, job["job_id"], args)
     if args.json:

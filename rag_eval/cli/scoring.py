@@ -60,11 +60,32 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def request_body(args: argparse.Namespace, settings: Settings | None) -> dict[str, Any]:
+def choose_metrics(requested: list[str] | None, available: list[str]) -> tuple[list[str], str]:
+    """The metrics to score and why: the ones asked for, else the default set, else (when
+    the scorer cannot score all of the default set) what it can of it, else the model-free
+    metrics. `score` and `submit` share this, so the same flags mean the same thing."""
+    if requested:
+        return requested, "as requested"
+    usable = [m for m in DEFAULT_METRICS if m in available]
+    if len(usable) == len(DEFAULT_METRICS):
+        return list(DEFAULT_METRICS), "the default set"
+    missing = ", ".join(m for m in DEFAULT_METRICS if m not in available)
+    if usable:
+        return usable, f"the default set but {missing}, which cannot be scored here"
+    return list(MODEL_FREE_METRICS), (
+        "model-free metrics only: no judge is configured where the scoring runs. For the LLM "
+        "metrics set OPENAI_BASE_URL (and OPENAI_API_KEY) to an OpenAI-compatible endpoint "
+        "there, or name a bedrock:<model-id> --judge-model"
+    )
+
+
+def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, Any]:
     """The API body the flags describe. Raises RequestInvalid for contradictory flags.
 
-    settings: the judge settings of whoever scores, to fall back to the model-free metrics
-    when no judge is configured; None when a service scores (it knows its own judge).
+    available: the metrics whoever scores can score (this process's judge settings for
+    `score`, the service's GET /metrics for `submit`); which metrics were chosen, and why,
+    is said on stderr (stdout stays the result, --json or not) when the flags did not name
+    them.
     """
     from rag_eval.cli.samples import load_samples
 
@@ -87,20 +108,9 @@ def request_body(args: argparse.Namespace, settings: Settings | None) -> dict[st
         raise RequestInvalid(
             [{"field": "--question", "message": "required (or --file with samples)"}]
         )
-    if args.metrics:
-        body["metrics"] = args.metrics
-    elif (
-        settings is not None
-        and not settings.openai_configured
-        and not (args.judge_model or "").startswith("bedrock:")
-    ):
-        # No judge: score what can be scored instead of refusing the default set.
-        body["metrics"] = list(MODEL_FREE_METRICS)
-        print(
-            "note: no judge configured, scoring model-free metrics only. Set OPENAI_BASE_URL "
-            "(and OPENAI_API_KEY) to an OpenAI-compatible endpoint for the LLM metrics.",
-            file=sys.stderr,
-        )
+    body["metrics"], why = choose_metrics(args.metrics, available)
+    if not args.metrics:  # chosen for the user: say what, and why
+        print(f"metrics: {', '.join(body['metrics'])} ({why})", file=sys.stderr)
     if args.weights:
         body["weights"] = dict(args.weights)
     for name in ("judge_model", "embedding_model"):
@@ -116,10 +126,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     from rag_eval.app.pipeline import ScoringPipeline
     from rag_eval.domain.job import new_job
     from rag_eval.domain.request import parse_request
-    from rag_eval.judges.provider import judge_problems
+    from rag_eval.judges.provider import available_metrics, judge_problems
 
     settings = Settings.from_env()
-    request = parse_request(request_body(args, settings))
+    available = available_metrics(settings, args.judge_model or "", args.embedding_model or "")
+    request = parse_request(request_body(args, available))
     problems = judge_problems(request, settings)
     if problems:
         raise RequestInvalid(problems)

@@ -14,6 +14,8 @@ from typing import Any
 from rag_eval.domain.job import resolved_models
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.settings import Settings
+from rag_eval.metrics import REGISTRY
+from rag_eval.metrics.spec import MetricSpec
 
 PROVIDERS = ("openai", "bedrock")
 
@@ -26,48 +28,66 @@ def split_model(name: str) -> tuple[str, str]:
     return "openai", name
 
 
+def _reachable(model: str, settings: Settings) -> bool:
+    """Bedrock needs only AWS credentials; an OpenAI-compatible model needs its settings."""
+    return split_model(model)[0] == "bedrock" or settings.openai_configured
+
+
+def unavailable(
+    spec: MetricSpec, settings: Settings, judge_model: str = "", embedding_model: str = ""
+) -> str | None:
+    """Why this service cannot score the metric with these models, or None if it can."""
+    wants = []
+    if spec.needs_judge and not _reachable(judge_model or settings.judge_model, settings):
+        wants.append("a judge model")
+    if spec.needs_embeddings and not _reachable(
+        embedding_model or settings.embedding_model, settings
+    ):
+        wants.append("an embedding model")
+    return f"needs {' and '.join(wants)}, and none is configured" if wants else None
+
+
+def available_metrics(
+    settings: Settings, judge_model: str = "", embedding_model: str = ""
+) -> list[str]:
+    """Every metric of the registry this service can score with these models."""
+    return [
+        spec.name
+        for spec in REGISTRY.values()
+        if unavailable(spec, settings, judge_model, embedding_model) is None
+    ]
+
+
 def judge_problems(request: ScoreRequest, settings: Settings) -> list[dict[str, Any]]:
     """Why this request cannot be scored with the configured judges (empty if it can).
 
     Refused at submission so that a missing judge is a clear 422, not a job that fails
-    minutes later.
+    minutes later; `allowed` lists what this service can score instead.
     """
-    problems: list[dict[str, Any]] = []
-    wants = (
-        ("judge_model", request.judge_model or settings.judge_model, request.needs_judge()),
-        (
-            "embedding_model",
-            request.embedding_model or settings.embedding_model,
-            request.needs_embeddings(),
-        ),
-    )
-    for field_name, model, needed in wants:
-        if not needed:
-            continue
-        provider, _ = split_model(model)
-        if provider == "openai" and not settings.openai_configured:
-            needing = [
-                spec.name
-                for spec in request.metric_specs()
-                if (spec.needs_judge if field_name == "judge_model" else spec.needs_embeddings)
-            ]
-            problems.append(
-                {
-                    "field": "metrics",
-                    "message": (
-                        f"metric(s) {', '.join(needing)} need a "
-                        f"{'judge' if field_name == 'judge_model' else 'embedding'} "
-                        f"model, and none is configured: set OPENAI_API_KEY and/or "
-                        f"OPENAI_BASE_URL, name a 'bedrock:<model-id>' {field_name}, or "
-                        "choose model-free metrics"
-                    ),
-                    "allowed": [s for s in request.metrics if s not in needing],
-                }
-            )
-    return problems
+    models = (request.judge_model or "", request.embedding_model or "")
+    refused = {
+        spec.name: reason
+        for spec in request.metric_specs()
+        if (reason := unavailable(spec, settings, *models)) is not None
+    }
+    if not refused:
+        return []
+    return [
+        {
+            "field": "metrics",
+            "message": (
+                f"metric(s) {', '.join(refused)} cannot be scored here: "
+                + "; ".join(f"{name} {reason}" for name, reason in refused.items())
+                + ". Set OPENAI_BASE_URL (and OPENAI_API_KEY) where the scoring runs (for "
+                "the local stack: in the shell that runs `rag-eval local start`, then "
+                "restart it), name a 'bedrock:<model-id>' judge_model / embedding_model, "
+                "or choose metrics from the allowed ones"
+            ),
+            "allowed": available_metrics(settings, *models),
+        }
+    ]
 
 
 def judge_configured(request: ScoreRequest, settings: Settings) -> bool:
     """Whether a judge LLM is reachable for this request (used for the advice narrative)."""
-    provider, _ = split_model(resolved_models(request, settings)[0])
-    return provider == "bedrock" or settings.openai_configured
+    return _reachable(resolved_models(request, settings)[0], settings)

@@ -18,6 +18,7 @@ import pytest
 from rag_eval.cli.main import main
 from rag_eval.client import ApiError, ScoreJobsClient, sigv4_headers
 from rag_eval.client.api import is_loopback
+from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
 
 
 class Seen(NamedTuple):
@@ -91,7 +92,10 @@ class ScriptedApi:
 
 @pytest.fixture
 def api() -> Iterator[ScriptedApi]:
+    """The scripted API; GET /metrics answers like a service that can score every metric."""
     with ScriptedApi() as running:
+        every = [spec.describe() | {"available": True} for spec in REGISTRY.values()]
+        running.script[("GET", "/v1/metrics")] = [(200, {"metrics": every})]
         yield running
 
 
@@ -223,15 +227,36 @@ def test_submit_sends_the_samples_of_a_file_and_the_idempotency_key(
         ["submit", "--file", str(samples), "--idempotency-key", "k-1", "--endpoint", api.endpoint]
     )
 
-    # THEN the body carries the samples and leaves the metrics to the service, which knows
-    # whether it has a judge
+    # THEN the body carries the samples and the default metrics, which the service said it
+    # can score, and the key
     assert code == 0
-    sent = api.seen[0]
+    asked, sent = api.seen
+    assert (asked.method, asked.path) == ("GET", "/v1/metrics")
     assert [s["sample_id"] for s in sent.body["samples"]] == ["s1", "s2"]
-    assert "metrics" not in sent.body
+    assert sent.body["metrics"] == list(DEFAULT_METRICS)
     assert sent.headers["idempotency-key"] == "k-1"
     assert "x-api-key" not in sent.headers and "authorization" not in sent.headers
-    assert capsys.readouterr().out == "job j1: queued\n"
+    out, err = capsys.readouterr()
+    assert out == "job j1: queued\n"
+    assert err.startswith(f"metrics: {', '.join(DEFAULT_METRICS)} (the default set)\n")
+
+
+def test_submit_without_metrics_chooses_as_score_does_when_the_service_has_no_judge(
+    api: ScriptedApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a service whose GET /metrics says it can score the model-free metrics only
+    listed = [spec.describe() | {"available": spec.model_free} for spec in REGISTRY.values()]
+    api.script[("GET", "/v1/metrics")] = [(200, {"metrics": listed})]
+    api.script[("POST", "/v1/score-jobs")] = [(202, job(status="queued"))]
+
+    # WHEN a sample is submitted without --metrics
+    assert main(["submit", *ONE_SAMPLE, "--endpoint", api.endpoint]) == 0
+
+    # THEN the model-free metrics are sent, and stderr says why, as `score` does
+    assert api.seen[-1].body["metrics"] == list(MODEL_FREE_METRICS)
+    err = capsys.readouterr().err
+    assert "model-free metrics only: no judge is configured where the scoring runs" in err
+    assert "OPENAI_BASE_URL" in err
 
 
 def test_an_api_key_is_sent_as_x_api_key(api: ScriptedApi, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -327,6 +327,28 @@ def test_llm_metrics_without_a_judge_are_refused_naming_them() -> None:
     assert "OPENAI_BASE_URL" in text and "bedrock:" in text
 
 
+def test_the_allowed_metrics_are_ones_this_service_can_really_score() -> None:
+    # GIVEN no OpenAI settings, and a judge metric beside a judge-and-embeddings one
+    request = parse_request({**SAMPLE, "metrics": ["faithfulness", "answer_relevancy"]})
+
+    # WHEN the judge is checked
+    [problem] = judge_problems(request, Settings())
+
+    # THEN one problem names both with their reasons, and `allowed` holds neither
+    assert "faithfulness needs a judge model" in problem["message"]
+    assert "answer_relevancy needs a judge model and an embedding model" in problem["message"]
+    assert problem["allowed"] == list(MODEL_FREE_METRICS)
+
+
+def test_with_a_bedrock_judge_only_the_embedding_metrics_are_out() -> None:
+    body = {**SAMPLE, "judge_model": "bedrock:anthropic.claude-3-haiku-20240307-v1:0"}
+    [problem] = judge_problems(parse_request(body), Settings())
+    assert "answer_relevancy needs an embedding model" in problem["message"]
+    assert "answer_relevancy" not in problem["allowed"]
+    assert "semantic_similarity" not in problem["allowed"]
+    assert {"faithfulness", "context_recall", "factual_correctness"} <= set(problem["allowed"])
+
+
 def test_model_free_metrics_need_no_judge() -> None:
     request = parse_request({**SAMPLE, "metrics": list(MODEL_FREE_METRICS)})
     assert judge_problems(request, Settings()) == []

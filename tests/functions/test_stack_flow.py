@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from rag_eval.adapters.aws.clients import aws_client
+from rag_eval.metrics import MODEL_FREE_METRICS
 from tests.support.lambdas import (
     ROOT,
     api_event,
@@ -277,6 +278,10 @@ def test_metrics_openapi_and_docs_describe_the_api(stack) -> None:
 
     assert len(metrics) == 13
     assert {"name", "inputs", "needs_judge", "needs_embeddings"} <= set(metrics[0])
+    # With no judge configured, the service says which metrics it can score, and why not
+    assert {m["name"] for m in metrics if m["available"]} == set(MODEL_FREE_METRICS)
+    faithfulness = next(m for m in metrics if m["name"] == "faithfulness")
+    assert faithfulness["unavailable"] == "needs a judge model, and none is configured"
     assert "/score-jobs" in schema["paths"] and "/score-jobs/{job_id}" in schema["paths"]
     assert docs["statusCode"] == 200 and "swagger" in docs["body"].lower()
 
