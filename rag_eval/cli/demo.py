@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from rag_eval.cli.render import job_watcher, print_job
+from rag_eval.cli.render import aws_command, job_watcher, print_job
 from rag_eval.client import ScoreJobsClient, WaitTimeout
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.layout import run_folder
@@ -81,8 +81,8 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
         print(
             "\n      The same with the AWS CLI, against `rag-eval local start` (it prints the\n"
             "      bucket's name; the stack lives in memory, so each start has a new one):\n"
-            "      aws --endpoint-url http://127.0.0.1:3001 s3 ls s3://<bucket>/score-async/ "
-            "--recursive"
+            f"      {aws_command()} --endpoint-url http://127.0.0.1:3001 s3 ls "
+            "s3://<bucket>/score-async/ --recursive"
         )
         # The stack's bucket goes with the stack: keep a copy of the folder to read later.
         saved = {path.name: path for path in client.download_artifacts(job["job_id"], out)}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
-from rag_eval.cli.render import job_watcher, print_job, print_json, progress_line
+from rag_eval.cli.render import job_watcher, own_command, print_job, print_json, progress_line
 from rag_eval.cli.scoring import add_sample_arguments, request_body
 from rag_eval.domain.states import FINAL_STATES, JobState
 
@@ -57,7 +57,10 @@ def _wait_and_report(client, job_id: str, args: argparse.Namespace) -> int:
 
 def _next_step(job: dict[str, Any]) -> None:
     if job["status"] == JobState.COMPLETED:
-        print(f"  fetch it: rag-eval artifacts {job['job_id']} --download runs/", file=sys.stderr)
+        print(
+            f"  fetch it: {own_command()} artifacts {job['job_id']} --download runs/",
+            file=sys.stderr,
+        )
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -72,7 +75,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print_json(job)
     else:
         print(f"job {job['job_id']}: {job['status']}")
-        print(f"  follow it: rag-eval wait {job['job_id']}", file=sys.stderr)
+        print(f"  follow it: {own_command()} wait {job['job_id']}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -107,7 +110,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         print(_job_table(page["jobs"]))
     if page.get("next_cursor"):
-        print(f"more: rag-eval list --cursor {page['next_cursor']}", file=sys.stderr)
+        print(f"more: {own_command()} list --cursor {page['next_cursor']}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_OK, EXIT_UNAVAILABLE
-from rag_eval.cli.render import print_json
+from rag_eval.cli.render import aws_command, own_command, print_json
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.settings import Settings
 
@@ -70,6 +70,7 @@ def cmd_local_start(args: argparse.Namespace) -> int:
 
 
 def local_stack_banner(stack) -> str:
+    rag_eval, aws = own_command(), aws_command()
     exports = " ".join(f"{name}={value}" for name, value in stack.client_environment().items())
     judge = stack.environment.get("OPENAI_BASE_URL") or (
         "api.openai.com" if stack.environment.get("OPENAI_API_KEY") else ""
@@ -88,10 +89,10 @@ def local_stack_banner(stack) -> str:
             "",
             "In another shell:",
             f"  export {exports}",
-            "  rag-eval submit --file rag_eval/sample_data/samples.jsonl --metrics chrf_score "
-            "--wait",
-            "  rag-eval list",
-            f"  aws --endpoint-url {stack.moto_url} s3 ls s3://{stack.bucket}/score-async/ "
+            f"  {rag_eval} submit --file rag_eval/sample_data/samples.jsonl "
+            "--metrics chrf_score --wait",
+            f"  {rag_eval} list",
+            f"  {aws} --endpoint-url {stack.moto_url} s3 ls s3://{stack.bucket}/score-async/ "
             "--recursive",
             "",
             "Ctrl-C stops it (everything is in memory and goes with it).",

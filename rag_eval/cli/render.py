@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,20 @@ def scoring_progress(enabled: bool):
         sys.stderr.flush()
 
     return show
+
+
+def own_command() -> str:
+    """How the user can call rag-eval again: as on the PATH, or the path just used."""
+    import shutil
+
+    used = os.path.abspath(sys.argv[0])
+    if os.path.basename(used) != "rag-eval" or shutil.which("rag-eval") == used:
+        return "rag-eval"  # on the PATH, or called some other way (python -m, a test)
+    relative = os.path.relpath(used)
+    return relative if not relative.startswith("..") else used
+
+
+def aws_command() -> str:
+    """The AWS CLI installed beside rag-eval (awscli is a dev dependency), or `aws`."""
+    rag_eval = own_command()
+    return os.path.join(os.path.dirname(rag_eval), "aws") if os.sep in rag_eval else "aws"

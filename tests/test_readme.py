@@ -1,0 +1,176 @@
+"""The README's commands, run as written: every ```sh block, in order, from the repository's
+root, against the local stack and the scripted judge.
+
+`BLOCKS` is the checked list: for each block (by its first line), the judge settings of the
+shell it runs in and whether the local stack must be up; a block the README gains or loses
+fails the test until the list says how to run it. `<bucket>` and `<job_id>` are filled in
+from what the stack and `submit` printed, as a reader would; a command that cannot run here
+says why in `NOT_RUN`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testkit.scripted_judge import ScriptedJudge
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+NOT_RUN = {
+    "make test": "it is what runs this test",
+    "sam build && sam deploy --guided": "needs Docker (or Finch) and an AWS account",
+}
+# First line of each block -> (judge: "none" | "scripted" | "openai-as-scripted", stack up?)
+BLOCKS = {
+    "make demo   # the service on this machine": ("none", False),
+    "OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=sk-... make demo": (
+        "openai-as-scripted",
+        False,
+    ),
+    ".venv/bin/rag-eval score \\": ("none", False),
+    ".venv/bin/rag-eval score --file rag_eval/sample_data/samples.jsonl \\": ("scripted", False),
+    ".venv/bin/rag-eval local start": ("scripted", False),
+    "export RAG_EVAL_ENDPOINT=http://127.0.0.1:3000/v1 AWS_ENDPOINT_URL=http://127.0.0.1:3001 \\": (
+        "none",
+        True,
+    ),
+    ".venv/bin/rag-eval submit --file rag_eval/sample_data/samples.jsonl --metrics chrf_score": (
+        "none",
+        True,
+    ),
+    ".venv/bin/rag-eval invoke ApiFunction -e events/api-submit.json": ("none", True),
+    "sam build && sam deploy --guided": ("none", False),
+}
+LOCAL_ENV = (
+    "RAG_EVAL_ENDPOINT=http://127.0.0.1:3000/v1 AWS_ENDPOINT_URL=http://127.0.0.1:3001 "
+    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+)
+
+
+def sh_blocks() -> list[tuple[str, list[str]]]:
+    """Each ```sh block: its first line as written, and its commands (continuations joined)."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S)
+    found = []
+    for block in blocks:
+        joined = re.sub(r"\\\n\s*", " ", block)
+        commands = [line for line in joined.splitlines() if line.strip()]
+        first = block.splitlines()[0]
+        found.append((next((k for k in BLOCKS if first.startswith(k)), first), commands))
+    return found
+
+
+def clean_env() -> dict[str, str]:
+    """A reader's shell: none of the service's, the judge's or AWS's settings."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not re.match(r"^(OPENAI_|RAGAS_|RAG_EVAL_|AWS_)", name)
+    }
+    return env | {"RAGAS_DO_NOT_TRACK": "true"}
+
+
+@pytest.fixture(scope="module")
+def judge() -> Iterator[ScriptedJudge]:
+    with ScriptedJudge() as running:
+        yield running
+
+
+def run(command: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_every_readme_command_runs_as_written(judge: ScriptedJudge, tmp_path: Path) -> None:
+    blocks = sh_blocks()
+    # The checked list covers every block, and only those.
+    assert sorted(first for first, _ in blocks) == sorted(BLOCKS)
+    judge_env = {"OPENAI_BASE_URL": judge.base_url, "OPENAI_API_KEY": "test"}
+    seen = {"bucket": None, "job_id": None}
+    stack = None
+    printed: list[str] = []
+    try:
+        for first, block in blocks:
+            kind, needs_stack = BLOCKS[first]
+            env = clean_env() | (judge_env if kind == "scripted" else {})
+            if needs_stack:
+                assert stack is not None, "the README uses the local stack before starting it"
+                # The shell the README exported the local stack's settings in.
+                env |= dict(pair.split("=", 1) for pair in LOCAL_ENV.split())
+            for command in block:
+                if any(command.startswith(skipped) for skipped in NOT_RUN):
+                    printed.append(f"$ {command}\n(not run: {NOT_RUN[command.split('  ')[0]]})")
+                    continue
+                if command.startswith(".venv/bin/rag-eval local start"):
+                    stack, seen["bucket"] = start_stack(command, env)
+                    printed.append(f"$ {command}\n(the local stack is up: {seen['bucket']})")
+                    continue
+                as_run = command.replace("<bucket>", seen["bucket"] or "<bucket>")
+                as_run = as_run.replace("<job_id>", seen["job_id"] or "<job_id>")
+                if kind == "openai-as-scripted":
+                    # The same command, the judge on loopback instead of OpenAI's.
+                    as_run = as_run.replace("https://api.openai.com/v1", judge.base_url)
+                    as_run = as_run.replace("sk-...", "test")
+                if command.startswith("export "):
+                    assert command.split(" ", 1)[1].split() == LOCAL_ENV.split()
+                    continue
+                assert "<" not in as_run.split("#")[0], f"unfilled placeholder in {command!r}"
+                done = run(as_run, env)
+                printed.append(f"$ {command}\n{done.stdout}{done.stderr}")
+                assert done.returncode == 0, printed[-1]
+                assert "Traceback" not in done.stderr, printed[-1]
+                if match := re.search(r"^job (\w{24}): ", done.stdout, re.M):
+                    seen["job_id"] = match.group(1)
+    finally:
+        if stack is not None:
+            stack.send_signal(signal.SIGINT)
+            stack.wait(timeout=60)
+        (tmp_path / "readme-run.txt").write_text("\n".join(printed), encoding="utf-8")
+
+
+def start_stack(command: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`rag-eval local start` in the background, as a second shell would run it."""
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command.split('#')[0]}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Ctrl-C stops it"):
+            bucket = next(x.split()[1] for x in lines if x.strip().startswith("bucket"))
+            # Keep reading its log so that the pipe never fills.
+            threading_drain(process)
+            return process, bucket
+    process.kill()
+    raise AssertionError("the local stack did not come up:\n" + "".join(lines))
+
+
+def threading_drain(process: subprocess.Popen) -> None:
+    import threading
+
+    threading.Thread(target=process.stdout.read, daemon=True).start()
