@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,21 @@ def _next_step(job: dict[str, Any]) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from rag_eval.client import ApiError
+
     client = _client(args)
     # The service knows which metrics its own judge settings can score.
-    available = [m["name"] for m in client.metrics()["metrics"] if m.get("available", True)]
+    listed = client.metrics()["metrics"]
+    available = [m["name"] for m in listed if m.get("available", True)]
+    if not args.metrics and len(available) < len(listed):
+        _judge_settings_here_hint()
     body = request_body(args, available)
-    job = client.submit(body, idempotency_key=args.idempotency_key)
+    try:
+        job = client.submit(body, idempotency_key=args.idempotency_key)
+    except ApiError as exc:
+        if any("cannot be scored here" in str(d.get("message")) for d in exc.details):
+            _judge_settings_here_hint()
+        raise
     if args.wait:
         return _wait_and_report(client, job["job_id"], args)
     if args.json:
@@ -77,6 +88,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(f"job {job['job_id']}: {job['status']}")
         print(f"  follow it: {own_command()} wait {job['job_id']}", file=sys.stderr)
     return EXIT_OK
+
+
+def _judge_settings_here_hint() -> None:
+    """Judge settings in the client's shell do not reach a service: say so, once."""
+    here = [name for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY") if os.environ.get(name)]
+    if here:
+        print(
+            f"note: {' and '.join(here)} {'is' if len(here) == 1 else 'are'} set in this "
+            "shell, but the judge is the service's own: set it where the service runs (for "
+            "the local stack, in the shell of `rag-eval local start`, then restart it; on AWS, "
+            "the stack's OpenAIBaseUrl / OpenAIApiKeyParameter)",
+            file=sys.stderr,
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Heavy imports (ragas, moto) happen inside the commands that need them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -29,24 +30,29 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas reads it once, at import
     args = build_parser().parse_args(argv)
-    from rag_eval.client import ApiError, RequestNotSent, describe_problem
+    from rag_eval.client import ApiError, RequestNotSent
+    from rag_eval.client.api import describe_problems
 
     try:
         return args.handler(args)
     except RequestInvalid as exc:
-        for problem in exc.problems:
-            print(f"error: {describe_problem(problem)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        error = {"code": "invalid_request", "message": "the request is not valid"}
+        lines, details, code = describe_problems(exc.problems), exc.problems, EXIT_BAD_INPUT
     except SettingsInvalid as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        error = {"code": "invalid_setting", "message": str(exc)}
+        lines, details, code = [str(exc)], [], EXIT_BAD_INPUT
     except ApiError as exc:
-        for line in exc.lines():
-            print(f"error: {line}", file=sys.stderr)
-        return EXIT_BAD_INPUT if exc.client_error else EXIT_UNAVAILABLE
+        error = {"code": exc.code, "message": exc.message, "status": exc.status}
+        lines, details = exc.lines(), exc.details
+        code = EXIT_BAD_INPUT if exc.client_error else EXIT_UNAVAILABLE
     except RequestNotSent as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        error = {"code": "unreachable", "message": str(exc)}
+        lines, details, code = [str(exc)], [], EXIT_UNAVAILABLE
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+    if getattr(args, "json", False):  # the machine-readable error, where the result would be
+        print(json.dumps({"error": error | {"details": details}}, ensure_ascii=False, indent=2))
+    return code
 
 
 if __name__ == "__main__":

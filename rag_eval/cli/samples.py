@@ -18,10 +18,20 @@ def load_samples(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise RequestInvalid([{"field": "--file", "message": f"no such file: {path}"}])
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return _jsonl(path)
-    if suffix == ".csv":
-        return _csv(path)
+    if suffix in (".jsonl", ".ndjson", ".csv"):
+        samples = _jsonl(path) if suffix != ".csv" else _csv(path)
+        if not samples:
+            what = "a header only" if suffix == ".csv" and path.stat().st_size else "nothing"
+            raise RequestInvalid(
+                [
+                    {
+                        "field": "--file",
+                        "message": f"{path} has no samples (it holds {what}); add one per "
+                        + ("row under the header" if suffix == ".csv" else "line"),
+                    }
+                ]
+            )
+        return samples
     raise RequestInvalid(
         [
             {

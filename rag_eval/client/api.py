@@ -30,16 +30,22 @@ class ApiError(Exception):
     """An error answer of the API, from its `{"error": {"code", "message", "details"}}` body."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        url: str = "",
     ) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.url = url
         super().__init__(f"{status} {code}: {message}")
 
     @classmethod
-    def from_response(cls, status: int, body: bytes) -> ApiError:
+    def from_response(cls, status: int, body: bytes, url: str = "") -> ApiError:
         try:
             parsed = json.loads(body)
         except ValueError:
@@ -52,11 +58,12 @@ class ApiError(Exception):
                 str(error.get("code", f"http_{status}")),
                 str(error.get("message", "")),
                 details if isinstance(details, list) else [],
+                url,
             )
         # Not in the service's error shape: a proxy or load balancer in front of the API.
         message = parsed.get("message") if isinstance(parsed, dict) else None
         text = message or body.decode("utf-8", "replace").strip() or f"HTTP {status}"
-        return cls(status, f"http_{status}", str(text)[:500])
+        return cls(status, f"http_{status}", str(text)[:500], url=url)
 
     @property
     def client_error(self) -> bool:
@@ -64,9 +71,45 @@ class ApiError(Exception):
 
     def lines(self) -> list[str]:
         """One line per problem: `field: message (allowed: ...)`, else `code: message`."""
-        if not self.details:
-            return [f"{self.code}: {self.message}"]
-        return [describe_problem(problem) for problem in self.details]
+        if self.details:
+            return describe_problems(self.details)
+        line = f"{self.code}: {self.message}"
+        if self.status == 403 and self.message == "Missing Authentication Token":
+            # API Gateway's answer for a path it has no route for (or an unsigned request).
+            line += (
+                f" ({self.url}): no route there. The endpoint must be the API's base URL with "
+                "its stage, e.g. http://127.0.0.1:3000/v1 locally or the stack's ApiUrl "
+                "output (--endpoint or RAG_EVAL_ENDPOINT)"
+            )
+        return [line]
+
+
+def describe_problems(problems: list[dict[str, Any]]) -> list[str]:
+    """One line per problem; the same problem on many samples is one line that counts them
+    (`300 samples (samples[0] .. samples[299]): user_input: unknown field ...`)."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for problem in problems:
+        field = str(problem.get("field", "body"))
+        where, sep, rest = field.partition("].")
+        key = (
+            (rest, str(problem.get("message", "")), repr(problem.get("allowed")))
+            if sep and where.startswith("samples[")
+            else (field, repr(problem), "")
+        )
+        groups.setdefault(key, []).append(field)
+    lines = []
+    for (_, _, _), fields in groups.items():
+        first = next(p for p in problems if str(p.get("field", "body")) == fields[0])
+        if len(fields) == 1:
+            lines.append(describe_problem(first))
+        else:
+            samples = [f.partition("].")[0] + "]" for f in fields]
+            span = f"{samples[0]} .. {samples[-1]}" if len(samples) > 2 else ", ".join(samples)
+            lines.append(
+                f"{len(fields)} samples ({span}): "
+                + describe_problem(first | {"field": fields[0].partition("].")[2]})
+            )
+    return lines
 
 
 def describe_problem(problem: dict[str, Any]) -> str:
@@ -222,15 +265,26 @@ class ScoreJobsClient:
             except urllib.error.HTTPError as exc:
                 body = exc.read()
                 if exc.code not in _RETRYABLE or last:
-                    raise ApiError.from_response(exc.code, body) from None
+                    raise ApiError.from_response(exc.code, body, request.full_url) from None
                 time.sleep(_backoff(attempt, exc.headers.get("Retry-After")))
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 reason = getattr(exc, "reason", exc)
                 # Refused: nothing listens there (not started, wrong port); waiting won't help.
                 if last or isinstance(reason, ConnectionRefusedError):
-                    raise RequestNotSent(f"cannot reach {request.full_url}: {reason}") from None
+                    raise RequestNotSent(
+                        f"cannot reach {request.full_url}: {reason}. {_reach_hint(self.endpoint)}"
+                    ) from None
                 time.sleep(_backoff(attempt, None))
         raise AssertionError("unreachable")
+
+
+def _reach_hint(endpoint: str) -> str:
+    if is_loopback(endpoint):
+        return (
+            "Is the local stack running? Start it with `rag-eval local start` (it serves "
+            "http://127.0.0.1:3000/v1), or point --endpoint / RAG_EVAL_ENDPOINT at the API"
+        )
+    return "Check --endpoint / RAG_EVAL_ENDPOINT: the deployed stack's ApiUrl output"
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from difflib import get_close_matches
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from pydantic import (
@@ -135,7 +137,9 @@ class ScoreRequest(BaseModel):
     def _known_metrics(cls, value: list[str]) -> list[str]:
         unknown = [m for m in value if m not in REGISTRY]
         if unknown:
-            raise ValueError(f"unknown metric(s): {', '.join(unknown)}")
+            raise ValueError(
+                f"unknown metric(s): {', '.join(unknown)}{did_you_mean(unknown, REGISTRY)}"
+            )
         return list(dict.fromkeys(value))  # drop duplicates, keep order
 
     @field_validator("weights")
@@ -207,6 +211,33 @@ class ScoreRequest(BaseModel):
 
 
 _REQUEST_FIELDS = (*Sample.model_fields, *(f for f in ScoreRequest.model_fields if f != "samples"))
+_SAMPLE_FIELDS = tuple(Sample.model_fields)
+
+
+# The names other tools give our sample fields (ragas, Hugging Face datasets).
+FIELD_SYNONYMS = MappingProxyType(
+    {
+        "user_input": "question",
+        "response": "answer",
+        "retrieved_contexts": "contexts",
+        "reference": "ground_truth",
+        "id": "sample_id",
+    }
+)
+
+
+def did_you_mean(names: list[str], known: Any) -> str:
+    """` (did you mean x?)` for names that look like known ones, else ``."""
+    known = list(known)
+    guesses = []
+    for name in names:
+        guess = FIELD_SYNONYMS.get(name) if FIELD_SYNONYMS.get(name) in known else None
+        prefixed = [k for k in known if k.startswith(name) or name.startswith(k)]
+        close = prefixed or get_close_matches(name, known, n=1, cutoff=0.6)
+        guess = guess or (close[0] if close else None)
+        if guess:
+            guesses.append(f"{guess}" if len(names) == 1 else f"{guess} for {name}")
+    return f" (did you mean {', '.join(guesses)}?)" if guesses else ""
 
 
 def parse_request(body: Any) -> ScoreRequest:
@@ -216,11 +247,17 @@ def parse_request(body: Any) -> ScoreRequest:
             [{"field": "body", "message": "must be a JSON object", "allowed": "object"}]
         )
     if "samples" not in body and "question" not in body:
+        others = [name for name in body if FIELD_SYNONYMS.get(name) == "question"]
         raise RequestInvalid(
             [
                 {
                     "field": "question",
-                    "message": "required: give one sample inline, or a 'samples' list",
+                    "message": "required: give one sample inline, or a 'samples' list"
+                    + (
+                        f" ({others[0]} is not a field here: did you mean question?)"
+                        if others
+                        else ""
+                    ),
                     "allowed": list(Sample.model_fields),
                 }
             ]
@@ -235,9 +272,18 @@ def parse_request(body: Any) -> ScoreRequest:
             if problem["field"] == "metrics" and problem["message"].startswith("unknown metric"):
                 problem["allowed"] = list(REGISTRY)
             if problem["message"] == "unknown field":
+                in_list = problem["field"].startswith("samples[")
+                known = _SAMPLE_FIELDS if in_list else ("samples", *_REQUEST_FIELDS)
+                name = problem["field"].rsplit(".", 1)[-1]
+                problem["message"] += did_you_mean([name], known)
                 problem["allowed"] = list(
                     Sample.model_fields
                     if problem["field"].startswith("samples[")
                     else ("samples", *_REQUEST_FIELDS)
+                )
+            if problem["field"] == "samples" and "at most" in problem.get("allowed", ""):
+                problem["message"] = (
+                    f"{len(body['samples'])} samples; at most {MAX_SAMPLES} are allowed per job: "
+                    "split them into several jobs"
                 )
         raise RequestInvalid(problems) from exc

@@ -238,3 +238,71 @@ def test_a_bad_setting_is_one_line_naming_it_and_only_where_it_is_read(
     # AND a command that does not read it is not disturbed
     assert main(["metrics", "--markdown"]) == 0
     assert capsys.readouterr().out.startswith("| metric | what it measures | inputs | needs |")
+
+
+def test_the_same_mistake_on_many_rows_is_one_line_with_the_likely_name(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN 300 rows written with ragas' field names
+    rows = tmp_path / "ragas-names.jsonl"
+    rows.write_text(
+        "\n".join(json.dumps({"user_input": f"q{i}?", "response": "a"}) for i in range(300)),
+        encoding="utf-8",
+    )
+
+    # WHEN they are scored THEN each mistake is one line counting the rows, with a next step
+    assert main(["score", "--file", str(rows), "--metrics", "chrf_score"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "error: 300 samples (samples[0] .. samples[299]): question: Field required",
+        "error: 300 samples (samples[0] .. samples[299]): user_input: unknown field (did you "
+        "mean question?) (allowed: sample_id, question, answer, contexts, ground_truth)",
+        "error: 300 samples (samples[0] .. samples[299]): response: unknown field (did you "
+        "mean answer?) (allowed: sample_id, question, answer, contexts, ground_truth)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.jsonl", "", "has no samples (it holds nothing); add one per line"),
+        (
+            "header.csv",
+            "question,answer\n",
+            "has no samples (it holds a header only); add one per row under the header",
+        ),
+    ],
+)
+def test_a_file_without_samples_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert main(["score", "--file", str(path), "--metrics", "chrf_score"]) == 2
+    assert capsys.readouterr().err == f"error: --file: {path} {message}\n"
+
+
+def test_with_json_the_error_is_machine_readable_on_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # WHEN a metric name is mistyped with --json
+    assert main(["score", "--question", "q", "--metrics", "chrf", "--json"]) == 2
+
+    # THEN stdout is the error in the API's shape, stderr the line for people
+    out, err = capsys.readouterr()
+    error = json.loads(out)["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"][0]["field"] == "metrics"
+    assert error["details"][0]["message"] == "unknown metric(s): chrf (did you mean chrf_score?)"
+    assert err.startswith("error: metrics: unknown metric(s): chrf (did you mean chrf_score?)")
+
+
+def test_the_bundled_csv_holds_the_bundled_samples() -> None:
+    from rag_eval.cli.samples import load_samples
+    from rag_eval.domain.request import ScoreRequest
+
+    def parsed(name: str) -> list:
+        path = BUNDLED_SAMPLES.with_name(name)
+        return ScoreRequest.model_validate({"samples": load_samples(path)}).samples
+
+    assert parsed("samples.csv") == parsed("samples.jsonl")

@@ -163,7 +163,13 @@ def test_an_api_gateway_error_body_is_shown_too(
 ) -> None:
     # GIVEN a route API Gateway does not know (its own body, not the functions' error shape)
     assert main(["status", "j1", "--endpoint", api.base + "/prod"]) == 2
-    assert capsys.readouterr().err == "error: http_403: Missing Authentication Token\n"
+    # THEN the user is told what API Gateway means by it, and what to check
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"error: http_403: Missing Authentication Token ({api.base}/prod/score-jobs/j1): no "
+        "route there. The endpoint must be the API's base URL with its stage"
+    )
+    assert "RAG_EVAL_ENDPOINT" in line
 
 
 def test_a_5xx_is_retried_for_reads_and_then_exits_4(
@@ -208,7 +214,10 @@ def test_an_unreachable_endpoint_exits_4(capsys: pytest.CaptureFixture[str]) -> 
         endpoint = gone.endpoint
     code = main(["list", "--endpoint", endpoint])
     assert code == 4
-    assert capsys.readouterr().err.startswith(f"error: cannot reach {endpoint}/score-jobs")
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot reach {endpoint}/score-jobs")
+    # AND the next step: start the local stack, or point the client elsewhere
+    assert "rag-eval local start" in err and "RAG_EVAL_ENDPOINT" in err
 
 
 # --- submit ------------------------------------------------------------------------------------
@@ -403,3 +412,29 @@ def test_artifacts_download_saves_the_run_folder(
         assert (tmp_path / folder / name).read_bytes() == content
     assert f"saved {tmp_path / folder / 'scores.csv'}" in capsys.readouterr().out
     assert all("x-api-key" not in s.headers for s in api.seen)
+
+
+def test_judge_settings_in_the_clients_shell_are_said_not_to_reach_the_service(
+    api: ScriptedApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a service without a judge, and the judge set in the client's own shell
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    refused = {
+        "field": "metrics",
+        "message": "metric(s) faithfulness cannot be scored here: faithfulness needs a judge "
+        "model, and none is configured",
+        "allowed": ["chrf_score"],
+    }
+    api.script[("POST", "/v1/score-jobs")] = [
+        (422, {"error": {"code": "invalid_request", "message": "not valid", "details": [refused]}})
+    ]
+
+    # WHEN an LLM metric is submitted
+    code = main(["submit", *ONE_SAMPLE, "--metrics", "faithfulness", "--endpoint", api.endpoint])
+
+    # THEN besides the refusal, the user learns where the judge must be set
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "note: OPENAI_BASE_URL is set in this shell, but the judge is the service's own" in err
+    assert "rag-eval local start" in err
+    assert "error: metrics: metric(s) faithfulness cannot be scored here" in err

@@ -236,9 +236,9 @@ def test_typo_in_a_single_sample_body_is_an_unknown_field_with_the_allowed_list(
     # GIVEN the common typo `ground_truths`
     problem = only_problem({**SAMPLE, "ground_truths": "It was completed in 1889."})
 
-    # THEN it is an unknown field, and the allowed names include `ground_truth`
+    # THEN it is an unknown field, with the likely name, and the allowed names
     assert problem["field"] == "ground_truths"
-    assert problem["message"] == "unknown field"
+    assert problem["message"] == "unknown field (did you mean ground_truth?)"
     assert "ground_truth" in problem["allowed"]
     assert "metrics" in problem["allowed"]
 
@@ -252,8 +252,53 @@ def test_typo_inside_samples_names_the_sample_and_lists_sample_fields() -> None:
 
     # THEN the problem points at that sample and lists only sample fields
     assert problem["field"] == "samples[1].ground_truths"
-    assert problem["message"] == "unknown field"
+    assert problem["message"] == "unknown field (did you mean ground_truth?)"
     assert problem["allowed"] == ["sample_id", "question", "answer", "contexts", "ground_truth"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        # ragas' and Hugging Face's names for our fields
+        (
+            {"samples": [{"user_input": "q", "response": "a"}]},
+            "samples[0].user_input",
+            "unknown field (did you mean question?)",
+        ),
+        (
+            {**SAMPLE, "retrieved_contexts": ["c"]},
+            "retrieved_contexts",
+            "unknown field (did you mean contexts?)",
+        ),
+        ({**SAMPLE, "metric": ["chrf_score"]}, "metric", "unknown field (did you mean metrics?)"),
+        (
+            {**SAMPLE, "metrics": ["chrf", "faithfulnes"]},
+            "metrics",
+            "unknown metric(s): chrf, faithfulnes "
+            "(did you mean chrf_score for chrf, faithfulness for faithfulnes?)",
+        ),
+        (
+            {"user_input": "q"},
+            "question",
+            "required: give one sample inline, or a 'samples' list "
+            "(user_input is not a field here: did you mean question?)",
+        ),
+    ],
+)
+def test_a_likely_name_is_suggested(body: dict, field: str, message: str) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(body)
+    assert {"field": field, "message": message} in [
+        {"field": p["field"], "message": p["message"]} for p in caught.value.problems
+    ]
+
+
+def test_too_many_samples_says_what_to_do() -> None:
+    problem = only_problem({"samples": [SAMPLE] * 1001})
+    assert problem["field"] == "samples"
+    assert problem["message"] == (
+        "1001 samples; at most 1000 are allowed per job: split them into several jobs"
+    )
 
 
 def test_duplicate_sample_ids_are_refused_naming_them() -> None:
