@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from rag_eval.cli.render import aws_command, job_watcher, print_job
+from rag_eval.cli.render import aws_command, configure_logging, job_watcher, print_job
 from rag_eval.client import ScoreJobsClient, WaitTimeout
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.layout import run_folder
@@ -33,7 +33,7 @@ SAMPLES = files("rag_eval") / "sample_data" / "samples.jsonl"
 def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
     """0 when the job completed, 1 otherwise."""
     # The demo's own lines tell the story; the stack logs only what goes wrong.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.WARNING)
     has_judge = Settings.from_env().openai_configured
     metrics = [*DEFAULT_METRICS, *MODEL_FREE_METRICS] if has_judge else list(MODEL_FREE_METRICS)
     samples = [json.loads(line) for line in SAMPLES.read_text("utf-8").splitlines() if line]

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_OK, EXIT_UNAVAILABLE
-from rag_eval.cli.render import aws_command, own_command, print_json
+from rag_eval.cli.render import aws_command, configure_logging, own_command, print_json
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.settings import Settings
-
-
-def _configure_logging() -> None:
-    import logging
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("botocore").setLevel(logging.WARNING)
 
 
 def _parameter(value: str) -> tuple[str, str]:
@@ -36,7 +28,18 @@ def cmd_local_start(args: argparse.Namespace) -> int:
 
     from rag_eval.local.stack import LocalStack
 
-    _configure_logging()
+    visibility_timeout = (
+        args.visibility_timeout
+        if args.visibility_timeout is not None
+        else Settings.from_env().local_visibility_timeout
+    )
+    configure_logging(logging.INFO, timestamps=True)
+    print(
+        "starting the local stack: moto, template.yaml's resources, the API, the pollers "
+        "(a few seconds)",
+        file=sys.stderr,
+        flush=True,
+    )
     moto_port = args.moto_port
     if moto_port is None:
         moto_port = args.port + 1 if args.port else 0
@@ -46,11 +49,7 @@ def cmd_local_start(args: argparse.Namespace) -> int:
     stack = LocalStack(
         args.port,
         moto_port=moto_port,
-        visibility_timeout=(
-            args.visibility_timeout
-            if args.visibility_timeout is not None
-            else Settings.from_env().local_visibility_timeout
-        ),
+        visibility_timeout=visibility_timeout,
         parameters=dict(args.parameters or []),
         worker_concurrency=args.worker_concurrency,
     )

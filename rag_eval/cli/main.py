@@ -13,6 +13,7 @@ import sys
 
 from rag_eval.cli import jobs, local, scoring
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
+from rag_eval.cli.render import configure_logging
 from rag_eval.domain.errors import RequestInvalid, SettingsInvalid
 
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas reads it once, at import
     args = build_parser().parse_args(argv)
+    configure_logging()  # commands that log more (local start) configure it again
     from rag_eval.client import ApiError, RequestNotSent
     from rag_eval.client.api import describe_problems
 

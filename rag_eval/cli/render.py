@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -107,3 +108,22 @@ def aws_command() -> str:
     """The AWS CLI installed beside rag-eval (awscli is a dev dependency), or `aws`."""
     rag_eval = own_command()
     return os.path.join(os.path.dirname(rag_eval), "aws") if os.sep in rag_eval else "aws"
+
+
+class _OwnLines(logging.Filter):
+    """Only our own log lines reach a person's screen: libraries' internals (instructor's
+    retries, botocore's credential lookups) are not theirs to read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("rag_eval")
+
+
+def configure_logging(level: int = logging.WARNING, *, timestamps: bool = False) -> None:
+    """stderr gets rag_eval's lines at `level` and above, nothing else."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_OwnLines())
+    stamp = "%(asctime)s " if timestamps else ""
+    handler.setFormatter(logging.Formatter(f"{stamp}%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    # A metric that did not score is in the job's summary, with its reason and count.
+    logging.getLogger("rag_eval.scoring").setLevel(max(level, logging.ERROR))

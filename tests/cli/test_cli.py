@@ -306,3 +306,19 @@ def test_the_bundled_csv_holds_the_bundled_samples() -> None:
         return ScoreRequest.model_validate({"samples": load_samples(path)}).samples
 
     assert parsed("samples.csv") == parsed("samples.jsonl")
+
+
+def test_a_failing_narrative_shows_one_line_of_ours_and_nothing_of_the_libraries(
+    judge_env: ScriptedJudge, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a judge that answers the advice narrative with garbage (instructor retries it)
+    judge_env.fail_next("garbage", count=10, fail_titles={"AdviceNarrative"})
+
+    # WHEN a sample is scored
+    code = main(["score", *ONE_SAMPLE, "--metrics", "faithfulness", "--out", str(tmp_path)])
+
+    # THEN the job completes; stderr holds our own warning only, none of instructor's lines
+    assert code == 0
+    err = capfd.readouterr().err
+    assert "WARNING rag_eval.advice.narrative: advice narrative failed" in err
+    assert all(line.startswith("WARNING rag_eval.") for line in err.splitlines()), err
