@@ -13,7 +13,8 @@ import sys
 
 from rag_eval.cli import jobs, local, scoring
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
-from rag_eval.cli.render import configure_logging
+from rag_eval.cli.render import configure_logging, own_command
+from rag_eval.client import ApiError, RequestNotSent
 from rag_eval.domain.errors import RequestInvalid, SettingsInvalid
 
 
@@ -32,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas reads it once, at import
     args = build_parser().parse_args(argv)
     configure_logging()  # commands that log more (local start) configure it again
-    from rag_eval.client import ApiError, RequestNotSent
     from rag_eval.client.api import describe_problems
 
+    hints: list[str] = []
     try:
         return args.handler(args)
     except RequestInvalid as exc:
@@ -45,16 +46,28 @@ def main(argv: list[str] | None = None) -> int:
         lines, details, code = [str(exc)], [], EXIT_BAD_INPUT
     except ApiError as exc:
         error = {"code": exc.code, "message": exc.message, "status": exc.status}
-        lines, details = exc.lines(), exc.details
+        lines, details, hints = exc.lines(), exc.details, _next_steps(exc)
         code = EXIT_BAD_INPUT if exc.client_error else EXIT_UNAVAILABLE
     except RequestNotSent as exc:
         error = {"code": "unreachable", "message": str(exc)}
         lines, details, code = [str(exc)], [], EXIT_UNAVAILABLE
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
+    for hint in hints:
+        print(f"next: {hint}", file=sys.stderr)
     if getattr(args, "json", False):  # the machine-readable error, where the result would be
         print(json.dumps({"error": error | {"details": details}}, ensure_ascii=False, indent=2))
     return code
+
+
+def _next_steps(exc: ApiError) -> list[str]:
+    """What to do about an answer of the API, where its message cannot say it."""
+    command = own_command()
+    if exc.code == "job_not_found":
+        return [f"`{command} list` shows your jobs"]
+    if exc.code == "conflict" and "exist once it is completed" in exc.message:
+        return [f"`{command} wait JOB_ID` waits for it to finish"]
+    return []
 
 
 if __name__ == "__main__":

@@ -155,7 +155,9 @@ def test_an_error_without_details_prints_its_code_and_message(
         (404, {"error": {"code": "job_not_found", "message": "no job with id 'nope'"}})
     ]
     assert main(["status", "nope", "--endpoint", api.endpoint]) == 2
-    assert capsys.readouterr().err == "error: job_not_found: no job with id 'nope'\n"
+    assert capsys.readouterr().err == (
+        "error: job_not_found: no job with id 'nope'\nnext: `rag-eval list` shows your jobs\n"
+    )
 
 
 def test_an_api_gateway_error_body_is_shown_too(
