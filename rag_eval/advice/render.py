@@ -10,6 +10,7 @@ from rag_eval.advice.guides import (
     STRONG_AT,
     WEAK_BELOW,
 )
+from rag_eval.domain.safe_text import markdown_cell, markdown_text
 
 
 def render_advice(
@@ -20,7 +21,10 @@ def render_advice(
     lines += _means_table(diagnosis.means)
     if narrative or narrative_note:
         lines += ["## Narrative (written by the judge model)", ""]
-        lines += [narrative.strip(), ""] if narrative else [f"_{narrative_note}_", ""]
+        # The judge's words are not ours: no markup of theirs renders.
+        lines += (
+            [markdown_text(narrative.strip()), ""] if narrative else [f"_{narrative_note}_", ""]
+        )
     if diagnosis.all_good:
         lines += _all_good_section(diagnosis)
     lines += _findings_section(diagnosis)
@@ -86,7 +90,7 @@ def _evidence_table(finding: Finding) -> list[str]:
     for item in finding.evidence:
         first = _fmt(item.score) if item.score is not None or not item.note else item.note
         others = [_fmt(item.other_scores.get(m)) for m in metrics[1:]]
-        cells = [_cell(item.sample_id), _cell(item.question), first, *others]
+        cells = [markdown_cell(item.sample_id), markdown_cell(item.question), first, *others]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -142,7 +146,3 @@ def _band(value: float | None) -> str:
     if value < WEAK_BELOW:
         return "weak"
     return "strong" if value >= STRONG_AT else "ok"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")

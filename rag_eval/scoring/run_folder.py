@@ -16,6 +16,7 @@ import pandas as pd
 from rag_eval import __version__
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import ScoreRun
+from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
 from rag_eval.metrics import REGISTRY
 
 # File name -> content type. Order is the order a reader should open them in.
@@ -63,7 +64,7 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
     """One row per sample: inputs, a readable error column, one column per metric."""
     rows = []
     for sample, result in zip(request.samples, run.results, strict=True):
-        row: dict[str, Any] = {
+        texts = {
             "sample_id": result.sample_id,
             "question": sample.question,
             "answer": sample.answer or "",
@@ -71,6 +72,7 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
             "ground_truth": sample.ground_truth or "",
             "error": "; ".join(f"{m}: {r}" for m, r in result.reasons.items()),
         }
+        row: dict[str, Any] = {name: spreadsheet_cell(text) for name, text in texts.items()}
         row.update(result.scores)
         row["weighted_score"] = run.sample_weighted_score(result)
         rows.append(row)
@@ -95,7 +97,7 @@ def _cell(value: Any) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:.4f}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return markdown_cell(str(value))
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
