@@ -313,7 +313,7 @@ def test_api_key_mode_comes_with_a_throttled_usage_plan(expanded: dict[str, Any]
     assert stage["Properties"]["TracingEnabled"] is True
 
 
-def test_the_api_role_creates_and_reads_jobs_but_never_updates_them(
+def test_the_api_role_creates_and_reads_jobs_and_updates_only_when_it_queued_one(
     expanded: dict[str, Any],
 ) -> None:
     grants = _grants(expanded, "ApiFunctionRole")
@@ -323,8 +323,19 @@ def test_the_api_role_creates_and_reads_jobs_but_never_updates_them(
         ("dynamodb:PutItem", "ScoreJobs.Arn"),
         ("dynamodb:GetItem", "ScoreJobs.Arn"),
         ("dynamodb:DeleteItem", "ScoreJobs.Arn"),
+        ("dynamodb:UpdateItem", "ScoreJobs.Arn"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-requests/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-async/*"),
+    }
+    # UpdateItem reaches no attribute but the key, the status it checks, and queued_at
+    [update] = [
+        statement
+        for policy in expanded["Resources"]["ApiFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Action"] == "dynamodb:UpdateItem"
+    ]
+    assert update["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": ["job_id", "status", "queued_at"]}
     }
 
 

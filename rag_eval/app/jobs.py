@@ -20,7 +20,7 @@ from rag_eval.domain.errors import (
     QueueUnavailable,
     RequestInvalid,
 )
-from rag_eval.domain.job import JobStatus, new_job, new_job_id, utc_now
+from rag_eval.domain.job import JobStatus, iso, new_job, new_job_id, utc_now
 from rag_eval.domain.layout import request_key
 from rag_eval.domain.request import ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
@@ -81,9 +81,9 @@ class JobService:
                 raise Conflict(
                     "this Idempotency-Key was already used with a different request body"
                 ) from None
-            if existing.status is JobState.QUEUED:
-                # The first attempt may have died between recording and queueing; the
-                # worker ignores duplicates, so sending again is always safe.
+            if existing.status is JobState.QUEUED and existing.queued_at is None:
+                # The first attempt died between recording and queueing; the worker ignores
+                # duplicates, so sending again is safe. Once sent, a replay sends nothing.
                 self._enqueue(existing, request)
             return Submission(existing, created=False)
         self._enqueue(job, request)
@@ -113,6 +113,10 @@ class JobService:
             # A 503 means "not accepted": leave no queued job behind that nothing will run.
             self._repository.discard(job.job_id)
             raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
+        try:
+            self._repository.mark_queued(job.job_id, iso(utc_now()))
+        except Exception:  # the message is on its way: a replay would merely send it again
+            logger.warning("could not record that the job was queued", exc_info=True)
 
     def metrics(self) -> dict[str, Any]:
         """The registry, each metric with whether this service can score it (its judge)."""

@@ -20,6 +20,9 @@ class JobRepository(Protocol):
     def get(self, job_id: str) -> tuple[JobStatus, str] | None:
         """The job and the hash of its request, or None."""
 
+    def mark_queued(self, job_id: str, now: str) -> None:
+        """Record that the job's message was sent (only while it is still `queued`)."""
+
     def discard(self, job_id: str) -> None:
         """Delete a job that never left `queued` (it could not be queued)."""
 

@@ -30,6 +30,8 @@ class JobStatus(BaseModel):
     job_id: str
     status: JobState
     created_at: str
+    # When its message was handed to the queue: a replay sends again only while this is unset.
+    queued_at: str | None = None
     updated_at: str | None = None
     finished_at: str | None = None
     run_id: str | None = None

@@ -24,6 +24,10 @@ class InMemoryJobs:
     def get(self, job_id: str) -> tuple[JobStatus, str] | None:
         return self.items.get(job_id)
 
+    def mark_queued(self, job_id: str, now: str) -> None:
+        if job_id in self.items and self.items[job_id][0].status is JobState.QUEUED:
+            self._set(job_id, queued_at=now)
+
     def discard(self, job_id: str) -> None:
         if job_id in self.items and self.items[job_id][0].status is JobState.QUEUED:
             del self.items[job_id]

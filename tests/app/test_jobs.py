@@ -37,17 +37,33 @@ def test_a_submission_is_recorded_queued_and_sent_once() -> None:
     assert message["request"]["metrics"] == ["chrf_score", "exact_match"]
 
 
-def test_the_same_idempotency_key_and_body_returns_the_same_job() -> None:
+def test_the_same_idempotency_key_and_body_returns_the_same_job_queued_once() -> None:
     service, jobs, queue, _ = make_service()
 
     first = service.submit(BODY, idempotency_key="k1", caller="team-a")
-    again = service.submit(BODY, idempotency_key="k1", caller="team-a")
+    replays = [service.submit(BODY, idempotency_key="k1", caller="team-a") for _ in range(5)]
 
-    assert (again.job.job_id, again.created) == (first.job.job_id, False)
+    assert {(r.job.job_id, r.created) for r in replays} == {(first.job.job_id, False)}
     assert len(jobs.items) == 1
-    # Still queued: the first attempt may have died before sending, so it is sent again
-    # (the worker ignores duplicates).
-    assert len(queue.sent) == 2
+    # Its message was sent and recorded as sent: replays queue nothing more.
+    assert jobs.get(first.job.job_id)[0].queued_at is not None
+    assert len(queue.sent) == 1
+
+
+def test_a_replay_queues_a_job_whose_first_attempt_died_before_sending() -> None:
+    # GIVEN a job recorded by an attempt that died before it reached the queue
+    service, jobs, queue, _ = make_service()
+    first = service.submit(BODY, idempotency_key="k1")
+    jobs._set(first.job.job_id, queued_at=None)
+    queue.sent.clear()
+
+    # WHEN the client retries with the same key
+    service.submit(BODY, idempotency_key="k1")
+
+    # THEN the job is queued now, once
+    assert [json.loads(body)["job_id"] for body in queue.sent] == [first.job.job_id]
+    service.submit(BODY, idempotency_key="k1")
+    assert len(queue.sent) == 1
 
 
 def test_the_same_key_from_another_caller_is_another_job() -> None:

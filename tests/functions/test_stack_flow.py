@@ -205,6 +205,13 @@ def test_idempotency_key_returns_the_same_job_and_refuses_a_different_body(stack
     assert other["statusCode"] == 409
     assert body_of(other)["error"]["code"] == "conflict"
 
+    # AND however often the client replays it, the job is queued once (and scored once)
+    for _ in range(4):
+        submit(body, **{"Idempotency-Key": "run-42"})
+    [message] = queued_messages(stack, expected=1)
+    assert json.loads(message["Body"])["job_id"] == body_of(first)["job_id"]
+    assert get_job(body_of(first)["job_id"])["queued_at"]
+
 
 @pytest.mark.parametrize(
     ("raw", "status", "field"),

@@ -163,6 +163,11 @@ class DynamoJobRepository:
         )
         return response is not None
 
+    def mark_queued(self, job_id: str, now: str) -> None:
+        self._update(
+            job_id, {"queued_at": now}, "#s = :queued", values={":queued": _ACTIVE[":queued"]}
+        )
+
     def discard(self, job_id: str) -> None:
         """Delete a job that never left `queued` (a submission that could not be queued)."""
         try:
