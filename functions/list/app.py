@@ -29,7 +29,8 @@ def service() -> JobService:
 def list_jobs() -> Response:
     query = app.current_event.query_string_parameters or {}
     raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit():
+    # isdigit() alone takes "²" and 5,000-digit numbers, which int() then refuses.
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 6):
         raise RequestInvalid(
             [{"field": "limit", "message": f"not a number: {raw_limit!r}", "allowed": "1..100"}]
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,8 @@ MAX_INLINE_MESSAGE_BYTES = 200 * 1024
 # Lambda's synchronous payload limit is 6 MB; keep headroom for the event envelope.
 MAX_REQUEST_BYTES = 5 * 1024 * 1024
 MAX_LIST_LIMIT = 100
+# Job ids are 24 hex digits (new_job_id, idempotent_job_id).
+JOB_ID = re.compile(r"[0-9a-f]{24}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class JobService:
         return {"metrics": entries}
 
     def get(self, job_id: str) -> JobStatus:
+        if not JOB_ID.fullmatch(job_id):  # not one of ours: no need to ask the table
+            raise JobNotFound(job_id[:100])
         found = self._repository.get(job_id)
         if found is None:
             raise JobNotFound(job_id)

@@ -24,9 +24,13 @@ LISTING = "job"  # every item's value of the ByCreated index's partition key
 _ACTIVE = {f":{state.value}": {"S": state.value} for state in ACTIVE_STATES}
 
 
-def _is_conditional_failure(exc: Exception) -> bool:
+def _error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
-    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return response.get("Error", {}).get("Code", "")
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    return _error_code(exc) == "ConditionalCheckFailedException"
 
 
 def _serializer():
@@ -205,7 +209,15 @@ class DynamoJobRepository:
             )
         if cursor:
             query["ExclusiveStartKey"] = decode_cursor(cursor)
-        response = self.client.query(**query)
+        try:
+            response = self.client.query(**query)
+        except Exception as exc:
+            # A cursor of the right shape but for another listing (e.g. another status).
+            if cursor and _error_code(exc) == "ValidationException":
+                raise RequestInvalid(
+                    [{"field": "cursor", "message": "not a cursor of this listing"}]
+                ) from None
+            raise
         jobs = [_job_from_item(item) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return jobs, encode_cursor(last) if last else None
@@ -215,14 +227,30 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
 
 
+# The attributes of the keys the list's queries page by (table key and index keys).
+_CURSOR_ATTRIBUTES = frozenset({"job_id", "listing", "created_at", "status"})
+_MAX_CURSOR_CHARS = 2048
+
+
 def decode_cursor(cursor: str) -> dict[str, Any]:
+    """A cursor back to DynamoDB's ExclusiveStartKey; refused unless it has that shape."""
     try:
+        if len(cursor) > _MAX_CURSOR_CHARS:
+            raise ValueError
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(key, dict) or "job_id" not in key:
+        if not (
+            isinstance(key, dict)
+            and "job_id" in key
+            and set(key) <= _CURSOR_ATTRIBUTES
+            and all(
+                isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)
+                for value in key.values()
+            )
+        ):
             raise ValueError
         return key
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, RecursionError):
         raise RequestInvalid(
             [{"field": "cursor", "message": "not a cursor returned by this API"}]
         ) from None

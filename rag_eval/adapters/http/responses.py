@@ -40,12 +40,22 @@ def caller_of(app: APIGatewayRestResolver) -> str:
 
 def parse_json_body(app: APIGatewayRestResolver, max_bytes: int) -> Any:
     raw = app.current_event.body or ""
-    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    try:
+        size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    except UnicodeEncodeError:
+        raise MalformedJson("request body is not UTF-8 text") from None
     if size > max_bytes:
         raise PayloadTooLarge(f"request body is {size} bytes; at most {max_bytes} are allowed")
     if not raw.strip():
         raise MalformedJson("request body is empty; send a JSON object")
     try:
-        return json.loads(app.current_event.decoded_body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedJson(f"request body is not valid JSON: {exc}") from exc
+        body = json.loads(app.current_event.decoded_body)
+        # JSON may escape a lone surrogate (\ud800), which no UTF-8 store or queue takes.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise MalformedJson("request body is nested too deeply; send a flat JSON object") from None
+    except UnicodeEncodeError:
+        raise MalformedJson("request body holds text that is not valid Unicode") from None
+    except ValueError as exc:  # not JSON, not UTF-8, or a number too long to read
+        raise MalformedJson(f"request body is not valid JSON: {exc}") from None
+    return body
