@@ -334,3 +334,21 @@ def test_a_failing_narrative_shows_one_line_of_ours_and_nothing_of_the_libraries
     assert all(line.startswith("WARNING rag_eval.") for line in done.stderr.splitlines()), (
         done.stderr
     )
+
+
+def test_metrics_are_chosen_the_same_way_for_score_and_submit() -> None:
+    from rag_eval.cli.scoring import choose_metrics
+    from rag_eval.metrics import DEFAULT_METRICS
+
+    everything = list(REGISTRY)
+    no_embeddings = [m for m in everything if not REGISTRY[m].needs_embeddings]
+
+    assert choose_metrics(["chrf_score"], []) == (["chrf_score"], "as requested")
+    assert choose_metrics(None, everything) == (list(DEFAULT_METRICS), "the default set")
+    # A judge but no embeddings: the default set without answer_relevancy, saying so
+    metrics, why = choose_metrics(None, no_embeddings)
+    assert metrics == [m for m in DEFAULT_METRICS if m != "answer_relevancy"]
+    assert why == "the default set but answer_relevancy, which cannot be scored here"
+    # No judge at all: the model-free metrics
+    metrics, why = choose_metrics(None, list(MODEL_FREE_METRICS))
+    assert metrics == list(MODEL_FREE_METRICS) and why.startswith("model-free metrics only")

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -378,6 +379,12 @@ def test_local_start_serves_until_sigterm_and_prints_what_a_client_needs() -> No
         assert re.search(
             rf"aws --endpoint-url {moto_url} s3 ls s3://\S+/score-async/ --recursive", text
         )
+        # AND the commands it suggests call rag-eval (and aws) the way it was called itself,
+        # not a bare name that may not be on the PATH
+        called = os.path.relpath(VENV_BIN / "rag-eval")
+        if shutil.which("rag-eval") != str(VENV_BIN / "rag-eval"):
+            assert f"  {called} submit --file " in text
+            assert f"  {os.path.join(os.path.dirname(called), 'aws')} --endpoint-url" in text
 
         # WHEN a client calls the printed endpoint
         status, body = http("GET", f"{endpoint}/metrics")
@@ -388,6 +395,7 @@ def test_local_start_serves_until_sigterm_and_prints_what_a_client_needs() -> No
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         log = process.stderr.read()
+        assert log.startswith("starting the local stack: ")  # said at once, before the wait
         assert "visibility timeout set to 30 s" in log
         assert re.search(r"GET /v1/metrics 200 \d+ ms", log)
     finally:
