@@ -48,6 +48,7 @@ BLOCKS = {
         True,
     ),
     ".venv/bin/rag-eval invoke ApiFunction -e events/api-submit.json": ("none", True),
+    ".venv/bin/python -m bench.datasets --rows 2000 --scheme ragas": ("none", True),
     "sam build && sam deploy --guided": ("none", False),
 }
 LOCAL_ENV = (

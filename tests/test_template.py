@@ -23,8 +23,10 @@ from rag_eval.local.template import api_routes, expand_template, function_enviro
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("ApiFunction", "ListFunction", "WorkerFunction")
-SEVEN_ROUTES = {
+ROUTES = {
+    ("POST", "/uploads", "ApiFunction"),
     ("POST", "/score-jobs", "ApiFunction"),
+    ("POST", "/score-jobs/{job_id}/cancel", "ApiFunction"),
     ("GET", "/score-jobs/{job_id}", "ApiFunction"),
     ("GET", "/score-jobs/{job_id}/artifacts", "ApiFunction"),
     ("GET", "/metrics", "ApiFunction"),
@@ -49,7 +51,12 @@ RUNTIME_PACKAGES = {
 
 
 # Settings that name the stack's resources: no default can match them.
-DEPLOYED_NAMES = {"SCORE_JOBS_TABLE", "SCORE_QUEUE_URL", "ARTIFACTS_BUCKET"}
+DEPLOYED_NAMES = {
+    "SCORE_JOBS_TABLE",
+    "SCORE_QUEUE_URL",
+    "SCORE_SHARD_QUEUE_URL",
+    "ARTIFACTS_BUCKET",
+}
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +181,12 @@ def test_the_artifacts_bucket_is_encrypted_private_and_expires_old_files(
         for rule in lifecycle
         if "Expiration" in rule
     }
-    assert expirations == {"score-async/": 365, "score-requests/": 14}
+    assert expirations == {
+        "score-async/": 365,
+        "score-requests/": 14,
+        "score-uploads/": 7,
+        "score-work/": 14,
+    }
     assert any("AbortIncompleteMultipartUpload" in rule for rule in lifecycle)
 
 
@@ -194,6 +206,7 @@ def test_each_function_is_told_the_deployed_names(stack: dict[str, str], functio
 
     assert environment["SCORE_JOBS_TABLE"] == stack["ScoreJobs"]
     assert environment["SCORE_QUEUE_URL"] == stack["ScoreQueue"]
+    assert environment["SCORE_SHARD_QUEUE_URL"] == stack["ShardQueue"]
     assert environment["ARTIFACTS_BUCKET"] == stack["ArtifactsBucket"]
     assert environment["RAGAS_DO_NOT_TRACK"] == "true"
     assert environment["RAGAS_METRIC_TIMEOUT_SECONDS"] == "60"
@@ -248,11 +261,11 @@ def test_without_a_key_parameter_or_bedrock_the_worker_gets_neither(
     assert set(names) == {"ConsumeScoreQueue", "RunScoreJobs"}
 
 
-def test_api_routes_are_the_seven_explicit_routes() -> None:
+def test_api_routes_are_the_nine_explicit_routes() -> None:
     routes = api_routes()
 
-    assert len(routes) == 7
-    assert {(route.method, route.path, route.function) for route in routes} == SEVEN_ROUTES
+    assert len(routes) == 9
+    assert {(route.method, route.path, route.function) for route in routes} == ROUTES
     assert not any("{proxy+}" in route.path for route in routes)
 
 
@@ -283,7 +296,7 @@ def test_every_route_is_integrated_and_requires_the_chosen_auth(auth_mode: str) 
         for method, operation in item.items()
     }
 
-    assert set(operations) == {(method, path) for method, path, _ in SEVEN_ROUTES}
+    assert set(operations) == {(method, path) for method, path, _ in ROUTES}
     for operation in operations.values():
         assert operation["security"] == {
             "Fn::If": ["UseApiKey", [{"api_key": []}], [{"sigv4": []}]]
@@ -313,7 +326,7 @@ def test_api_key_mode_comes_with_a_throttled_usage_plan(expanded: dict[str, Any]
     assert stage["Properties"]["TracingEnabled"] is True
 
 
-def test_the_api_role_creates_and_reads_jobs_and_updates_only_when_it_queued_one(
+def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelled(
     expanded: dict[str, Any],
 ) -> None:
     grants = _grants(expanded, "ApiFunctionRole")
@@ -326,8 +339,11 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_when_it_queued_one
         ("dynamodb:UpdateItem", "ScoreJobs.Arn"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-requests/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-async/*"),
+        ("s3:PutObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
     }
-    # UpdateItem reaches no attribute but the key, the status it checks, and queued_at
+    # UpdateItem reaches no attribute but the key, the status, queued_at and the times a
+    # cancel sets
     [update] = [
         statement
         for policy in expanded["Resources"]["ApiFunctionRole"]["Properties"]["Policies"]
@@ -335,7 +351,9 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_when_it_queued_one
         if statement["Action"] == "dynamodb:UpdateItem"
     ]
     assert update["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:Attributes": ["job_id", "status", "queued_at"]}
+        "ForAllValues:StringEquals": {
+            "dynamodb:Attributes": ["job_id", "status", "queued_at", "updated_at", "finished_at"]
+        }
     }
 
 
@@ -348,19 +366,25 @@ def test_the_list_role_can_only_query_the_job_indexes(expanded: dict[str, Any]) 
     }
 
 
-def test_the_worker_role_consumes_only_its_queue_and_moves_job_status(
+def test_the_worker_role_consumes_its_queues_and_moves_job_status(
     expanded: dict[str, Any],
 ) -> None:
     grants = _grants(expanded, "WorkerRole")
 
     assert grants == {
-        ("sqs:ReceiveMessage", "ScoreQueue.Arn"),
-        ("sqs:DeleteMessage", "ScoreQueue.Arn"),
-        ("sqs:GetQueueAttributes", "ScoreQueue.Arn"),
+        *(
+            (action, f"{queue}.Arn")
+            for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+            for queue in ("ScoreQueue", "ShardQueue")
+        ),
+        ("sqs:SendMessage", "ShardQueue.Arn"),
         ("dynamodb:GetItem", "ScoreJobs.Arn"),
         ("dynamodb:UpdateItem", "ScoreJobs.Arn"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-async/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-requests/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-work/*"),
+        ("s3:PutObject", "${ArtifactsBucket.Arn}/score-work/*"),
     }
     conditional = {
         policy["Condition"]: _statement_grants(policy["Properties"]["PolicyDocument"])
@@ -387,7 +411,13 @@ def test_no_role_allows_wildcard_actions_or_resources_beyond_what_aws_requires(
     expanded: dict[str, Any],
 ) -> None:
     # Object keys under one prefix, and any foundation model (chosen per request).
-    allowed_wildcards = ("/score-async/*", "/score-requests/*", "::foundation-model/*")
+    allowed_wildcards = (
+        "/score-async/*",
+        "/score-requests/*",
+        "/score-uploads/*",
+        "/score-work/*",
+        "::foundation-model/*",
+    )
     roles = _resources_of_type(expanded, "AWS::IAM::Role")
     policies = _resources_of_type(expanded, "AWS::IAM::Policy")
 
@@ -417,15 +447,26 @@ def test_no_role_allows_wildcard_actions_or_resources_beyond_what_aws_requires(
     }
 
 
-def test_the_worker_takes_one_job_per_invocation_and_reports_failed_ones(
+def test_the_worker_takes_one_message_per_invocation_from_each_queue_capped(
     expanded: dict[str, Any],
 ) -> None:
-    (mapping,) = _resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+    mappings = _resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
     worker = expanded["Resources"]["WorkerFunction"]["Properties"]
 
-    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ScoreQueue", "Arn"]}
-    assert mapping["Properties"]["BatchSize"] == 1
-    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    by_queue = {
+        m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: m["Properties"] for m in mappings
+    }
+    assert set(by_queue) == {"ScoreQueue", "ShardQueue"}
+    for mapping in by_queue.values():
+        assert mapping["BatchSize"] == 1
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The judge's load is capped by a parameter, per queue, without throttling errors.
+    assert by_queue["ShardQueue"]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "WorkerConcurrency"}
+    }
+    assert by_queue["ScoreQueue"]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "PlanningConcurrency"}
+    }
     assert worker["PackageType"] == "Image"
     # A function-level dead-letter queue only applies to asynchronous invokes.
     assert "DeadLetterConfig" not in worker

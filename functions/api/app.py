@@ -1,4 +1,5 @@
-"""API function: submit a scoring job, read it, presign its artifacts, describe the API."""
+"""API function: uploads, submit a scoring job, read it, cancel it, presign its artifacts,
+describe the API."""
 
 from functools import cache
 
@@ -12,6 +13,8 @@ from rag_eval.adapters.http.openapi import openapi_json, swagger_page
 from rag_eval.adapters.http.responses import base_path, caller_of, json_response, parse_json_body
 from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService
 from rag_eval.domain.settings import Settings
+
+MAX_UPLOAD_BODY = 4096  # {"filename", "size_bytes"}
 
 logger = handler_logger()
 # No Powertools Tracer here: aws_xray_sdk costs ~240 ms of every cold start. The
@@ -44,6 +47,18 @@ def submit():
     if not submission.created:
         headers["Idempotent-Replayed"] = "true"
     return json_response(202, body, headers)
+
+
+@app.post("/uploads")
+def create_upload():
+    return json_response(
+        201, service().create_upload(parse_json_body(app, MAX_UPLOAD_BODY, optional=True))
+    )
+
+
+@app.post("/score-jobs/<job_id>/cancel")
+def cancel_job(job_id: str):
+    return json_response(202, service().cancel(job_id).model_dump(mode="json"))
 
 
 @app.get("/score-jobs/<job_id>")

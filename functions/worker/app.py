@@ -1,7 +1,9 @@
-"""Worker function: score the jobs in an SQS batch, reporting failed records only.
+"""Worker function: plan the jobs and score the shards in an SQS batch (the score queue's
+and the shard queue's messages), reporting failed records only.
 
-A record that raises goes back to the queue (partial batch response) and, after the
-queue's last receive, to the dead-letter queue; the job itself is marked failed then.
+A record that raises goes back to its queue (partial batch response) and, after the
+queue's last receive, to the dead-letter queue; by then its job or shard is recorded as
+failed or unscored, so no job is left running.
 """
 
 from functools import cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -21,3 +22,15 @@ class LocalObjectStore:
 
     def presign(self, key: str, expires_in: int) -> str:
         return (self.root / key).resolve().as_uri()
+
+    def find(self, key: str) -> bytes | None:
+        path = self.root / key
+        return path.read_bytes() if path.is_file() else None
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        with (self.root / key).open("rb") as handle:
+            yield from handle
+
+    def size(self, key: str) -> int | None:
+        path = self.root / key
+        return path.stat().st_size if path.is_file() else None

@@ -1,4 +1,4 @@
-"""The job service behind the API and list functions: submit, look up, list.
+"""The job service behind the API and list functions: uploads, submit, look up, cancel, list.
 
 Light on purpose (API cold start): pydantic and the ports only (`rag_eval.app.ports`).
 """
@@ -20,10 +20,11 @@ from rag_eval.domain.errors import (
     JobNotFound,
     QueueUnavailable,
     RequestInvalid,
+    UploadTooLarge,
 )
 from rag_eval.domain.job import JobStatus, iso, new_job, new_job_id, utc_now
-from rag_eval.domain.layout import request_key
-from rag_eval.domain.request import ScoreRequest, parse_request
+from rag_eval.domain.layout import request_key, upload_key
+from rag_eval.domain.request import DatasetJob, ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.judges.provider import judge_problems, unavailable
@@ -36,6 +37,8 @@ MAX_INLINE_MESSAGE_BYTES = 200 * 1024
 # Lambda's synchronous payload limit is 6 MB; keep headroom for the event envelope.
 MAX_REQUEST_BYTES = 5 * 1024 * 1024
 MAX_LIST_LIMIT = 100
+UPLOAD_EXPIRES_IN = 900  # seconds a presigned upload stays usable
+MAX_FILENAME_CHARS = 255
 # Job ids are 24 hex digits (new_job_id, idempotent_job_id).
 JOB_ID = re.compile(r"[0-9a-f]{24}")
 
@@ -46,7 +49,7 @@ class Submission:
     created: bool  # False when an Idempotency-Key replay returned the existing job
 
 
-def request_hash(request: ScoreRequest) -> str:
+def request_hash(request: ScoreRequest | DatasetJob) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -72,6 +75,8 @@ class JobService:
         problems = judge_problems(request, self._settings)
         if problems:
             raise RequestInvalid(problems)
+        if isinstance(request, DatasetJob):
+            self._check_upload(request)
         fingerprint = request_hash(request)
         job_id = idempotent_job_id(caller, idempotency_key) if idempotency_key else new_job_id()
         job = new_job(request, self._settings, job_id=job_id)
@@ -95,12 +100,93 @@ class JobService:
             extra={
                 "job_id": job.job_id,
                 "samples": job.sample_count,
+                "dataset": isinstance(request, DatasetJob),
                 "metrics": ",".join(request.metrics),
             },
         )
         return Submission(job, created=True)
 
-    def _enqueue(self, job: JobStatus, request: ScoreRequest) -> None:
+    def _check_upload(self, request: DatasetJob) -> None:
+        """The file must be in the bucket before a job can read it, within the size limit:
+        S3 enforces the POST policy's, this holds it too where the policy is not (moto)."""
+        size = self._store.size(upload_key(request.dataset.upload_id))
+        if size is not None and size > self._settings.max_upload_bytes:
+            raise UploadTooLarge(
+                f"the uploaded file has {size} bytes; at most {self._settings.max_upload_bytes} "
+                "are allowed: split the dataset into several jobs"
+            )
+        if size is None:
+            raise RequestInvalid(
+                [
+                    {
+                        "field": "dataset.upload_id",
+                        "message": "no file was uploaded for this upload_id: POST the file to "
+                        "the url and fields that POST /uploads answered, then submit again "
+                        f"(an upload is usable for {UPLOAD_EXPIRES_IN // 60} minutes)",
+                    }
+                ]
+            )
+
+    def create_upload(self, body: Any) -> dict[str, Any]:
+        """A presigned POST for one dataset file; S3 refuses a file over the size limit."""
+        body = {} if body is None else body
+        limit = self._settings.max_upload_bytes
+        problems = []
+        if not isinstance(body, dict):
+            raise RequestInvalid([{"field": "body", "message": "must be a JSON object"}])
+        unknown = sorted(set(body) - {"filename", "size_bytes"})
+        if unknown:
+            problems.append(
+                {
+                    "field": unknown[0],
+                    "message": "unknown field",
+                    "allowed": ["filename", "size_bytes"],
+                }
+            )
+        filename = body.get("filename")
+        if filename is not None and (
+            not isinstance(filename, str) or not 0 < len(filename) <= MAX_FILENAME_CHARS
+        ):
+            problems.append(
+                {"field": "filename", "message": f"a name of 1..{MAX_FILENAME_CHARS} characters"}
+            )
+        size = body.get("size_bytes")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            problems.append({"field": "size_bytes", "message": "a whole number of bytes >= 1"})
+        if problems:
+            raise RequestInvalid(problems)
+        if size is not None and size > limit:
+            raise UploadTooLarge(
+                f"the file has {size} bytes; an upload may have at most {limit} "
+                f"({limit / 1024**3:.2f} GiB): split the dataset into several jobs"
+            )
+        upload_id = new_job_id()
+        post = self._store.presign_post(upload_key(upload_id), limit, UPLOAD_EXPIRES_IN)
+        logger.info("upload created", extra={"upload_id": upload_id, "size_bytes": size})
+        return {
+            "upload_id": upload_id,
+            "url": post["url"],
+            "fields": post["fields"],
+            "expires_in": UPLOAD_EXPIRES_IN,
+            "max_bytes": limit,
+        }
+
+    def cancel(self, job_id: str) -> JobStatus:
+        """queued|running -> cancelled, idempotently; the scored samples are kept."""
+        job = self.get(job_id)
+        if job.status is JobState.CANCELLED:
+            return job
+        if job.status in (JobState.QUEUED, JobState.RUNNING):
+            if self._repository.cancel(job_id, iso(utc_now())):
+                logger.info("job cancelled", extra={"job_id": job_id, "was": job.status.value})
+            job = self.get(job_id)  # cancelled now, by us or by a concurrent cancel
+            if job.status is JobState.CANCELLED:
+                return job
+        raise Conflict(
+            f"job {job_id} is {job.status}; only a queued or running job can be cancelled"
+        )
+
+    def _enqueue(self, job: JobStatus, request: ScoreRequest | DatasetJob) -> None:
         message: dict[str, Any] = {"job_id": job.job_id, "request": request.model_dump(mode="json")}
         body = json.dumps(message, ensure_ascii=False)
         try:
@@ -139,8 +225,11 @@ class JobService:
 
     def artifact_links(self, job_id: str, expires_in: int = 900) -> dict[str, Any]:
         job = self.get(job_id)
-        if job.status is not JobState.COMPLETED or not job.artifact_keys:
-            raise Conflict(f"job {job_id} is {job.status}; artifacts exist once it is completed")
+        if not job.artifact_keys:
+            raise Conflict(
+                f"job {job_id} is {job.status}; artifacts exist once it is completed "
+                "(or, for a cancelled job, once its scored samples are written)"
+            )
         return {
             "job_id": job_id,
             "run_id": job.run_id,

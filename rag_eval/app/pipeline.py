@@ -1,7 +1,8 @@
-"""One scoring job end to end, the seed's `_run`: score, write the run folder, advise.
+"""Scoring a job's shards and writing its run folder once they are all in (the seed's
+`_run`, split for parallel workers): score, advise, write the five files.
 
 Raises on a fault of our own (the worker lets SQS retry it); judge failures are
-already per-metric reason codes inside the ScoreRun and never reach here.
+already per-metric reason codes inside the results and never reach here.
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from rag_eval.advice.narrative import advise
+from rag_eval.app.planning import Planner
 from rag_eval.app.ports import ObjectStore
-from rag_eval.domain.job import JobStatus, iso, make_run_id, resolved_models, utc_now
+from rag_eval.app.work_files import Plan
+from rag_eval.domain.job import (
+    JobStatus,
+    iso,
+    make_run_id,
+    parse_iso,
+    resolved_models,
+    utc_now,
+)
 from rag_eval.domain.layout import run_folder
-from rag_eval.domain.request import ScoreRequest
-from rag_eval.domain.results import ScoreRun
+from rag_eval.domain.request import Sample, ScoreOptions, ScoreRequest
+from rag_eval.domain.results import SampleResult, ScoreRun, ShardResult, TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.judges.factory import JudgeModels, build_judge
@@ -28,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 
 class ScoringPipeline:
+    """Scores shards and writes a job's run folder from all of them (its fan-in)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -39,47 +51,83 @@ class ScoringPipeline:
         self._judge_factory = judge_factory
         self._scorer = Scorer(settings, judge_factory)
 
-    async def arun(
+    async def score_shard(
+        self,
+        options: ScoreOptions,
+        samples: list[Sample],
+        skipped: dict[str, str],
+        on_progress: ProgressCallback | None = None,
+    ) -> ShardResult:
+        """One shard's samples, scored with the job's options (and its skipped metrics)."""
+        shard = ScoreRequest.model_construct(samples=samples, **dict(options))
+        run = await self._scorer.ascore(shard, skipped=skipped, on_progress=on_progress)
+        return ShardResult(results=run.results, usage=run.usage)
+
+    async def fan_in(
         self,
         job: JobStatus,
-        request: ScoreRequest,
-        on_progress: ProgressCallback | None = None,
+        plan: Plan,
+        samples: list[Sample],
+        results: list[SampleResult],
+        usage: TokenUsage,
     ) -> JobStatus:
-        started = utc_now()
+        """The run folder from every shard's results, and the job's final fields.
+
+        The same run id on every attempt: a fan-in retried after a crash rewrites the
+        same folder, never a second one.
+        """
         clock = time.monotonic()
         run_id = make_run_id(job.job_id, job.created_at)
-        judge_model, embedding_model = resolved_models(request, self._settings)
-        run = await self._scorer.ascore(
-            request,
-            judge_model=judge_model,
-            embedding_model=embedding_model,
-            on_progress=on_progress,
+        options = plan.options
+        request = ScoreRequest.model_construct(samples=samples, **dict(options))
+        run = ScoreRun(
+            metrics=list(options.metrics),
+            results=results,
+            skipped=plan.skipped,
+            weights=dict(options.weights),
+            usage=usage.model_copy(),
         )
+        judge_model, embedding_model = resolved_models(options, self._settings)
         advice = await self._advise(run, request, judge_model)
-        latency_ms = int((time.monotonic() - clock) * 1000)
         finished = iso(utc_now())
+        started = job.started_at or job.created_at
+        latency_ms = int((parse_iso(finished) - parse_iso(started)).total_seconds() * 1000)
         record = RunRecord(
             run_id=run_id,
             job_id=job.job_id,
             created_at=job.created_at,
-            started_at=iso(started),
+            started_at=started,
             finished_at=finished,
             latency_ms=latency_ms,
-            judge_model=judge_model if request.needs_judge() else "",
-            embedding_model=embedding_model if request.needs_embeddings() else "",
+            judge_model=judge_model if options.needs_judge() else "",
+            embedding_model=embedding_model if options.needs_embeddings() else "",
+            partial=job.status is JobState.CANCELLED,
         )
-        keys = self._write_run(run_id, run_files(record, request, run, advice))
-        logger.info("run folder written", extra={"run_id": run_id, "files": len(keys)})
+        keys = self._write_run(run_id, run_files(record, request, run, advice, plan.snapshot))
+        logger.info(
+            "run folder written",
+            extra={
+                "run_id": run_id,
+                "files": len(keys),
+                "samples": len(results),
+                "fan_in_ms": int((time.monotonic() - clock) * 1000),
+            },
+        )
+        cancelled = job.status is JobState.CANCELLED
         progress = job.progress.model_copy(
             update={
-                "samples_done": len(run.results),
+                "samples_done": len(results),
+                "shards_done": plan.shards_total,
                 "metric_calls_done": job.progress.metric_calls_total,
+                "running_scores": run.means,
+                "eta_seconds": None,
             }
         )
         return job.model_copy(
             update={
-                "status": JobState.COMPLETED,
-                "finished_at": finished,
+                "status": JobState.CANCELLED if cancelled else JobState.COMPLETED,
+                "partial": cancelled,
+                "finished_at": job.finished_at if cancelled and job.finished_at else finished,
                 "updated_at": finished,
                 "run_id": run_id,
                 "scores": run.means,
@@ -95,6 +143,20 @@ class ScoringPipeline:
                 "error": None,
             }
         )
+
+    async def arun(
+        self,
+        job: JobStatus,
+        request: ScoreRequest,
+        on_progress: ProgressCallback | None = None,
+    ) -> JobStatus:
+        """A whole request in this process as one shard (`rag-eval score`)."""
+        job = job.model_copy(update={"started_at": job.started_at or iso(utc_now())})
+        planned = Planner(self._settings.model_copy(update={"shard_size": 10**9}), self._store)
+        found = planned.plan(job, request)
+        samples = found.first_shard or []
+        shard = await self.score_shard(found.plan.options, samples, found.plan.skipped, on_progress)
+        return await self.fan_in(found.job, found.plan, samples, shard.results, shard.usage)
 
     def _write_run(self, run_id: str, bodies: dict[str, bytes]) -> dict[str, str]:
         """Upload the run folder; returns file name -> key."""

@@ -6,9 +6,11 @@ hand in small in-memory fakes with the same methods.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
-from rag_eval.domain.job import JobStatus, Progress
+from rag_eval.domain.job import JobStatus
+from rag_eval.domain.results import ShardTally
 
 
 class JobRepository(Protocol):
@@ -31,6 +33,9 @@ class JobRepository(Protocol):
     ) -> tuple[list[JobStatus], str | None]:
         """A page of jobs, newest first, and the cursor of the next page."""
 
+    def cancel(self, job_id: str, now: str) -> bool:
+        """queued|running -> cancelled; False when the job had ended already."""
+
 
 class WorkerRepository(Protocol):
     """The job index as the worker moves a job along. Every write is conditional."""
@@ -40,11 +45,22 @@ class WorkerRepository(Protocol):
     def start(self, job_id: str, now: str) -> JobStatus | None:
         """queued|running -> running; None when the job is already final."""
 
-    def save_progress(self, job_id: str, progress: Progress, now: str) -> None:
-        """Only while running."""
+    def record_plan(self, job: JobStatus, metrics: list[str]) -> JobStatus | None:
+        """Planning's counts and summary, only while running; None otherwise."""
 
-    def complete(self, job: JobStatus) -> bool:
-        """running -> completed; False when the job was not running."""
+    def add_metric_calls(self, job_id: str, calls: int, now: str) -> None:
+        """Live progress inside a shard (only while running)."""
+
+    def claim_shard(self, job_id: str, shard: int, token: str, now: float, lease: float) -> bool:
+        """The shard's lease for `lease` seconds; False while another delivery holds it."""
+
+    def release_shard(self, job_id: str, shard: int, token: str) -> None: ...
+
+    def count_shard(self, job_id: str, shard: int, tally: ShardTally, now: str) -> JobStatus | None:
+        """Count a shard once (running or cancelled jobs); None when counted before."""
+
+    def finish(self, job: JobStatus) -> bool:
+        """Fan-in: running -> completed, or a cancelled job's partial results."""
 
     def mark_failed(self, job_id: str, error: str, finished_at: str) -> bool:
         """queued|running -> failed; False when the job is already final."""
@@ -53,6 +69,9 @@ class WorkerRepository(Protocol):
 class JobQueue(Protocol):
     def send(self, body: str) -> None: ...
 
+    def send_batch(self, bodies: list[str]) -> None:
+        """Send every body (in as few calls as the queue allows); raises if one fails."""
+
 
 class ObjectStore(Protocol):
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
@@ -60,3 +79,16 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def presign(self, key: str, expires_in: int) -> str: ...
+
+    def find(self, key: str) -> bytes | None:
+        """The object, or None when there is none."""
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        """The object's lines, streamed (a dataset may be larger than memory)."""
+
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when there is none."""
+
+    def presign_post(self, key: str, max_bytes: int, expires_in: int) -> dict[str, object]:
+        """A browser-style POST upload to `key`, its size capped by the policy:
+        {"url", "fields"}."""

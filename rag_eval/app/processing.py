@@ -1,11 +1,19 @@
-"""The worker's job: one queue message -> a scored job, safely under at-least-once delivery.
+"""The worker's job: queue messages -> planned, sharded, scored and fanned-in jobs, safely
+under at-least-once delivery and concurrent copies.
 
-Every status write is conditional, so a duplicate or late message never redoes a
-finished job nor moves a status backwards. A fault of our own raises: SQS retries the
-record, and on its last receive the job is marked failed (never left `running`)
-before the message goes to the dead-letter queue.
+Two kinds of message: a job's (on the score queue) is planned: its samples are read,
+validated and cut into shards, and one message per shard goes to the shard queue; a job
+of one shard is scored right away. A shard's message is scored under a lease, so that two
+copies delivered at once score it once; its results are stored before it is counted, and
+it is counted once (a conditional update of the job). Whoever counts the last shard
+writes the run folder (the fan-in). Every status write is conditional: a duplicate or late
+message never redoes a finished job nor moves a status backwards.
 
-Light at import: the scoring pipeline (ragas, pandas) is imported on the first record.
+A fault of our own raises: SQS retries the record. On its last delivery a shard that
+still fails is stored with its samples unscored (`worker_error`) and counted, so the job
+completes without it; planning or fan-in that still fails marks the job failed.
+
+Light at import: the scoring pipeline (ragas, pandas) is imported on the first shard.
 """
 
 from __future__ import annotations
@@ -14,23 +22,28 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from rag_eval.app.ports import ObjectStore, WorkerRepository
-from rag_eval.domain.errors import JobTimeout, MalformedMessage
+from rag_eval.app.planning import Planner
+from rag_eval.app.ports import JobQueue, ObjectStore, WorkerRepository
+from rag_eval.app.work_files import Plan, WorkFiles
+from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage, ShardBusy
 from rag_eval.domain.job import JobStatus, Progress, iso, utc_now
 from rag_eval.domain.log_context import job_context
-from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.request import DatasetJob, Sample, ScoreRequest
+from rag_eval.domain.results import ShardResult
 from rag_eval.domain.settings import Settings
-from rag_eval.domain.states import FINAL_STATES, JobState
+from rag_eval.domain.states import JobState
 
 logger = logging.getLogger(__name__)
 
 
-# Time kept back from the invocation's limit to record a timed-out job as failed.
+# Time kept back from the invocation's limit to store a timed-out shard as unscored.
 FINISH_MARGIN_SECONDS = 15.0
 
 
@@ -46,34 +59,250 @@ class JobProcessor:
         settings: Settings,
         repository: WorkerRepository,
         store: ObjectStore,
+        shard_queue: JobQueue,
         pipeline_factory: Callable[[Settings, ObjectStore], Any] = _default_pipeline,
         progress_interval_seconds: float = 2.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._repository = repository
         self._store = store
+        self._files = WorkFiles(store)
+        self._shard_queue = shard_queue
         self._pipeline_factory = pipeline_factory
         self._pipeline: Any = None
         self._progress_interval = progress_interval_seconds
+        self._clock = clock
+        self._plans: dict[str, Plan] = {}  # warm invocations reuse a job's plan
 
     def process(self, body: str, receive_count: int = 1, seconds_left: float | None = None) -> str:
         """Handle one message; returns what happened (for logs and tests).
 
-        `seconds_left`: the invocation's remaining time. A job that would outlive it is
-        stopped and marked failed while the worker still can: a Lambda timeout would
-        kill the process and leave the job `running`, and a retry would time out again.
+        `seconds_left`: the invocation's remaining time. Scoring that would outlive it is
+        stopped while the worker still can: a Lambda timeout would kill the process and
+        leave nothing stored, and a retry would time out again.
         """
-        job_id, payload = self._parse(body)
+        message = self._parse(body)
+        job_id = message["job_id"]
         with job_context(job_id):
-            return self._process(job_id, payload, receive_count, seconds_left)
+            last = receive_count >= self._settings.max_receive_count
+            delivery = _Delivery(receive_count, seconds_left, last)
+            if "shard" in message:
+                return self._shard(job_id, message["shard"], delivery)
+            return self._plan(job_id, message, delivery)
 
-    def _process(
+    # -- planning ---------------------------------------------------------------------------
+
+    def _plan(self, job_id: str, message: dict[str, Any], delivery: _Delivery) -> str:
+        job = self._active_job(job_id)
+        if isinstance(job, str):
+            return job
+        try:
+            try:
+                request = self._request(message)
+            except ValidationError as exc:
+                # Validated at submission; failing now means a changed contract, which no
+                # retry fixes.
+                self._fail(job_id, f"RequestInvalid: {exc}")
+                logger.error("job failed: its request no longer validates")
+                return JobState.FAILED
+            running = self._repository.start(job_id, iso(utc_now()))
+            if running is None:
+                return "duplicate"  # finished or cancelled meanwhile
+            clock = time.monotonic()
+            try:
+                planned = Planner(self._settings, self._store).plan(running, request)
+            except DatasetInvalid as exc:
+                problem = exc.problems[0]
+                self._fail(job_id, f"DatasetInvalid: {problem['field']}: {problem['message']}")
+                logger.error("job failed: its dataset cannot be read")
+                return JobState.FAILED
+            recorded = self._repository.record_plan(
+                planned.job.model_copy(update={"updated_at": iso(utc_now())}),
+                list(planned.plan.options.metrics),
+            )
+            if recorded is None:
+                return "cancelled"  # cancelled while planning: nothing is scored
+            logger.info(
+                "job planned",
+                extra={
+                    "samples": planned.plan.sample_count,
+                    "invalid_rows": planned.invalid_rows,
+                    "shards": planned.plan.shards_total,
+                    "receive_count": delivery.receive_count,
+                    "planning_ms": int((time.monotonic() - clock) * 1000),
+                },
+            )
+            if planned.failure:
+                self._fail(job_id, planned.failure)
+                return JobState.FAILED
+            self._plans[job_id] = planned.plan
+            if planned.first_shard is not None:  # one shard: score it here, no second hop
+                return self._run_shard(recorded, planned.plan, 0, planned.first_shard, delivery)
+            self._shard_queue.send_batch(
+                [
+                    json.dumps({"job_id": job_id, "shard": index})
+                    for index in range(planned.plan.shards_total)
+                ]
+            )
+            return "planned"
+        except Exception as exc:
+            if delivery.last:
+                self._fail(job_id, f"{type(exc).__name__}: {exc}")
+                logger.exception("planning failed on its last delivery")
+            else:
+                logger.exception(
+                    "planning failed; the queue will retry it",
+                    extra={"receive_count": delivery.receive_count},
+                )
+            raise
+
+    # -- shards -----------------------------------------------------------------------------
+
+    def _shard(self, job_id: str, index: int, delivery: _Delivery) -> str:
+        job = self._active_job(job_id, cancelled_too=True)
+        if isinstance(job, str):
+            return job
+        plan = self._plans.get(job_id) or self._files.plan(job_id)
+        self._plans[job_id] = plan
+        if not 0 <= index < plan.shards_total:
+            raise MalformedMessage(f"shard {index} is not one of the job's {plan.shards_total}")
+        return self._run_shard(job, plan, index, None, delivery)
+
+    def _run_shard(
         self,
-        job_id: str,
-        payload: dict[str, Any],
-        receive_count: int,
-        seconds_left: float | None,
+        job: JobStatus,
+        plan: Plan,
+        index: int,
+        samples: list[Sample] | None,
+        delivery: _Delivery,
     ) -> str:
+        token = uuid.uuid4().hex
+        lease = min(self._settings.shard_lease_seconds, delivery.seconds_left or float("inf"))
+        if not self._repository.claim_shard(job.job_id, index, token, self._clock(), lease):
+            if delivery.last:
+                # The holder scores and counts it; failing this copy would park it in the
+                # dead-letter queue and raise an alarm for nothing.
+                logger.warning("shard held by another delivery on this copy's last receive")
+                return "busy"
+            raise ShardBusy(f"shard {index} is being scored by another delivery")
+        try:
+            result = self._files.result(job.job_id, index)
+            if result is None:
+                result = self._score_or_give_up(job, plan, index, samples, delivery)
+                self._files.put_result(job.job_id, index, result)
+            counted = self._repository.count_shard(
+                job.job_id, index, result.tally(), iso(utc_now())
+            )
+            now = counted or self._current(job.job_id)
+            logger.info(
+                "shard counted" if counted else "shard was counted before",
+                extra={
+                    "shard": index,
+                    "shards_done": now.progress.shards_done,
+                    "shards_total": plan.shards_total,
+                },
+            )
+            if now.progress.shards_done < plan.shards_total or not _awaits_fan_in(now):
+                return "shard_done"
+            return self._fan_in(now, plan, {index: (samples, result)}, delivery)
+        finally:
+            self._repository.release_shard(job.job_id, index, token)
+
+    def _score_or_give_up(
+        self,
+        job: JobStatus,
+        plan: Plan,
+        index: int,
+        samples: list[Sample] | None,
+        delivery: _Delivery,
+    ) -> ShardResult:
+        samples = samples if samples is not None else self._files.shard(job.job_id, index)
+        ids = [s.sample_id or "" for s in samples]
+        if job.status is JobState.CANCELLED:
+            return ShardResult.unscored(
+                ids, plan.options.metrics, "cancelled", "the job was cancelled first"
+            )
+        try:
+            return asyncio.run(self._score(job.job_id, plan, samples, delivery))
+        except JobTimeout as exc:
+            # A retry would run out of time again: the shard ends here, unscored.
+            logger.error("shard stopped at the worker's time limit", extra={"shard": index})
+            return ShardResult.unscored(
+                ids, plan.options.metrics, "worker_error", f"JobTimeout: {exc}"
+            )
+        except Exception as exc:
+            if not delivery.last:
+                logger.exception(
+                    "shard attempt failed; the queue will retry it",
+                    extra={"shard": index, "receive_count": delivery.receive_count},
+                )
+                raise
+            logger.exception("shard failed on its last delivery: its samples stay unscored")
+            return ShardResult.unscored(
+                ids, plan.options.metrics, "worker_error", f"{type(exc).__name__}: {exc}"[:300]
+            )
+
+    async def _score(
+        self, job_id: str, plan: Plan, samples: list[Sample], delivery: _Delivery
+    ) -> ShardResult:
+        run = self._pipeline_for().score_shard(
+            plan.options, samples, plan.skipped, self._progress(job_id)
+        )
+        if delivery.seconds_left is None:
+            return await run
+        budget = max(1.0, delivery.seconds_left - FINISH_MARGIN_SECONDS)
+        try:
+            return await asyncio.wait_for(run, timeout=budget)
+        except TimeoutError:
+            raise JobTimeout(
+                f"scoring {len(samples)} sample(s) took longer than the worker's {budget:.0f} s; "
+                "lower RAGAS_SHARD_SIZE or raise RAGAS_MAX_CONCURRENCY (and the judge's quota)"
+            ) from None
+
+    # -- fan-in -----------------------------------------------------------------------------
+
+    def _fan_in(
+        self,
+        job: JobStatus,
+        plan: Plan,
+        known: dict[int, tuple[list[Sample] | None, ShardResult]],
+        delivery: _Delivery,
+    ) -> str:
+        clock = time.monotonic()
+        try:
+            samples, results, usage = self._files.gather(plan, known)
+            lost = _worker_error(results)
+            if lost is not None:
+                # Not one sample scored, for our fault alone: a failure, not a result.
+                self._fail(job.job_id, lost)
+                logger.error("job failed: every shard failed")
+                return JobState.FAILED
+            final = asyncio.run(self._pipeline_for().fan_in(job, plan, samples, results, usage))
+        except Exception as exc:
+            if delivery.last:
+                self._fail(job.job_id, f"{type(exc).__name__}: {exc}")
+                logger.exception("fan-in failed on its last delivery")
+            raise
+        if not self._repository.finish(final):
+            return "duplicate"  # another copy's fan-in finished first
+        logger.info(
+            "job completed"
+            if final.status is JobState.COMPLETED
+            else "cancelled job's results kept",
+            extra={
+                "run_id": final.run_id,
+                "latency_ms": final.latency_ms,
+                "weighted_score": final.weighted_score,
+                "samples": len(results),
+                "fan_in_ms": int((time.monotonic() - clock) * 1000),
+            },
+        )
+        return final.status.value
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _active_job(self, job_id: str, cancelled_too: bool = False) -> JobStatus | str:
         found = self._repository.get(job_id)
         if found is None:
             # Jobs are recorded before they are queued, so this job never existed or
@@ -81,70 +310,21 @@ class JobProcessor:
             logger.warning("message for unknown job dropped")
             return "unknown_job"
         job = found[0]
-        if job.status in FINAL_STATES:
-            logger.info("duplicate delivery ignored", extra={"status": job.status.value})
-            return "duplicate"
-        try:
-            try:
-                request = self._request(payload)
-            except ValidationError as exc:
-                # Validated at submission; failing now means a changed contract, which no
-                # retry fixes.
-                self._repository.mark_failed(
-                    job_id, f"RequestInvalid: {exc}"[:1000], iso(utc_now())
-                )
-                logger.error("job failed: its request no longer validates")
-                return JobState.FAILED
-            running = self._repository.start(job_id, iso(utc_now()))
-            if running is None:
-                return "duplicate"  # finished by another delivery meanwhile
-            logger.info(
-                "job started",
-                extra={"receive_count": receive_count, "samples": len(request.samples)},
-            )
-            final = asyncio.run(self._score(running, request, seconds_left))
-        except JobTimeout as exc:
-            self._repository.mark_failed(job_id, f"JobTimeout: {exc}", iso(utc_now()))
-            logger.error("job stopped at the worker's time limit")
-            return JobState.FAILED
-        except Exception as exc:
-            if receive_count >= self._settings.max_receive_count:
-                self._repository.mark_failed(
-                    job_id, f"{type(exc).__name__}: {exc}"[:1000], iso(utc_now())
-                )
-                logger.exception("job failed on its last delivery")
-            else:
-                logger.exception(
-                    "job attempt failed; the queue will retry it",
-                    extra={"receive_count": receive_count},
-                )
-            raise
-        self._repository.complete(final)
-        logger.info(
-            "job completed",
-            extra={
-                "run_id": final.run_id,
-                "latency_ms": final.latency_ms,
-                "weighted_score": final.weighted_score,
-            },
-        )
-        return JobState.COMPLETED
+        if job.status in (JobState.QUEUED, JobState.RUNNING):
+            return job
+        if cancelled_too and _awaits_fan_in(job):
+            return job  # its remaining shards are counted unscored, then its results kept
+        logger.info("delivery for an ended job ignored", extra={"status": job.status.value})
+        return "duplicate"
 
-    async def _score(
-        self, job: JobStatus, request: ScoreRequest, seconds_left: float | None
-    ) -> JobStatus:
-        run = self._pipeline_for().arun(job, request, self._progress(job.job_id))
-        if seconds_left is None:
-            return await run
-        budget = max(1.0, seconds_left - FINISH_MARGIN_SECONDS)
-        try:
-            return await asyncio.wait_for(run, timeout=budget)
-        except TimeoutError:
-            raise JobTimeout(
-                f"scoring {len(request.samples)} sample(s) took longer than the worker's "
-                f"{budget:.0f} s; submit fewer samples per job or raise "
-                "RAGAS_MAX_CONCURRENCY (and the judge's quota)"
-            ) from None
+    def _current(self, job_id: str) -> JobStatus:
+        found = self._repository.get(job_id)
+        if found is None:
+            raise RuntimeError("the job disappeared while its shard was scored")
+        return found[0]
+
+    def _fail(self, job_id: str, error: str) -> None:
+        self._repository.mark_failed(job_id, error[:1000], iso(utc_now()))
 
     def _pipeline_for(self) -> Any:
         if self._pipeline is None:
@@ -152,30 +332,67 @@ class JobProcessor:
         return self._pipeline
 
     @staticmethod
-    def _parse(body: str) -> tuple[str, dict[str, Any]]:
+    def _parse(body: str) -> dict[str, Any]:
         try:
             message = json.loads(body)
         except (TypeError, json.JSONDecodeError) as exc:
             raise MalformedMessage(f"message body is not JSON: {exc}") from exc
         if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
             raise MalformedMessage("message has no job_id")
-        if "request" not in message and "request_key" not in message:
-            raise MalformedMessage("message has neither request nor request_key")
-        return message["job_id"], message
+        if "shard" in message:
+            if not isinstance(message["shard"], int) or isinstance(message["shard"], bool):
+                raise MalformedMessage("a shard message's shard must be an integer")
+        elif "request" not in message and "request_key" not in message:
+            raise MalformedMessage("message has neither request, request_key nor shard")
+        return message
 
-    def _request(self, payload: dict[str, Any]) -> ScoreRequest:
-        if "request" in payload:
-            return ScoreRequest.model_validate(payload["request"])
-        return ScoreRequest.model_validate_json(self._store.get(payload["request_key"]))
+    def _request(self, message: dict[str, Any]) -> ScoreRequest | DatasetJob:
+        raw = (
+            message["request"]
+            if "request" in message
+            else json.loads(self._store.get(message["request_key"]))
+        )
+        if isinstance(raw, dict) and "dataset" in raw:
+            return DatasetJob.model_validate(raw)
+        return ScoreRequest.model_validate(raw)
 
     def _progress(self, job_id: str) -> Callable[[Progress], None]:
-        last = {"at": 0.0}
+        """Live progress inside a shard: the metric calls done since the last report."""
+        last = {"at": time.monotonic(), "calls": 0}
 
         def report(progress: Progress) -> None:
             now = time.monotonic()
             if now - last["at"] < self._progress_interval:
                 return
-            last["at"] = now
-            self._repository.save_progress(job_id, progress, iso(utc_now()))
+            calls = progress.metric_calls_done - last["calls"]
+            last.update(at=now, calls=progress.metric_calls_done)
+            if calls:
+                self._repository.add_metric_calls(job_id, calls, iso(utc_now()))
 
         return report
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """One delivery of a message: how many times it came, and the time left for it."""
+
+    receive_count: int
+    seconds_left: float | None
+    last: bool  # no redelivery follows a failure of this one
+
+
+def _awaits_fan_in(job: JobStatus) -> bool:
+    """Running, or cancelled with its results not yet written."""
+    return job.status is JobState.RUNNING or (
+        job.status is JobState.CANCELLED and job.run_id is None
+    )
+
+
+def _worker_error(results: list) -> str | None:
+    """The error of a job whose every sample was lost to worker errors, else None."""
+    if not results or any(
+        set(r.reasons.values()) != {"worker_error"} or len(r.reasons) != len(r.scores)
+        for r in results
+    ):
+        return None
+    return next(iter(results[0].details.values()), "worker_error")

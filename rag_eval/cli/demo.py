@@ -41,7 +41,9 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
     print("rag-eval demo: the serverless stack on this machine (template.yaml in moto, ")
     print("the real Lambda handlers behind a local API Gateway and SQS poller)\n")
     print("[1/5] starting the local stack")
-    with LocalStack(port=0, parameters={"LogLevel": "WARNING"}) as stack:
+    with LocalStack(
+        port=0, parameters={"LogLevel": "WARNING"}, worker_isolation="process"
+    ) as stack:
         print(f"      API {stack.endpoint}   AWS (moto) {stack.moto_url}\n")
         client = ScoreJobsClient(stack.endpoint)
 

@@ -52,6 +52,7 @@ def cmd_local_start(args: argparse.Namespace) -> int:
         visibility_timeout=visibility_timeout,
         parameters=dict(args.parameters or []),
         worker_concurrency=args.worker_concurrency,
+        worker_isolation="process",
     )
     try:
         stack.start()
@@ -77,13 +78,13 @@ def local_stack_banner(stack) -> str:
     return "\n".join(
         [
             "",
-            "The local stack is up: template.yaml's resources in moto, its handlers in this "
-            "process.",
+            "The local stack is up: template.yaml's resources in moto, the API's handlers in "
+            "this process, the worker's in processes of their own.",
             f"  API          {stack.endpoint}   (Swagger UI: {stack.endpoint}/docs)",
             f"  AWS (moto)   {stack.moto_url}",
             f"  bucket       {stack.bucket}",
             f"  table        {stack.table}",
-            f"  queue        {stack.queue_url}",
+            f"  queues       {stack.queue_url} (jobs), {stack.physical_ids['ShardQueue']} (shards)",
             f"  judge        {judge or 'none (model-free metrics only; set OPENAI_BASE_URL)'}",
             "",
             "In another shell:",
@@ -150,7 +151,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(default: $RAG_EVAL_VISIBILITY_TIMEOUT, else the template's 5400 s)",
     )
     start.add_argument(
-        "--worker-concurrency", type=int, default=1, help="batches scored at once (default 1)"
+        "--worker-concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N worker execution environments, each its own process, as on Lambda (default 1)",
     )
     start.add_argument(
         "--parameter",

@@ -5,18 +5,36 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+from rag_eval.client.upload import human_bytes
 from rag_eval.domain.states import FINAL_STATES
+
+# The first invalid rows shown under a job; --json has all the job keeps.
+_SHOWN_ROW_PROBLEMS = 5
 
 
 def print_job(job, run_root: Path | None = None) -> None:
     """A person's view of a job: state, metric means, why anything did not score."""
     print(f"job {job.job_id}: {job.status}")
+    if job.partial:
+        done, total = job.progress.samples_done, job.progress.samples_total
+        print(
+            f"  partial: {done:,} of {total:,} samples were scored before the cancel; the "
+            "means and the run folder are theirs only"
+        )
     if job.error:
         print(f"  error: {job.error}")
+    skipped = job.progress.samples_skipped
+    if skipped or job.invalid_rows:
+        print(f"  invalid rows: {skipped:,} skipped" if skipped else "  invalid rows:")
+        for row in job.invalid_rows[:_SHOWN_ROW_PROBLEMS]:
+            print(f"    line {row.line}: {row.field}: {row.message}")
+        if len(job.invalid_rows) > _SHOWN_ROW_PROBLEMS:
+            print(f"    and {len(job.invalid_rows) - _SHOWN_ROW_PROBLEMS} more (--json)")
     if job.scores:
         width = max(len(name) for name in job.scores)
         for name, value in job.scores.items():
@@ -37,15 +55,42 @@ def print_json(data: Any) -> None:
 
 
 def progress_line(job: dict[str, Any]) -> str:
+    """One line of where a job is: counts, shards, the means so far, the time left."""
     progress = job.get("progress") or {}
-    line = f"job {job['job_id']}: {job['status']}"
-    if progress.get("samples_total"):
-        line += (
-            f", {progress.get('samples_done', 0)}/{progress['samples_total']} samples, "
-            f"{progress.get('metric_calls_done', 0)}/{progress.get('metric_calls_total', 0)} "
-            "metric calls"
-        )
+    status = job["status"]
+    line = f"job {job['job_id']}: {status}"
+    total = progress.get("samples_total") or 0
+    if not total:
+        # A dataset job counts its samples once the file is read.
+        return line if status in FINAL_STATES else f"{line}, planning"
+    line += f", {progress.get('samples_done', 0):,}/{total:,} samples"
+    if progress.get("samples_skipped"):
+        line += f" ({progress['samples_skipped']:,} invalid skipped)"
+    line += (
+        f", {progress.get('metric_calls_done', 0):,}/{progress.get('metric_calls_total', 0):,}"
+        " metric calls"
+    )
+    if (progress.get("shards_total") or 0) > 1:
+        line += f", {progress.get('shards_done', 0):,}/{progress['shards_total']:,} shards"
+    means = [
+        f"{name} {value:.3f}"
+        for name, value in (progress.get("running_scores") or {}).items()
+        if value is not None
+    ]
+    if means and status not in FINAL_STATES:
+        line += ", so far " + " ".join(means)
+    if progress.get("eta_seconds") is not None and status not in FINAL_STATES:
+        line += f", ETA {duration(progress['eta_seconds'])}"
     return line
+
+
+def duration(seconds: int) -> str:
+    """45 -> "45s", 250 -> "4m 10s", 3720 -> "1h 02m"."""
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def job_watcher(stream=None):
@@ -60,13 +105,47 @@ def job_watcher(stream=None):
             return
         if interactive:
             end = "\n" if job["status"] in FINAL_STATES else ""
-            stream.write(f"\r\033[K{line}{end}")
+            # A line wider than the terminal wraps, and the next one could not overwrite it.
+            width = shutil.get_terminal_size().columns - 1
+            shown = line if len(line) <= width else line[: width - 1] + "…"
+            stream.write(f"\r\033[K{shown}{end}")
         else:
             stream.write(line + "\n")
         stream.flush()
         state["last"] = line
 
     return show
+
+
+class UploadProgress:
+    """Bytes of a file sent: a bar rewritten in place on a terminal; elsewhere only the
+    end, when `done` is called with the upload's id."""
+
+    def __init__(self, name: str, total: int, stream=None) -> None:
+        self.name, self.total = name, total
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self.shown = -1
+
+    def __call__(self, sent: int, total: int) -> None:
+        if not self.interactive:
+            return
+        self.total = total
+        percent = 100 * sent // total if total else 100
+        if percent == self.shown:
+            return
+        self.shown = percent
+        bar = ("#" * (percent // 5)).ljust(20, ".")
+        self.stream.write(
+            f"\r\033[Kuploading {self.name} [{bar}] {human_bytes(sent)} / "
+            f"{human_bytes(total)} {percent}%"
+        )
+        self.stream.flush()
+
+    def done(self, upload_id: str) -> None:
+        line = f"uploaded {self.name}: {human_bytes(self.total)} (upload {upload_id})"
+        self.stream.write(f"\r\033[K{line}\n" if self.interactive else f"{line}\n")
+        self.stream.flush()
 
 
 def scoring_progress(enabled: bool):

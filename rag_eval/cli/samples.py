@@ -2,79 +2,86 @@
 
 from __future__ import annotations
 
-import csv
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.dataset import (
+    SUFFIXES,
+    DatasetReader,
+    DatasetRow,
+    RowError,
+)
+from rag_eval.domain.dataset_columns import SAMPLE_FIELDS
+from rag_eval.domain.errors import DatasetInvalid, RequestInvalid
 
-SAMPLE_COLUMNS = ("sample_id", "question", "answer", "contexts", "ground_truth")
+# Enough to fix a file in a few rounds; more would scroll the first ones away.
+MAX_REPORTED_PROBLEMS = 20
 
 
 def load_samples(path: Path) -> list[dict[str, Any]]:
-    """Samples as dicts, validated later with the request; `contexts` may stay a string."""
+    """The file's samples as dicts for `ScoreRequest`. Raises RequestInvalid naming every
+    bad row's problems (the same one on many rows once, up to MAX_REPORTED_PROBLEMS)."""
     path = Path(path)
     if not path.is_file():
         raise RequestInvalid([{"field": "--file", "message": f"no such file: {path}"}])
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".csv"):
-        samples = _jsonl(path) if suffix != ".csv" else _csv(path)
-        if not samples:
-            what = "a header only" if suffix == ".csv" and path.stat().st_size else "nothing"
-            raise RequestInvalid(
-                [
-                    {
-                        "field": "--file",
-                        "message": f"{path} has no samples (it holds {what}); add one per "
-                        + ("row under the header" if suffix == ".csv" else "line"),
-                    }
-                ]
-            )
-        return samples
-    raise RequestInvalid(
-        [
-            {
-                "field": "--file",
-                "message": f"unsupported file type {suffix!r}",
-                "allowed": ".jsonl, .csv",
-            }
-        ]
-    )
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    samples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise RequestInvalid(
+            [
+                {
+                    "field": "--file",
+                    "message": f"unsupported file type {path.suffix.lower()!r}",
+                    "allowed": ", ".join(SUFFIXES),
+                }
+            ]
+        )
+    samples: list[dict[str, Any]] = []
+    errors: list[RowError] = []
+    with path.open("rb") as handle:
+        reader = DatasetReader(handle, fmt)
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RequestInvalid(
-                [{"field": f"{path.name}:{number}", "message": f"not valid JSON ({exc.msg})"}]
-            ) from exc
-        if not isinstance(row, dict):
-            raise RequestInvalid(
-                [{"field": f"{path.name}:{number}", "message": "each line must be a JSON object"}]
-            )
-        samples.append(row)
+            for item in reader:
+                if isinstance(item, DatasetRow):
+                    samples.append(item.sample.model_dump(exclude_none=True))
+                else:
+                    errors.append(item)
+        except DatasetInvalid as exc:
+            raise RequestInvalid([_about_file(path, p) for p in exc.problems]) from exc
+    if errors:
+        raise RequestInvalid(_row_problems(path, errors))
+    if reader.ignored_columns:
+        print(
+            f"{path.name}: ignoring {', '.join(reader.ignored_columns)} "
+            f"(not sample fields: {', '.join(SAMPLE_FIELDS)})",
+            file=sys.stderr,
+        )
     return samples
 
 
-def _csv(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        unknown = [c for c in reader.fieldnames or () if c not in SAMPLE_COLUMNS]
-        if unknown:
-            raise RequestInvalid(
-                [
-                    {
-                        "field": path.name,
-                        "message": f"unknown column(s): {', '.join(unknown)}",
-                        "allowed": list(SAMPLE_COLUMNS),
-                    }
-                ]
-            )
-        # Empty cells mean "not given", as a missing key does in JSON Lines.
-        return [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+def _about_file(path: Path, problem: dict[str, Any]) -> dict[str, Any]:
+    return problem | {"field": "--file", "message": f"{path} {problem['message']}"}
+
+
+def _row_problems(path: Path, errors: list[RowError]) -> list[dict[str, Any]]:
+    """One problem per distinct mistake, with the lines that make it."""
+    lines: dict[tuple[str, str], list[int]] = {}
+    for error in errors:
+        lines.setdefault((error.field, error.message), []).append(error.line)
+    problems = [
+        {"field": f"{path.name} {_where(numbers)}: {field}", "message": message}
+        for (field, message), numbers in lines.items()
+    ]
+    if len(problems) <= MAX_REPORTED_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_REPORTED_PROBLEMS
+    more = {"field": "--file", "message": f"{path} has {rest} more problem(s); fix these first"}
+    return [*problems[:MAX_REPORTED_PROBLEMS], more]
+
+
+def _where(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    if len(numbers) == 2:
+        return f"lines {numbers[0]}, {numbers[1]}"
+    return f"{len(numbers)} rows (line {numbers[0]} .. line {numbers[-1]})"

@@ -7,6 +7,7 @@ with the usual AWS credential chain (botocore, imported only then).
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import os
@@ -16,14 +17,17 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from rag_eval.client.sigv4 import RequestNotSent, sigv4_headers
+from rag_eval.client.upload import Progress, human_bytes, post_form, s3_error
 from rag_eval.domain.states import FINAL_STATES
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3000/v1"
 # Answers worth another try: throttled, or the service briefly unavailable.
 _RETRYABLE = {429, 502, 503, 504}
+# S3's InternalError too: a repeated upload only writes the same object again.
+_RETRYABLE_UPLOAD = _RETRYABLE | {500}
 
 
 class ApiError(Exception):
@@ -186,6 +190,23 @@ class ScoreJobsClient:
             if not cursor:
                 return
 
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Stop a queued or running job; the job as it is then (cancelled, or still running
+        while its shards in flight finish). ApiError 409 once it has completed or failed."""
+        # A repeated cancel answers as the first did, so a lost answer may be asked again.
+        return self._call("POST", f"/score-jobs/{quote(job_id, safe='')}/cancel", retry=True)
+
+    def create_upload(self, filename: str, size_bytes: int | None = None) -> dict[str, Any]:
+        """A presigned POST for one dataset file: upload_id, url, fields, expires_in, max_bytes.
+
+        With size_bytes, a file over the service's limit is refused here, before it is sent.
+        """
+        body: dict[str, Any] = {"filename": filename}
+        if size_bytes is not None:
+            body["size_bytes"] = size_bytes
+        # An upload nobody sends a file to just expires: asking twice costs nothing.
+        return self._call("POST", "/uploads", body, retry=True)
+
     def artifacts(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/score-jobs/{job_id}/artifacts")
 
@@ -205,6 +226,41 @@ class ScoreJobsClient:
             saved.append(target)
         return saved
 
+    def upload_file(self, path: Path | str, on_progress: Progress | None = None) -> str:
+        """Send a dataset file to the service's bucket; its upload_id, for a submission's
+        `{"dataset": {"upload_id": ...}}`. on_progress(sent, total) counts its bytes (from 0
+        again if a failed attempt is retried)."""
+        path = Path(path)
+        size = path.stat().st_size
+        upload = self.create_upload(path.name, size)
+        limit = upload.get("max_bytes")
+        if limit and size > limit:
+            raise ApiError(413, "EntityTooLarge", _too_large(path.name, size, limit))
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                status, answer = post_form(
+                    upload["url"],
+                    upload["fields"],
+                    path,
+                    timeout=self.timeout,
+                    on_progress=on_progress,
+                )
+            except (OSError, http.client.HTTPException) as exc:
+                if last or isinstance(exc, ConnectionRefusedError):
+                    raise RequestNotSent(
+                        f"cannot upload {path.name} to {urlsplit(upload['url']).netloc}: {exc}"
+                    ) from None
+                time.sleep(_backoff(attempt, None))
+                continue
+            if 200 <= status < 300:
+                return upload["upload_id"]
+            if status not in _RETRYABLE_UPLOAD or last:
+                raise _upload_refused(status, answer, path.name, size, upload)
+            time.sleep(_backoff(attempt, None))
+        raise AssertionError("unreachable")
+
     def fetch(self, url: str) -> bytes:
         """GET a presigned URL (it carries its own signature: no auth is added)."""
         return self._send(urllib.request.Request(url, method="GET"), retry=True)
@@ -217,7 +273,8 @@ class ScoreJobsClient:
         poll_interval: float = 0.5,
         max_interval: float = 5.0,
     ) -> dict[str, Any]:
-        """Poll the job until it is completed or failed; WaitTimeout after `timeout` s."""
+        """Poll the job until it ends (completed, failed, cancelled); WaitTimeout after
+        `timeout` s."""
         deadline = time.monotonic() + timeout
         interval = poll_interval
         while True:
@@ -276,6 +333,32 @@ class ScoreJobsClient:
                     ) from None
                 time.sleep(_backoff(attempt, None))
         raise AssertionError("unreachable")
+
+
+def _too_large(filename: str, size: int, limit: int) -> str:
+    return f"{filename} is {human_bytes(size)}: over the upload limit of {human_bytes(limit)}"
+
+
+def _upload_refused(
+    status: int, answer: bytes, filename: str, size: int, upload: dict[str, Any]
+) -> ApiError:
+    """S3's XML refusal as an ApiError a person can act on."""
+    error = s3_error(answer)
+    code = error.get("Code") or f"http_{status}"
+    said = error.get("Message") or answer.decode("utf-8", "replace").strip()[:500]
+    if code == "EntityTooLarge":
+        limit = int(error.get("MaxSizeAllowed") or upload.get("max_bytes") or 0)
+        message = _too_large(filename, size, limit) if limit else f"{filename} is too large"
+    elif code == "EntityTooSmall":
+        message = f"{filename} is empty: there is nothing to score"
+    elif code == "AccessDenied" and "expired" in said.lower():
+        message = (
+            f"the upload URL expired before {filename} was sent (it is valid "
+            f"{upload.get('expires_in', '?')} s): run the command again"
+        )
+    else:
+        message = f"S3 refused the upload of {filename}: {said or f'HTTP {status}'}"
+    return ApiError(status, code, message, url=upload["url"])
 
 
 def _reach_hint(endpoint: str) -> str:

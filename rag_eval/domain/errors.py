@@ -23,6 +23,12 @@ class RequestInvalid(ServiceError):
         super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
 
 
+class DatasetInvalid(RequestInvalid):
+    """A file that can't be read as a dataset at all: no samples, clashing or missing
+    columns. Problems name the field "dataset" (or "dataset.column_map...", as a request
+    gives them); their messages read on from the file's name ("has no samples ...")."""
+
+
 class MalformedJson(ServiceError):
     """A request body that is empty or not JSON."""
 
@@ -51,6 +57,14 @@ class JobExists(ServiceError):
 
 class JobTimeout(ServiceError):
     """Scoring would outlive the invocation; retrying would only time out again."""
+
+
+class ShardBusy(ServiceError):
+    """Another delivery of the same shard holds its lease; this copy is retried later."""
+
+
+class UploadTooLarge(ServiceError):
+    """A declared upload size over the limit (S3's policy would refuse the file anyway)."""
 
 
 class MalformedMessage(ServiceError, ValueError):

@@ -11,17 +11,32 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 
 
 class Progress(BaseModel):
-    samples_total: int = 0
+    """How far a job is: samples and shards counted so far, the means so far, an ETA."""
+
+    samples_total: int = 0  # 0 until a dataset job is planned
     samples_done: int = 0
+    samples_skipped: int = 0  # invalid rows left out (on_invalid: skip)
     metric_calls_total: int = 0
     metric_calls_done: int = 0
+    shards_total: int = 0
+    shards_done: int = 0
+    running_scores: dict[str, float | None] = Field(default_factory=dict)
+    eta_seconds: int | None = None
+
+
+class RowProblem(BaseModel):
+    """An invalid row of a dataset: where, which field, why."""
+
+    line: int
+    field: str
+    message: str
 
 
 class JobStatus(BaseModel):
@@ -33,6 +48,7 @@ class JobStatus(BaseModel):
     # When its message was handed to the queue: a replay sends again only while this is unset.
     queued_at: str | None = None
     updated_at: str | None = None
+    started_at: str | None = None
     finished_at: str | None = None
     run_id: str | None = None
     scores: dict[str, float | None] = Field(default_factory=dict)
@@ -48,6 +64,33 @@ class JobStatus(BaseModel):
     progress: Progress = Field(default_factory=Progress)
     token_usage: TokenUsage = Field(default_factory=TokenUsage)
     artifact_keys: dict[str, str] = Field(default_factory=dict)
+    # A cancelled job's run folder holds only the samples scored before the cancel.
+    partial: bool = False
+    # The first invalid rows of a dataset (skipped with on_invalid "skip", else the failure).
+    invalid_rows: list[RowProblem] = Field(default_factory=list)
+
+
+def live_progress(
+    progress: Progress,
+    sums: dict[str, dict[str, float]],
+    started_at: str | None,
+    now: datetime,
+) -> Progress:
+    """The stored counters with what follows from them: means so far and the time left.
+
+    `sums`: metric -> {"sum", "n"} over the shards counted so far. The ETA extrapolates
+    the shards' pace since the job started; unknown before the first shard is counted.
+    """
+    running = {
+        name: (round(total["sum"] / total["n"], 4) if total.get("n") else None)
+        for name, total in sums.items()
+    }
+    eta = None
+    if started_at and 0 < progress.shards_done < progress.shards_total:
+        elapsed = (now - parse_iso(started_at)).total_seconds()
+        left = progress.shards_total - progress.shards_done
+        eta = max(0, round(elapsed / progress.shards_done * left))
+    return progress.model_copy(update={"running_scores": running, "eta_seconds": eta})
 
 
 def utc_now() -> datetime:
@@ -59,6 +102,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def new_job_id() -> str:
     return secrets.token_hex(12)
 
@@ -66,11 +113,11 @@ def new_job_id() -> str:
 def make_run_id(job_id: str, created_at: str) -> str:
     """Sortable by time and fixed per job (`20261129T160512Z-<job_id>`), so a redelivered
     message rewrites the same run folder instead of starting a second one."""
-    moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    moment = parse_iso(created_at)
     return f"{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{job_id}"
 
 
-def resolved_models(request: ScoreRequest, settings: Settings) -> tuple[str, str]:
+def resolved_models(request: ScoreOptions, settings: Settings) -> tuple[str, str]:
     """The judge and embedding model a job uses: the request's, else the settings'."""
     return (
         request.judge_model or settings.judge_model,
@@ -79,25 +126,28 @@ def resolved_models(request: ScoreRequest, settings: Settings) -> tuple[str, str
 
 
 def new_job(
-    request: ScoreRequest,
+    request: ScoreRequest | DatasetJob,
     settings: Settings,
     *,
     job_id: str | None = None,
     created_at: datetime | None = None,
 ) -> JobStatus:
+    """A queued job. A dataset's samples are unknown until planning reads them: counts are
+    0 and its summary has no texts until then."""
     judge_model, embedding_model = resolved_models(request, settings)
-    skipped = request.skipped_metrics()
+    samples = request.samples if isinstance(request, ScoreRequest) else []
+    skipped = request.skipped_metrics() if samples else {}
     return JobStatus(
         job_id=job_id or new_job_id(),
         status=JobState.QUEUED,
         created_at=iso(created_at or utc_now()),
         request_summary=request.summary(judge_model, embedding_model),
-        sample_count=len(request.samples),
+        sample_count=len(samples),
         skipped_metrics=list(skipped),
         skip_reasons=skipped,
         scores=dict.fromkeys(request.metrics),
         progress=Progress(
-            samples_total=len(request.samples),
-            metric_calls_total=len(request.samples) * (len(request.metrics) - len(skipped)),
+            samples_total=len(samples),
+            metric_calls_total=len(samples) * (len(request.metrics) - len(skipped)),
         ),
     )

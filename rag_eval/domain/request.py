@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
 from difflib import get_close_matches
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -45,16 +46,27 @@ ModelName = Annotated[
 
 
 def split_contexts(value: str) -> list[str]:
-    """A string of contexts: a JSON list, or paragraphs separated by blank lines."""
+    """A string of contexts: a JSON list, a Python list of strings (ragas' CSV exports
+    write `['a', 'b']`), or paragraphs separated by blank lines."""
     text = value.strip()
-    if text.startswith("["):
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+    if text.startswith("[") and text.endswith("]"):
+        parsed = _string_list(text)
+        if parsed is not None:
             return [item for item in parsed if item.strip()]
     return [part.strip() for part in re.split(r"\n\s*\n", text) if part.strip()]
+
+
+def _string_list(text: str) -> list[str] | None:
+    # literal_eval evaluates literals only, and Python's parser refuses deep nesting; a
+    # client's string must not crash validation, whatever it holds.
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            parsed = parse(text)
+        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+            continue
+        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+            return parsed
+    return None
 
 
 class Sample(BaseModel):
@@ -102,35 +114,15 @@ class Sample(BaseModel):
         return [name for name in inputs if not self.has(name)]
 
 
-class ScoreRequest(BaseModel):
-    """What a client submits: one sample inline, or `samples: [...]`."""
+class ScoreOptions(BaseModel):
+    """How to score, whatever the samples' source: metrics, weights, judge and embeddings."""
 
     model_config = ConfigDict(extra="forbid")
 
-    samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES)
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
     weights: dict[str, float] = Field(default_factory=dict)
     judge_model: ModelName | None = None
     embedding_model: ModelName | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _single_sample_form(cls, data: Any) -> Any:
-        """Accept the seed's single-sample body by wrapping it as `samples: [it]`."""
-        if not isinstance(data, dict):
-            return data
-        inline = [k for k in ("sample_id", *Sample.model_fields) if k in data and k != "sample_id"]
-        if not inline and "sample_id" not in data:
-            return data
-        if "samples" in data:
-            raise ValueError(
-                "give either one sample inline (question, answer, contexts, ground_truth) "
-                f"or 'samples', not both (found inline field(s): {', '.join(inline)})"
-            )
-        sample_keys = set(Sample.model_fields)
-        rest = {k: v for k, v in data.items() if k not in sample_keys}
-        rest["samples"] = [{k: v for k, v in data.items() if k in sample_keys}]
-        return rest
 
     @field_validator("metrics")
     @classmethod
@@ -159,15 +151,6 @@ class ScoreRequest(BaseModel):
             raise ValueError("at least one weight must be greater than 0")
         return value
 
-    @field_validator("samples")
-    @classmethod
-    def _unique_sample_ids(cls, value: list[Sample]) -> list[Sample]:
-        ids = [s.sample_id for s in value if s.sample_id]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"sample_id values must be unique; repeated: {', '.join(duplicates)}")
-        return value
-
     def metric_specs(self) -> list[MetricSpec]:
         return [REGISTRY[name] for name in self.metrics]
 
@@ -176,6 +159,93 @@ class ScoreRequest(BaseModel):
 
     def needs_embeddings(self) -> bool:
         return any(REGISTRY[m].needs_embeddings for m in self.metrics)
+
+    def options(self) -> ScoreOptions:
+        """These options alone (what every shard of a job is scored with)."""
+        return ScoreOptions.model_validate(self.model_dump(include=set(ScoreOptions.model_fields)))
+
+    def summary(self, judge_model: str, embedding_model: str) -> dict[str, Any]:
+        """The seed's request_summary before any sample is known (a dataset not yet read)."""
+        return request_summary(self, judge_model, embedding_model, None, set(), 0)
+
+
+class DatasetRef(BaseModel):
+    """An uploaded file to score (POST /uploads), and how to read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upload_id: str = Field(pattern=r"^[0-9a-f]{24}$")
+    format: Literal["jsonl", "csv"] | None = None  # None: from the file's first bytes
+    # The file's column -> our field, for names neither we nor ragas use.
+    column_map: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=200)],
+        Literal["sample_id", "question", "answer", "contexts", "ground_truth"],
+    ] = Field(default_factory=dict, max_length=20)
+
+
+class DatasetJob(ScoreOptions):
+    """A job over an uploaded dataset: the worker reads and validates it (planning)."""
+
+    dataset: DatasetRef
+    # "fail": any invalid row fails the job before a judge call; "skip": leave such rows
+    # out and report them.
+    on_invalid: Literal["fail", "skip"] = "fail"
+
+
+def request_summary(
+    options: ScoreOptions,
+    judge_model: str,
+    embedding_model: str,
+    first: Sample | None,
+    inputs_present: set[str],
+    sample_count: int,
+) -> dict[str, Any]:
+    """The seed's request_summary: the first sample's texts cut to 80 chars, and what the
+    samples carry."""
+    return {
+        "question": first.question[:80] if first else "",
+        "answer": ((first.answer or "") if first else "")[:80],
+        "metrics": list(options.metrics),
+        "judge_model": judge_model if options.needs_judge() else "",
+        "embedding_model": embedding_model if options.needs_embeddings() else "",
+        "has_contexts": "contexts" in inputs_present,
+        "has_ground_truth": "ground_truth" in inputs_present,
+        "sample_count": sample_count,
+    }
+
+
+class ScoreRequest(ScoreOptions):
+    """What a client submits inline: one sample, or `samples: [...]`."""
+
+    samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_sample_form(cls, data: Any) -> Any:
+        """Accept the seed's single-sample body by wrapping it as `samples: [it]`."""
+        if not isinstance(data, dict):
+            return data
+        inline = [k for k in ("sample_id", *Sample.model_fields) if k in data and k != "sample_id"]
+        if not inline and "sample_id" not in data:
+            return data
+        if "samples" in data:
+            raise ValueError(
+                "give either one sample inline (question, answer, contexts, ground_truth) "
+                f"or 'samples', not both (found inline field(s): {', '.join(inline)})"
+            )
+        sample_keys = set(Sample.model_fields)
+        rest = {k: v for k, v in data.items() if k not in sample_keys}
+        rest["samples"] = [{k: v for k, v in data.items() if k in sample_keys}]
+        return rest
+
+    @field_validator("samples")
+    @classmethod
+    def _unique_sample_ids(cls, value: list[Sample]) -> list[Sample]:
+        ids = [s.sample_id for s in value if s.sample_id]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"sample_id values must be unique; repeated: {', '.join(duplicates)}")
+        return value
 
     def effective_metrics(self) -> list[str]:
         """Requested metrics that at least one sample has every input for (the seed's rule)."""
@@ -196,18 +266,12 @@ class ScoreRequest(BaseModel):
         return skipped
 
     def summary(self, judge_model: str, embedding_model: str) -> dict[str, Any]:
-        """The seed's request_summary (first sample's texts cut to 80 chars)."""
-        first = self.samples[0]
-        return {
-            "question": first.question[:80],
-            "answer": (first.answer or "")[:80],
-            "metrics": list(self.metrics),
-            "judge_model": judge_model if self.needs_judge() else "",
-            "embedding_model": embedding_model if self.needs_embeddings() else "",
-            "has_contexts": any(s.has("contexts") for s in self.samples),
-            "has_ground_truth": any(s.has("ground_truth") for s in self.samples),
-            "sample_count": len(self.samples),
+        present = {
+            name for name in ("contexts", "ground_truth") if any(s.has(name) for s in self.samples)
         }
+        return request_summary(
+            self, judge_model, embedding_model, self.samples[0], present, len(self.samples)
+        )
 
 
 _REQUEST_FIELDS = (*Sample.model_fields, *(f for f in ScoreRequest.model_fields if f != "samples"))
@@ -240,12 +304,14 @@ def did_you_mean(names: list[str], known: Any) -> str:
     return f" (did you mean {', '.join(guesses)}?)" if guesses else ""
 
 
-def parse_request(body: Any) -> ScoreRequest:
+def parse_request(body: Any) -> ScoreRequest | DatasetJob:
     """Validate a submitted body; errors name fields as the client wrote them."""
     if not isinstance(body, dict):
         raise RequestInvalid(
             [{"field": "body", "message": "must be a JSON object", "allowed": "object"}]
         )
+    if "dataset" in body:
+        return _parse_dataset_job(body)
     if "samples" not in body and "question" not in body:
         others = [name for name in body if FIELD_SYNONYMS.get(name) == "question"]
         raise RequestInvalid(
@@ -283,7 +349,38 @@ def parse_request(body: Any) -> ScoreRequest:
                 )
             if problem["field"] == "samples" and "at most" in problem.get("allowed", ""):
                 problem["message"] = (
-                    f"{len(body['samples'])} samples; at most {MAX_SAMPLES} are allowed per job: "
-                    "split them into several jobs"
+                    f"{len(body['samples'])} samples; at most {MAX_SAMPLES} are allowed inline: "
+                    "upload them as a dataset (POST /uploads, then 'dataset': {'upload_id': ...}; "
+                    "rag-eval submit --file does it for you)"
                 )
+        raise RequestInvalid(problems) from exc
+
+
+def _parse_dataset_job(body: dict[str, Any]) -> DatasetJob:
+    inline = [name for name in ("samples", *Sample.model_fields) if name in body]
+    if inline:
+        raise RequestInvalid(
+            [
+                {
+                    "field": inline[0],
+                    "message": "give either a dataset or inline samples, not both",
+                }
+            ]
+        )
+    try:
+        return DatasetJob.model_validate(body)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        for problem in problems:
+            if problem["field"] == "dataset.upload_id":
+                problem["message"] = "not an upload id: use the upload_id POST /uploads answered"
+            if problem["message"] == "unknown field":
+                name = problem["field"].rsplit(".", 1)[-1]
+                known = (
+                    DatasetRef.model_fields
+                    if problem["field"].startswith("dataset.")
+                    else DatasetJob.model_fields
+                )
+                problem["message"] += did_you_mean([name], known)
+                problem["allowed"] = list(known)
         raise RequestInvalid(problems) from exc

@@ -18,6 +18,8 @@ ReasonCode = Literal[
     "judge_error",  # the judge was unreachable or answered 5xx / 4xx
     "invalid_judge_output",  # the judge answered, but not in the shape ragas needs
     "metric_error",  # ragas raised on the inputs (e.g. an empty statement list)
+    "worker_error",  # its shard failed every delivery (a crash or time-out of the worker)
+    "cancelled",  # the job was cancelled before its shard was scored
 ]
 
 
@@ -44,6 +46,49 @@ class SampleResult(BaseModel):
     scores: dict[str, float | None]
     reasons: dict[str, ReasonCode] = Field(default_factory=dict)
     details: dict[str, str] = Field(default_factory=dict)  # metric -> short error text
+
+
+class ShardResult(BaseModel):
+    """One shard's per-sample results, stored until the job's fan-in."""
+
+    results: list[SampleResult]
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+    @classmethod
+    def unscored(
+        cls, ids: list[str], metrics: list[str], reason: ReasonCode, detail: str
+    ) -> ShardResult:
+        """Every sample of a shard left unscored, for one reason (a crash, a cancel)."""
+        return cls(
+            results=[
+                SampleResult(
+                    sample_id=sample_id,
+                    scores=dict.fromkeys(metrics),
+                    reasons=dict.fromkeys(metrics, reason),
+                    details=dict.fromkeys(metrics, detail),
+                )
+                for sample_id in ids
+            ]
+        )
+
+    def tally(self) -> ShardTally:
+        sums: dict[str, tuple[float, int]] = {}
+        for result in self.results:
+            for name, value in result.scores.items():
+                total, count = sums.get(name, (0.0, 0))
+                if value is not None:
+                    total, count = total + value, count + 1
+                sums[name] = (total, count)
+        return ShardTally(samples=len(self.results), sums=sums, usage=self.usage)
+
+
+@dataclass(frozen=True)
+class ShardTally:
+    """What counting a shard adds to its job: samples, per-metric sums, tokens."""
+
+    samples: int
+    sums: dict[str, tuple[float, int]]
+    usage: TokenUsage
 
 
 def sample_ids(samples: list[Sample]) -> list[str]:

@@ -35,6 +35,17 @@ class Settings(BaseModel):
     max_retries: int = Field(3, alias="RAGAS_MAX_RETRIES", ge=0)
     jobs_table: str = Field("", alias="SCORE_JOBS_TABLE")
     queue_url: str = Field("", alias="SCORE_QUEUE_URL")
+    # Where a planned job's shards wait (the score queue takes submissions: a small job is
+    # never queued behind a large one's shards).
+    shard_queue_url: str = Field("", alias="SCORE_SHARD_QUEUE_URL")
+    # Samples per shard, i.e. per worker invocation (BENCHMARKS.md, "Shard size").
+    shard_size: int = Field(50, alias="RAGAS_SHARD_SIZE", ge=1, le=1000)
+    # Rows a dataset job may hold; and an upload's size, enforced by S3 (the POST policy).
+    max_dataset_rows: int = Field(100_000, alias="RAGAS_MAX_DATASET_ROWS", ge=1)
+    max_upload_bytes: int = Field(1024**3, alias="RAGAS_MAX_UPLOAD_BYTES", ge=1)
+    # The longest a shard is held by one delivery before another may take it over; it is
+    # also bounded by the invocation's own time left.
+    shard_lease_seconds: int = Field(900, alias="RAGAS_SHARD_LEASE_SECONDS", ge=1)
     artifacts_bucket: str = Field("", alias="ARTIFACTS_BUCKET")
     job_ttl_days: int = Field(90, alias="JOB_TTL_DAYS", ge=1)
     # The queue's redrive maxReceiveCount: the worker marks a job failed on this delivery.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_eval.domain.job import resolved_models
-from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.settings import Settings
 from rag_eval.metrics import REGISTRY
 from rag_eval.metrics.spec import MetricSpec
@@ -58,7 +58,7 @@ def available_metrics(
     ]
 
 
-def judge_problems(request: ScoreRequest, settings: Settings) -> list[dict[str, Any]]:
+def judge_problems(request: ScoreOptions, settings: Settings) -> list[dict[str, Any]]:
     """Why this request cannot be scored with the configured judges (empty if it can).
 
     Refused at submission so that a missing judge is a clear 422, not a job that fails
@@ -88,6 +88,6 @@ def judge_problems(request: ScoreRequest, settings: Settings) -> list[dict[str, 
     ]
 
 
-def judge_configured(request: ScoreRequest, settings: Settings) -> bool:
+def judge_configured(request: ScoreOptions, settings: Settings) -> bool:
     """Whether a judge LLM is reachable for this request (used for the advice narrative)."""
     return _reachable(resolved_models(request, settings)[0], settings)

@@ -1,7 +1,11 @@
-"""How Lambda runs a function, played in this process: its code, its context, its
-execution environments (a fresh copy of the handler's module each, reused warm).
+"""How Lambda runs a function, played on this machine: its code, its context, its
+execution environments (made on demand, reused warm).
 
-The context handed to handlers is `rag_eval.local.lambda_context.LambdaContext`.
+An execution environment (`sandbox.py`) is either a fresh copy of the handler's module in
+this process (isolation "thread": light, and tests can patch it) or a child process of its
+own, as on Lambda (isolation "process": environments run truly in parallel, and a crash or
+a timeout ends that environment only). The context handed to handlers is
+`rag_eval.local.lambda_context.LambdaContext`.
 """
 
 from __future__ import annotations
@@ -10,14 +14,14 @@ import logging
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rag_eval.local.lambda_context import LambdaContext
+from rag_eval.local.sandbox import Environment, ModuleEnvironment, ProcessEnvironment
 from rag_eval.local.template import TEMPLATE_PATH, load_template
 
 logger = logging.getLogger(__name__)
@@ -78,31 +82,49 @@ def resolve_function(name: str) -> str:
     raise ValueError(f"unknown function {name!r}; the template has {', '.join(functions)}")
 
 
-class LocalFunction:
-    """A function of the template run in this process, as Lambda runs it.
+Isolation = Literal["thread", "process"]
+DEFAULT_MAX_ENVIRONMENTS = 10
 
-    Each execution environment is a fresh copy of the handler's module (its own resolver,
-    caches and cold start) serving one invocation at a time; copies are made on demand, up
-    to `max_environments`, and reused warm.
+
+class LocalFunction:
+    """A function of the template run on this machine, as Lambda runs it.
+
+    Each execution environment has its own module globals (resolver, caches, cold start)
+    and serves one invocation at a time; environments are made on demand, up to
+    `max_environments`, and reused warm. With isolation "process" each one is a child
+    process, stopped by `close()`, and an invocation past the function's Timeout is stopped
+    as Lambda stops it (`TaskTimedOut`); with "thread" it is only logged.
     """
 
     def __init__(
-        self, code: FunctionCode, function_name: str = "", max_environments: int = 10
+        self,
+        code: FunctionCode,
+        function_name: str = "",
+        max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
+        isolation: Isolation = "thread",
     ) -> None:
+        if isolation not in ("thread", "process"):
+            raise ValueError(f"isolation is 'thread' or 'process', not {isolation!r}")
         self.code = code
         self.function_name = function_name or code.logical_id
+        self.isolation = isolation
         self._max = max_environments
-        self._idle: list[Callable[[dict, Any], Any]] = []
-        self._made = 0
+        self._environments: list[Environment] = []  # started and not yet dropped
+        self._idle: list[Environment] = []
+        self._made = 0  # started or being started
+        self._closed = False
         self._available = threading.Condition()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        context = LambdaContext(self.function_name, self.code.memory_mb, self.code.timeout_seconds)
-        with self._environment() as handler:
+        with self._environment() as environment:
+            # Lambda's clock starts with the invocation, after any wait and cold start.
+            context = LambdaContext(
+                self.function_name, self.code.memory_mb, self.code.timeout_seconds
+            )
             started = time.monotonic()
-            result = handler(event, context)
+            result = environment.invoke(event, context)
         took = time.monotonic() - started
-        if took > self.code.timeout_seconds:
+        if self.isolation == "thread" and took > self.code.timeout_seconds:
             logger.warning(
                 "%s ran %.1f s, over its Timeout of %d s: Lambda would have stopped it",
                 self.code.logical_id,
@@ -111,45 +133,96 @@ class LocalFunction:
             )
         return result
 
-    @contextmanager
-    def _environment(self) -> Iterator[Callable[[dict, Any], Any]]:
+    def environment_pids(self) -> list[int]:
+        """The process ids of the live execution environments ("process" isolation)."""
         with self._available:
-            while not self._idle and self._made >= self._max:
-                self._available.wait()
-            if self._idle:
-                handler = self._idle.pop()
-            else:
-                self._made += 1
-                handler = None
-        if handler is None:
-            try:
-                handler = self._load()
-            except BaseException:
-                with self._available:
-                    self._made -= 1
-                    self._available.notify()
-                raise
+            environments = list(self._environments)
+        return [pid for pid in (e.live_pid() for e in environments) if pid is not None]
+
+    def close(self) -> None:
+        """Stop every execution environment, idle or busy (a busy invocation raises
+        RuntimeExited). Later invocations raise RuntimeError. Idempotent."""
+        with self._available:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for environment in idle:
+                self._forget(environment)
+            busy = list(self._environments)
+            self._available.notify_all()
+        for environment in busy:
+            environment.kill()
+        for environment in idle:
+            environment.close()
+
+    @contextmanager
+    def _environment(self) -> Iterator[Environment]:
+        environment = self._acquire()
         try:
-            yield handler
+            yield environment
         finally:
+            self._release(environment)
+
+    def _acquire(self) -> Environment:
+        dead: list[Environment] = []
+        try:
             with self._available:
-                self._idle.append(handler)
+                while True:
+                    if self._closed:
+                        raise RuntimeError(f"{self.function_name} is closed")
+                    if self._idle:
+                        environment = self._idle.pop()
+                        if environment.usable():
+                            return environment
+                        # Died while idle: Lambda would just give the next invocation another.
+                        self._forget(environment)
+                        dead.append(environment)
+                        continue
+                    if self._made < self._max:
+                        self._made += 1
+                        break
+                    self._available.wait()
+        finally:
+            for environment in dead:
+                environment.close()
+        try:
+            environment = self._start_environment()
+        except BaseException:
+            with self._available:
+                self._made -= 1
                 self._available.notify()
+            raise
+        with self._available:
+            closed = self._closed
+            if closed:
+                self._made -= 1
+            else:
+                self._environments.append(environment)
+        if closed:
+            environment.close()
+            raise RuntimeError(f"{self.function_name} is closed")
+        try:
+            environment.wait_ready()
+        except BaseException:
+            self._release(environment)
+            raise
+        return environment
 
-    def _load(self) -> Callable[[dict, Any], Any]:
-        import importlib.util
+    def _release(self, environment: Environment) -> None:
+        with self._available:
+            self._available.notify()
+            if environment.usable() and not self._closed:
+                self._idle.append(environment)
+                return
+            self._forget(environment)
+        environment.close()
 
-        # A unique module name: every copy has its own module globals (a cold start).
-        name = f"local_{self.code.logical_id}_{uuid.uuid4().hex[:8]}"
-        spec = importlib.util.spec_from_file_location(name, self.code.path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {self.code.path}")
-        module = importlib.util.module_from_spec(spec)
-        started = time.monotonic()
-        spec.loader.exec_module(module)
-        logger.debug(
-            "%s: new execution environment (init %.0f ms)",
-            self.code.logical_id,
-            (time.monotonic() - started) * 1000,
-        )
-        return getattr(module, self.code.handler)
+    def _forget(self, environment: Environment) -> None:
+        if environment in self._environments:
+            self._environments.remove(environment)
+            self._made -= 1
+
+    def _start_environment(self) -> Environment:
+        code = self.code
+        if self.isolation == "process":
+            return ProcessEnvironment(code.path, code.handler, code.logical_id, self.function_name)
+        return ModuleEnvironment(code.path, code.handler, code.logical_id)

@@ -27,7 +27,13 @@ from rag_eval.local.environment import (
     warm_aws_clients,
 )
 from rag_eval.local.poller import queue_event_sources
-from rag_eval.local.runtime import LocalFunction, function_code, resolve_function
+from rag_eval.local.runtime import (
+    DEFAULT_MAX_ENVIRONMENTS,
+    Isolation,
+    LocalFunction,
+    function_code,
+    resolve_function,
+)
 from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, api_routes, expand_template
 
 logger = logging.getLogger(__name__)
@@ -61,6 +67,9 @@ class LocalStack:
     otherwise the judge settings are taken from this process's environment.
     `visibility_timeout` overrides the score queue's (5400 s in the template) so that a failed
     job is redelivered within seconds. os.environ is restored by stop().
+    `worker_concurrency` pollers run per SQS event source; with `worker_isolation="process"`
+    the functions they invoke run each execution environment in a process of its own, as on
+    Lambda (the API's functions always run in this process).
     """
 
     def __init__(
@@ -73,6 +82,7 @@ class LocalStack:
         environment: Mapping[str, str] | None = None,
         parameters: Mapping[str, str] | None = None,
         worker_concurrency: int = 1,
+        worker_isolation: Isolation = "thread",
         wait_time_seconds: int = 1,
     ) -> None:
         self._port = port
@@ -82,10 +92,12 @@ class LocalStack:
         self._overrides = dict(environment or {})
         self._parameters = dict(parameters or {})
         self._worker_concurrency = worker_concurrency
+        self._worker_isolation = worker_isolation
         self._wait_time_seconds = wait_time_seconds
         self._moto: Any = None
         self._front: Any = None
         self._pollers: list[Any] = []
+        self.functions: dict[str, LocalFunction] = {}
         self._saved_environment: dict[str, str | None] = {}
         self._running = False
         self.physical_ids: dict[str, str] = {}
@@ -150,6 +162,7 @@ class LocalStack:
     def _start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from rag_eval.local.dynamodb_writes import serialize_writes
         from rag_eval.local.front import ApiFront
         from rag_eval.local.poller import QueuePoller
 
@@ -157,6 +170,7 @@ class LocalStack:
         _check_free(self._host, self._moto_port, "--moto-port")
         _check_free(self._host, self._port, "--port")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
+        serialize_writes()
         self._moto = ThreadedMotoServer(ip_address=self._host, port=self._moto_port, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -175,8 +189,19 @@ class LocalStack:
         self._set_environment(self.environment)
         fresh_aws_clients()
         warm_aws_clients()
-        functions = {
-            name: LocalFunction(function_code(name), self.physical_ids.get(name, name))
+        # Made after _set_environment: a process environment inherits os.environ when spawned.
+        concurrency: dict[str, int] = {}
+        for source in sources:
+            concurrency[source.function] = (
+                concurrency.get(source.function, 0) + self._worker_concurrency
+            )
+        functions = self.functions = {
+            name: LocalFunction(
+                function_code(name),
+                self.physical_ids.get(name, name),
+                max_environments=max(DEFAULT_MAX_ENVIRONMENTS, concurrency.get(name, 0)),
+                isolation=self._worker_isolation if name in concurrency else "thread",
+            )
             for name in names
         }
 
@@ -224,6 +249,9 @@ class LocalStack:
         if self._front is not None:
             self._front.stop()
             self._front = None
+        for function in self.functions.values():
+            function.close()
+        self.functions = {}
         if self._moto is not None:
             self._reset_moto()
             self._moto.stop()

@@ -42,12 +42,18 @@ class RunRecord:
     latency_ms: int
     judge_model: str
     embedding_model: str
+    partial: bool = False  # a cancelled job: only the samples scored before the cancel
 
 
 def run_files(
-    record: RunRecord, request: ScoreRequest, run: ScoreRun, advice_md: str
+    record: RunRecord,
+    request: ScoreRequest,
+    run: ScoreRun,
+    advice_md: str,
+    snapshot: str | None = None,
 ) -> dict[str, bytes]:
-    """File name -> body, in the order of RUN_FILES."""
+    """File name -> body, in the order of RUN_FILES. `snapshot`: request.json as the caller
+    sent it (a dataset job's names its upload), else the request itself."""
     bodies = {
         "summary.md": render_summary(record, run),
         "optimization_advice.md": advice_md,
@@ -55,7 +61,7 @@ def run_files(
         "metadata.json": json.dumps(
             run_metadata(record, request, run), ensure_ascii=False, indent=2
         ),
-        "request.json": request.model_dump_json(indent=2, exclude_none=True),
+        "request.json": snapshot or request.model_dump_json(indent=2, exclude_none=True),
     }
     return {name: bodies[name].encode("utf-8") for name in RUN_FILES}
 
@@ -132,6 +138,11 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         "",
         f"- Job: `{record.job_id}`",
         f"- Samples: {total}",
+        *(
+            ["- **Partial**: the job was cancelled; these are the samples scored before it"]
+            if record.partial
+            else []
+        ),
         f"- Judge model: {record.judge_model or '(none: model-free metrics only)'}",
         f"- Embedding model: {record.embedding_model or '(none)'}",
         f"- Finished: {record.finished_at} ({record.latency_ms} ms)",
@@ -179,6 +190,7 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "latency_ms": record.latency_ms,
+        "partial": record.partial,
         "judge_model": record.judge_model,
         "embedding_model": record.embedding_model,
         "metrics": {

@@ -49,8 +49,11 @@ class Scorer:
         judge_model: str | None = None,
         embedding_model: str | None = None,
         on_progress: ProgressCallback | None = None,
+        skipped: dict[str, str] | None = None,
     ) -> ScoreRun:
-        skipped = request.skipped_metrics()
+        """`skipped`: the metrics no sample of the whole job can feed (a shard is scored
+        with its job's); by default, those of this request's samples."""
+        skipped = request.skipped_metrics() if skipped is None else skipped
         specs = [s for s in request.metric_specs() if s.name not in skipped]
         judge = self._judge_factory(
             judge_model or request.judge_model or self._settings.judge_model,

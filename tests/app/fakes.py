@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from rag_eval.domain.errors import JobExists
-from rag_eval.domain.job import JobStatus, Progress
-from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.job import JobStatus
 from rag_eval.domain.states import ACTIVE_STATES, JobState
 
 
 class InMemoryJobs:
-    """Both repository ports: one dict of job id -> (job, request hash)."""
+    """The API's repository port: one dict of job id -> (job, request hash)."""
 
     def __init__(self) -> None:
         self.items: dict[str, tuple[JobStatus, str]] = {}
@@ -42,25 +39,10 @@ class InMemoryJobs:
         self.items[job_id] = (job, request_hash)
         return job
 
-    def start(self, job_id: str, now: str) -> JobStatus | None:
-        if self.items[job_id][0].status not in ACTIVE_STATES:
-            return None
-        return self._set(job_id, status=JobState.RUNNING, updated_at=now)
-
-    def save_progress(self, job_id: str, progress: Progress, now: str) -> None:
-        if self.items[job_id][0].status is JobState.RUNNING:
-            self._set(job_id, progress=progress, updated_at=now)
-
-    def complete(self, job: JobStatus) -> bool:
-        if self.items[job.job_id][0].status is not JobState.RUNNING:
-            return False
-        self.items[job.job_id] = (job, self.items[job.job_id][1])
-        return True
-
-    def mark_failed(self, job_id: str, error: str, finished_at: str) -> bool:
+    def cancel(self, job_id: str, now: str) -> bool:
         if self.items[job_id][0].status not in ACTIVE_STATES:
             return False
-        self._set(job_id, status=JobState.FAILED, error=error, finished_at=finished_at)
+        self._set(job_id, status=JobState.CANCELLED, updated_at=now, finished_at=now)
         return True
 
     def status(self, job_id: str) -> JobState:
@@ -91,26 +73,8 @@ class InMemoryStore:
     def presign(self, key: str, expires_in: int) -> str:
         return f"memory://{key}?expires_in={expires_in}"
 
+    def size(self, key: str) -> int | None:
+        return len(self.objects[key]) if key in self.objects else None
 
-class ScriptedPipeline:
-    """Stands in for the scoring pipeline: completes the job, or fails as told."""
-
-    def __init__(self, failure: Exception | None = None, seconds: float = 0.0) -> None:
-        self.failure = failure
-        self.seconds = seconds
-        self.runs: list[str] = []
-
-    async def arun(self, job: JobStatus, request: ScoreRequest, on_progress=None) -> JobStatus:
-        self.runs.append(job.job_id)
-        if self.seconds:
-            await asyncio.sleep(self.seconds)
-        if self.failure is not None:
-            raise self.failure
-        return job.model_copy(
-            update={
-                "status": JobState.COMPLETED,
-                "run_id": f"run-{job.job_id}",
-                "scores": dict.fromkeys(request.metrics, 1.0),
-                "weighted_score": 1.0,
-            }
-        )
+    def presign_post(self, key: str, max_bytes: int, expires_in: int) -> dict[str, object]:
+        return {"url": "memory://uploads", "fields": {"key": key, "max": str(max_bytes)}}

@@ -93,14 +93,13 @@ def test_a_job_the_queue_refuses_is_taken_back() -> None:
 
 
 def test_a_replay_of_a_finished_job_sends_nothing() -> None:
-    service, jobs, queue, _ = make_service()
+    service, _, queue, _ = make_service()
     job_id = service.submit(BODY, idempotency_key="k1").job.job_id
-    jobs.start(job_id, "2026-12-01T00:00:00.000Z")
-    jobs.mark_failed(job_id, "RuntimeError: x", "2026-12-01T00:00:01.000Z")
+    service.cancel(job_id)
 
     replay = service.submit(BODY, idempotency_key="k1")
 
-    assert replay.job.status is JobState.FAILED and len(queue.sent) == 1
+    assert replay.job.status is JobState.CANCELLED and len(queue.sent) == 1
 
 
 def test_a_large_request_travels_through_the_store() -> None:
@@ -145,4 +144,10 @@ def test_list_checks_its_parameters() -> None:
     with pytest.raises(RequestInvalid) as caught:
         service.list(limit=0, status="done")
     assert [p["field"] for p in caught.value.problems] == ["limit", "status"]
-    assert caught.value.problems[1]["allowed"] == ["queued", "running", "completed", "failed"]
+    assert caught.value.problems[1]["allowed"] == [
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
+    ]

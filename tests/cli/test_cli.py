@@ -246,23 +246,73 @@ def test_a_bad_setting_is_one_line_naming_it_and_only_where_it_is_read(
 def test_the_same_mistake_on_many_rows_is_one_line_with_the_likely_name(
     no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN 300 rows written with ragas' field names
-    rows = tmp_path / "ragas-names.jsonl"
+    # GIVEN 300 rows with the question's key misspelt
+    rows = tmp_path / "typo.jsonl"
     rows.write_text(
-        "\n".join(json.dumps({"user_input": f"q{i}?", "response": "a"}) for i in range(300)),
+        "\n".join(json.dumps({"questoin": f"q{i}?", "response": "a"}) for i in range(300)),
         encoding="utf-8",
     )
 
-    # WHEN they are scored THEN each mistake is one line counting the rows, with a next step
+    # WHEN they are scored THEN the mistake is one line counting the rows, with the likely name
     assert main(["score", "--file", str(rows), "--metrics", "chrf_score"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        "error: 300 samples (samples[0] .. samples[299]): question: Field required",
-        "error: 300 samples (samples[0] .. samples[299]): user_input: unknown field (did you "
-        "mean question?) (allowed: sample_id, question, answer, contexts, ground_truth)",
-        "error: 300 samples (samples[0] .. samples[299]): response: unknown field (did you "
-        "mean answer?) (allowed: sample_id, question, answer, contexts, ground_truth)",
+        "error: typo.jsonl 300 rows (line 1 .. line 300): question: required: give question "
+        "or user_input; questoin is not a field (did you mean question?)",
     ]
+
+
+def test_rows_with_ragas_names_are_scored_and_extra_columns_named_once(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN rows as a ragas testset exports them: its names, and columns of no sample field
+    rows = tmp_path / "testset.jsonl"
+    row = {
+        "user_input": "q?",
+        "reference": "a",
+        "reference_contexts": ["c"],
+        "synthesizer_name": "s",
+    }
+    rows.write_text("\n".join(json.dumps(row) for _ in range(3)), encoding="utf-8")
+
+    # WHEN they are scored
+    arguments = ["--file", str(rows), "--metrics", "exact_match", "--json", "--out", str(tmp_path)]
+    code = main(["score", *arguments])
+
+    # THEN every row is scored, and the ignored columns are said once
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert json.loads(out)["sample_count"] == 3
+    assert (
+        "testset.jsonl: ignoring reference_contexts, synthesizer_name (not sample fields: "
+        "sample_id, question, answer, contexts, ground_truth)"
+    ) in err.splitlines()
+
+
+def test_bad_rows_are_reported_together_up_to_twenty_problems(tmp_path: Path) -> None:
+    from rag_eval.cli.samples import load_samples
+    from rag_eval.domain.errors import RequestInvalid
+
+    # GIVEN 30 rows, each broken its own way
+    rows = tmp_path / "broken.jsonl"
+    rows.write_text(
+        "\n".join('{"question": "q"' + " " * i + "," for i in range(30)), encoding="utf-8"
+    )
+
+    # WHEN the file is read THEN the first twenty problems are named, and how many more there are
+    with pytest.raises(RequestInvalid) as caught:
+        load_samples(rows)
+    problems = caught.value.problems
+    assert len(problems) == 21
+    assert problems[0] == {
+        "field": "broken.jsonl line 1: line",
+        "message": "is not valid JSON (Expecting property name enclosed in double quotes at "
+        "column 18)",
+    }
+    assert problems[-1] == {
+        "field": "--file",
+        "message": f"{rows} has 10 more problem(s); fix these first",
+    }
 
 
 @pytest.mark.parametrize(

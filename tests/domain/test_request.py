@@ -296,9 +296,32 @@ def test_a_likely_name_is_suggested(body: dict, field: str, message: str) -> Non
 def test_too_many_samples_says_what_to_do() -> None:
     problem = only_problem({"samples": [SAMPLE] * 1001})
     assert problem["field"] == "samples"
-    assert problem["message"] == (
-        "1001 samples; at most 1000 are allowed per job: split them into several jobs"
+    assert problem["message"].startswith(
+        "1001 samples; at most 1000 are allowed inline: upload them as a dataset (POST /uploads"
     )
+
+
+def test_a_dataset_job_names_an_upload_and_takes_no_inline_samples() -> None:
+    job = parse_request(
+        {
+            "dataset": {"upload_id": "a" * 24, "column_map": {"query": "question"}},
+            "on_invalid": "skip",
+        }
+    )
+    assert (job.dataset.upload_id, job.on_invalid) == ("a" * 24, "skip")
+    for body, field in [
+        ({"dataset": {"upload_id": "nope"}}, "dataset.upload_id"),
+        ({"dataset": {"upload_id": "a" * 24}, "samples": [SAMPLE]}, "samples"),
+        (
+            {"dataset": {"upload_id": "a" * 24, "column_map": {"q": "query"}}},
+            "dataset.column_map.q",
+        ),
+        ({"dataset": {"upload_id": "a" * 24}, "on_invalid": "ignore"}, "on_invalid"),
+        ({"dataset": {"upload_id": "a" * 24, "fromat": "csv"}}, "dataset.fromat"),
+    ]:
+        with pytest.raises(RequestInvalid) as refused:
+            parse_request(body)
+        assert refused.value.problems[0]["field"] == field, body
 
 
 def test_duplicate_sample_ids_are_refused_naming_them() -> None:

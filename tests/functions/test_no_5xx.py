@@ -37,12 +37,23 @@ sample_fields = st.sampled_from(
     ["question", "answer", "contexts", "ground_truth", "sample_id", "user_input", "x"]
 )
 request_fields = st.sampled_from(
-    ["samples", "metrics", "weights", "judge_model", "embedding_model", "question", "answer"]
+    [
+        *("samples", "metrics", "weights", "judge_model", "embedding_model"),
+        *("question", "answer", "dataset", "on_invalid"),
+    ]
 )
+dataset_fields = st.sampled_from(["upload_id", "format", "column_map", "x"])
 near_bodies = st.dictionaries(
     request_fields,
-    json_values | st.lists(st.dictionaries(sample_fields, json_values, max_size=5), max_size=3),
+    json_values
+    | st.lists(st.dictionaries(sample_fields, json_values, max_size=5), max_size=3)
+    | st.dictionaries(dataset_fields, json_values | st.just("a" * 24), max_size=4),
     max_size=5,
+)
+upload_bodies = st.dictionaries(
+    st.sampled_from(["filename", "size_bytes", "other"]),
+    json_values | st.integers(min_value=-(2**70), max_value=2**70),
+    max_size=3,
 )
 # Raw texts that are not JSON at all, or JSON that Python cannot read in full.
 raw_bodies = st.text(max_size=200) | st.sampled_from(
@@ -71,6 +82,15 @@ def test_any_json_body_is_answered_without_a_5xx(stack, body: Any) -> None:
 
 
 @EXAMPLES
+@given(body=json_values | upload_bodies, raw=st.none() | raw_bodies)
+def test_any_upload_request_is_answered_without_a_5xx(stack, body: Any, raw: str | None) -> None:
+    event = api_event("api-create-upload.json", body=body)
+    if raw is not None:
+        event = api_event("api-create-upload.json", raw_body=raw)
+    assert_not_5xx(invoke("api", event))
+
+
+@EXAMPLES
 @given(raw=raw_bodies)
 # The classes that gave a 500 before: a number too long for Python to read, nesting deeper
 # than its recursion limit, a lone surrogate as text or as a JSON escape.
@@ -88,6 +108,7 @@ def test_any_raw_body_is_answered_without_a_5xx(stack, raw: str) -> None:
 def test_any_job_id_is_answered_without_a_5xx(stack, job_id: str) -> None:
     assert_not_5xx(invoke("api", api_event("api-get-job.json", job_id=job_id)))
     assert_not_5xx(invoke("api", api_event("api-get-artifacts.json", job_id=job_id)))
+    assert_not_5xx(invoke("api", api_event("api-cancel.json", job_id=job_id)))
 
 
 cursors = st.text(max_size=200) | st.builds(

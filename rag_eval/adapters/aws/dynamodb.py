@@ -8,59 +8,26 @@ conditional on the states it may move from, and a failed condition becomes a `Fa
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from decimal import Decimal
 from typing import Any
 
 from rag_eval.adapters.aws.clients import aws_client
+from rag_eval.adapters.aws.dynamo_items import (
+    decode_cursor,
+    encode_cursor,
+    error_code,
+    is_conditional_failure,
+    job_from_item,
+    shard_item_key,
+    to_dynamo,
+)
 from rag_eval.domain.errors import JobExists, RequestInvalid
-from rag_eval.domain.job import JobStatus, Progress
+from rag_eval.domain.job import JobStatus
+from rag_eval.domain.results import ShardTally
 from rag_eval.domain.states import ACTIVE_STATES, JobState
 
 LISTING = "job"  # every item's value of the ByCreated index's partition key
 # The states a worker may still move a job from, as condition values (":queued", ":running").
 _ACTIVE = {f":{state.value}": {"S": state.value} for state in ACTIVE_STATES}
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return response.get("Error", {}).get("Code", "")
-
-
-def _is_conditional_failure(exc: Exception) -> bool:
-    return _error_code(exc) == "ConditionalCheckFailedException"
-
-
-def _serializer():
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
-
-def _to_dynamo(value: Any) -> dict[str, Any]:
-    # DynamoDB numbers are Decimals; a JSON round trip turns every float into one.
-    plain = json.loads(json.dumps(value), parse_float=Decimal)
-    return _serializer()[0].serialize(plain)
-
-
-def _from_dynamo(value: dict[str, Any]) -> Any:
-    def plain(item: Any) -> Any:
-        if isinstance(item, Decimal):
-            return int(item) if item == item.to_integral_value() else float(item)
-        if isinstance(item, dict):
-            return {k: plain(v) for k, v in item.items()}
-        if isinstance(item, list):
-            return [plain(v) for v in item]
-        return item
-
-    return plain(_serializer()[1].deserialize(value))
-
-
-def _job_from_item(item: dict[str, Any]) -> JobStatus:
-    data = {k: _from_dynamo(v) for k, v in item.items() if k in JobStatus.model_fields}
-    return JobStatus.model_validate(data)
 
 
 class DynamoJobRepository:
@@ -77,7 +44,8 @@ class DynamoJobRepository:
         return self._client
 
     def create(self, job: JobStatus, request_hash: str, expires_at: int) -> None:
-        item = {k: _to_dynamo(v) for k, v in job.model_dump(mode="json").items()}
+        # No attribute for a None: if_not_exists() (e.g. of started_at) must find none.
+        item = {k: to_dynamo(v) for k, v in job.model_dump(mode="json", exclude_none=True).items()}
         item.update(
             listing={"S": LISTING},
             request_hash={"S": request_hash},
@@ -91,7 +59,7 @@ class DynamoJobRepository:
                 ConditionExpression="attribute_not_exists(job_id)",
             )
         except Exception as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 raise JobExists(job.job_id) from exc
             raise
 
@@ -102,7 +70,7 @@ class DynamoJobRepository:
         item = response.get("Item")
         if item is None:
             return None
-        return _job_from_item(item), item.get("request_hash", {}).get("S", "")
+        return job_from_item(item), item.get("request_hash", {}).get("S", "")
 
     def _update(self, job_id: str, fields: dict[str, Any], condition: str, **extra: Any) -> Any:
         names = {"#s": "status"}
@@ -110,7 +78,7 @@ class DynamoJobRepository:
         sets = []
         for index, (name, value) in enumerate(fields.items()):
             names[f"#f{index}"] = name
-            values[f":v{index}"] = _to_dynamo(value)
+            values[f":v{index}"] = to_dynamo(value)
             sets.append(f"#f{index} = :v{index}")
         try:
             return self.client.update_item(
@@ -123,7 +91,7 @@ class DynamoJobRepository:
                 **extra,
             )
         except Exception as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return None
             raise
 
@@ -132,24 +100,169 @@ class DynamoJobRepository:
             job_id,
             {"status": JobState.RUNNING.value, "updated_at": now},
             "#s IN (:queued, :running)",
-            values={**_ACTIVE, ":one": {"N": "1"}, ":zero": {"N": "0"}},
-            also=", attempts = if_not_exists(attempts, :zero) + :one",
+            values={**_ACTIVE, ":one": {"N": "1"}, ":zero": {"N": "0"}, ":now": {"S": now}},
+            also=", attempts = if_not_exists(attempts, :zero) + :one"
+            ", started_at = if_not_exists(started_at, :now)",
             ReturnValues="ALL_NEW",
         )
-        return None if response is None else _job_from_item(response["Attributes"])
+        return None if response is None else job_from_item(response["Attributes"])
 
-    def save_progress(self, job_id: str, progress: Progress, now: str) -> None:
+    def record_plan(self, job: JobStatus, metrics: list[str]) -> JobStatus | None:
+        """What planning found (counts, summary, skipped metrics), while still running.
+
+        The running sums start at zero here once; a second planning of the same job (a
+        redelivery) finds them and keeps the shards already counted.
+        """
+        fields = job.model_dump(
+            mode="json",
+            include={
+                "sample_count",
+                "request_summary",
+                "skipped_metrics",
+                "skip_reasons",
+                "scores",
+                "invalid_rows",
+                "updated_at",
+            },
+        )
+        zero = {name: {"sum": 0, "n": 0} for name in metrics}
+        progress = job.progress
+        response = self._update(
+            job.job_id,
+            fields,
+            "#s = :running",
+            values={
+                ":running": _ACTIVE[":running"],
+                ":sums": to_dynamo(zero),
+                ":st": to_dynamo(progress.samples_total),
+                ":sk": to_dynamo(progress.samples_skipped),
+                ":ct": to_dynamo(progress.metric_calls_total),
+                ":sh": to_dynamo(progress.shards_total),
+            },
+            also=", running_sums = if_not_exists(running_sums, :sums)"
+            ", progress.samples_total = :st, progress.samples_skipped = :sk"
+            ", progress.metric_calls_total = :ct, progress.shards_total = :sh",
+            ReturnValues="ALL_NEW",
+        )
+        return None if response is None else job_from_item(response["Attributes"])
+
+    def add_metric_calls(self, job_id: str, calls: int, now: str) -> None:
+        """Live progress inside a shard; a redelivered shard may count its calls twice,
+        so readers clamp it to the total (the shard counts are exact)."""
         self._update(
             job_id,
-            {"progress": progress.model_dump(), "updated_at": now},
+            {"updated_at": now},
             "#s = :running",
-            values={":running": _ACTIVE[":running"]},
+            values={":running": _ACTIVE[":running"], ":d": to_dynamo(calls)},
+            also=", progress.metric_calls_done = progress.metric_calls_done + :d",
         )
 
-    def complete(self, job: JobStatus) -> bool:
+    def claim_shard(self, job_id: str, shard: int, token: str, now: float, lease: float) -> bool:
+        """Take the shard's lease unless another delivery holds it (two copies at once
+        score it once); a lease runs out on its own when its holder dies."""
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key=shard_item_key(job_id, shard),
+                UpdateExpression="SET lease_owner = :t, lease_until = :u, expires_at = :e"
+                " ADD deliveries :one",
+                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+                ExpressionAttributeValues={
+                    ":t": {"S": token},
+                    ":u": {"N": repr(now + lease)},
+                    ":now": {"N": repr(now)},
+                    ":e": {"N": str(int(now) + 86_400 * 14)},
+                    ":one": {"N": "1"},
+                },
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_shard(self, job_id: str, shard: int, token: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key=shard_item_key(job_id, shard),
+                UpdateExpression="REMOVE lease_owner, lease_until",
+                ConditionExpression="lease_owner = :t",
+                ExpressionAttributeValues={":t": {"S": token}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def count_shard(self, job_id: str, shard: int, tally: ShardTally, now: str) -> JobStatus | None:
+        """Count a scored shard once: the job's set of counted shards is the guard, and the
+        counters and running sums move in the same write. None when it was counted before
+        (or the job is no longer running nor cancelled)."""
+        names = {"#s": "status"}
+        values: dict[str, Any] = {
+            ":running": _ACTIVE[":running"],
+            ":cancelled": {"S": JobState.CANCELLED.value},
+            ":id": {"S": f"{shard:05d}"},
+            ":ids": {"SS": [f"{shard:05d}"]},
+            ":one": {"N": "1"},
+            ":k": to_dynamo(tally.samples),
+            ":now": {"S": now},
+            ":in": to_dynamo(tally.usage.input_tokens),
+            ":out": to_dynamo(tally.usage.output_tokens),
+            ":req": to_dynamo(tally.usage.requests),
+        }
+        sets = [
+            "updated_at = :now",
+            "progress.shards_done = progress.shards_done + :one",
+            "progress.samples_done = progress.samples_done + :k",
+            "token_usage.input_tokens = token_usage.input_tokens + :in",
+            "token_usage.output_tokens = token_usage.output_tokens + :out",
+            "token_usage.requests = token_usage.requests + :req",
+        ]
+        for index, (metric, (total, count)) in enumerate(tally.sums.items()):
+            names[f"#m{index}"] = metric
+            values[f":s{index}"] = to_dynamo(total)
+            values[f":n{index}"] = to_dynamo(count)
+            sets.append(f"running_sums.#m{index}.#sum = running_sums.#m{index}.#sum + :s{index}")
+            sets.append(f"running_sums.#m{index}.#n = running_sums.#m{index}.#n + :n{index}")
+        if tally.sums:
+            names.update({"#sum": "sum", "#n": "n"})
+        try:
+            response = self.client.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET " + ", ".join(sets) + " ADD shards_counted :ids",
+                ConditionExpression="#s IN (:running, :cancelled)"
+                " AND NOT contains(shards_counted, :id)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return job_from_item(response["Attributes"])
+
+    def finish(self, job: JobStatus) -> bool:
+        """Fan-in's write: running -> completed, or a cancelled job's partial results
+        (it stays cancelled). False when the job was in neither state."""
         fields = job.model_dump(mode="json", exclude={"job_id", "created_at", "request_summary"})
+        if job.status is JobState.CANCELLED:
+            fields.pop("status")
+            condition, values = "#s = :cancelled", {":cancelled": {"S": JobState.CANCELLED.value}}
+        else:
+            condition, values = "#s = :running", {":running": _ACTIVE[":running"]}
+        return self._update(job.job_id, fields, condition, values=values) is not None
+
+    def cancel(self, job_id: str, now: str) -> bool:
+        """queued|running -> cancelled; False when the job had ended already. Returns no
+        attributes: the API's role may update only these few (its IAM condition)."""
         response = self._update(
-            job.job_id, fields, "#s = :running", values={":running": _ACTIVE[":running"]}
+            job_id,
+            {"status": JobState.CANCELLED.value, "updated_at": now, "finished_at": now},
+            "#s IN (:queued, :running)",
+            values=_ACTIVE,
         )
         return response is not None
 
@@ -183,7 +296,7 @@ class DynamoJobRepository:
                 ExpressionAttributeValues={":queued": _ACTIVE[":queued"]},
             )
         except Exception as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
 
     def list(
@@ -213,44 +326,11 @@ class DynamoJobRepository:
             response = self.client.query(**query)
         except Exception as exc:
             # A cursor of the right shape but for another listing (e.g. another status).
-            if cursor and _error_code(exc) == "ValidationException":
+            if cursor and error_code(exc) == "ValidationException":
                 raise RequestInvalid(
                     [{"field": "cursor", "message": "not a cursor of this listing"}]
                 ) from None
             raise
-        jobs = [_job_from_item(item) for item in response.get("Items", [])]
+        jobs = [job_from_item(item) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return jobs, encode_cursor(last) if last else None
-
-
-def encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
-
-
-# The attributes of the keys the list's queries page by (table key and index keys).
-_CURSOR_ATTRIBUTES = frozenset({"job_id", "listing", "created_at", "status"})
-_MAX_CURSOR_CHARS = 2048
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """A cursor back to DynamoDB's ExclusiveStartKey; refused unless it has that shape."""
-    try:
-        if len(cursor) > _MAX_CURSOR_CHARS:
-            raise ValueError
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not (
-            isinstance(key, dict)
-            and "job_id" in key
-            and set(key) <= _CURSOR_ATTRIBUTES
-            and all(
-                isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)
-                for value in key.values()
-            )
-        ):
-            raise ValueError
-        return key
-    except (ValueError, binascii.Error, RecursionError):
-        raise RequestInvalid(
-            [{"field": "cursor", "message": "not a cursor returned by this API"}]
-        ) from None

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
 from rag_eval.adapters.aws.s3 import S3ObjectStore
+from rag_eval.adapters.aws.sqs import SqsJobQueue
 from rag_eval.adapters.aws.ssm import resolve_secrets
 from rag_eval.app.processing import JobProcessor
 from rag_eval.domain.settings import Settings
 
 
 def job_processor(settings: Settings) -> JobProcessor:
-    """The processor on the template's table and bucket, with the judge's key resolved."""
+    """The processor on the template's table, bucket and shard queue, with the judge's key
+    resolved."""
     return JobProcessor(
         resolve_secrets(settings),
         DynamoJobRepository(settings.jobs_table),
         S3ObjectStore(settings.artifacts_bucket),
+        SqsJobQueue(settings.shard_queue_url),
     )

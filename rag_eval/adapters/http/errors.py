@@ -20,6 +20,7 @@ from rag_eval.domain.errors import (
     QueueUnavailable,
     RequestInvalid,
     ServiceError,
+    UploadTooLarge,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ HTTP_ERRORS: dict[type[ServiceError], tuple[int, str]] = {
     JobNotFound: (404, "job_not_found"),
     Conflict: (409, "conflict"),
     PayloadTooLarge: (413, "payload_too_large"),
+    UploadTooLarge: (413, "upload_too_large"),
     RequestInvalid: (422, "invalid_request"),
     QueueUnavailable: (503, "dependency_unavailable"),
 }

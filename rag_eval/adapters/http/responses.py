@@ -38,7 +38,8 @@ def caller_of(app: APIGatewayRestResolver) -> str:
     return identity.user_arn or identity.api_key_id or identity.source_ip or "anonymous"
 
 
-def parse_json_body(app: APIGatewayRestResolver, max_bytes: int) -> Any:
+def parse_json_body(app: APIGatewayRestResolver, max_bytes: int, optional: bool = False) -> Any:
+    """The body's JSON; `optional`: None for an empty body."""
     raw = app.current_event.body or ""
     try:
         size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
@@ -47,6 +48,8 @@ def parse_json_body(app: APIGatewayRestResolver, max_bytes: int) -> Any:
     if size > max_bytes:
         raise PayloadTooLarge(f"request body is {size} bytes; at most {max_bytes} are allowed")
     if not raw.strip():
+        if optional:
+            return None
         raise MalformedJson("request body is empty; send a JSON object")
     try:
         body = json.loads(app.current_event.decoded_body)

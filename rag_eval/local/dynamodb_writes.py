@@ -1,0 +1,35 @@
+"""DynamoDB's per-item atomicity, which moto lacks: writes to one table run one at a time.
+
+DynamoDB applies each write to an item atomically, so that two conditional updates of the
+same item at once (two shards counted together) both land, one after the other. moto
+applies an update as read, change, store, with no lock: in its threaded server two
+concurrent updates can both pass their conditions and one overwrite the other, losing a
+count. Holding one lock around moto's item writes gives the semantics the service relies
+on; reads stay concurrent.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+_lock = threading.RLock()
+
+
+def serialize_writes() -> None:
+    """Wrap moto's DynamoDB item writes in one lock, once per process."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _WRITES:
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_serialized", False):
+            continue
+
+        @functools.wraps(method)
+        def serialized(self, *args, _method=method, **kwargs):
+            with _lock:
+                return _method(self, *args, **kwargs)
+
+        serialized._serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
