@@ -42,8 +42,13 @@ class WorkerRepository(Protocol):
 
     def get(self, job_id: str) -> tuple[JobStatus, str] | None: ...
 
-    def start(self, job_id: str, now: str) -> JobStatus | None:
-        """queued|running -> running; None when the job is already final."""
+    def start(
+        self, job_id: str, now: str, token: str, epoch: float, lease: float
+    ) -> JobStatus | None:
+        """queued|running -> running under the job's lease for `lease` seconds; None when
+        the job has ended or another delivery holds its lease."""
+
+    def release_job(self, job_id: str, token: str) -> None: ...
 
     def record_plan(self, job: JobStatus, metrics: list[str]) -> JobStatus | None:
         """Planning's counts and summary, only while running; None otherwise."""

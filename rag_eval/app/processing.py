@@ -1,19 +1,16 @@
 """The worker's job: queue messages -> planned, sharded, scored and fanned-in jobs, safely
 under at-least-once delivery and concurrent copies.
 
-Two kinds of message: a job's (on the score queue) is planned: its samples are read,
-validated and cut into shards, and one message per shard goes to the shard queue; a job
-of one shard is scored right away. A shard's message is scored under a lease, so that two
-copies delivered at once score it once; its results are stored before it is counted, and
-it is counted once (a conditional update of the job). Whoever counts the last shard
-writes the run folder (the fan-in). Every status write is conditional: a duplicate or late
-message never redoes a finished job nor moves a status backwards.
+A job's message (score queue) is planned under the job's lease: its samples are read,
+validated and cut into shards, one message each to the shard queue; a job of one shard is
+scored right away. A shard is scored under its own lease (two copies at once score it
+once), its results stored before it is counted, and counted once (a conditional update).
+Whoever counts the last shard writes the run folder (the fan-in). Every status write is
+conditional: a late or duplicate message never redoes a job nor moves a status back.
 
 A fault of our own raises: SQS retries the record. On its last delivery a shard that
-still fails is stored with its samples unscored (`worker_error`) and counted, so the job
-completes without it; planning or fan-in that still fails marks the job failed.
-
-Light at import: the scoring pipeline (ragas, pandas) is imported on the first shard.
+still fails is stored unscored (`worker_error`) and counted; planning or fan-in that
+still fails marks the job failed. The scoring pipeline (ragas) is imported on first use.
 """
 
 from __future__ import annotations
@@ -24,11 +21,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from rag_eval.app.delivery import FINISH_MARGIN_SECONDS, Delivery, hold_lease
 from rag_eval.app.planning import Planner
 from rag_eval.app.ports import JobQueue, ObjectStore, WorkerRepository
 from rag_eval.app.work_files import Plan, WorkFiles
@@ -36,15 +33,11 @@ from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage,
 from rag_eval.domain.job import JobStatus, Progress, iso, utc_now
 from rag_eval.domain.log_context import job_context
 from rag_eval.domain.request import DatasetJob, Sample, ScoreRequest
-from rag_eval.domain.results import ShardResult
+from rag_eval.domain.results import ShardResult, lost_to_worker_errors
 from rag_eval.domain.settings import Settings
-from rag_eval.domain.states import JobState
+from rag_eval.domain.states import FINAL_STATES, JobState
 
 logger = logging.getLogger(__name__)
-
-
-# Time kept back from the invocation's limit to store a timed-out shard as unscored.
-FINISH_MARGIN_SECONDS = 15.0
 
 
 def _default_pipeline(settings: Settings, store: ObjectStore) -> Any:
@@ -86,17 +79,19 @@ class JobProcessor:
         job_id = message["job_id"]
         with job_context(job_id):
             last = receive_count >= self._settings.max_receive_count
-            delivery = _Delivery(receive_count, seconds_left, last)
+            delivery = Delivery(receive_count, seconds_left, last)
             if "shard" in message:
                 return self._shard(job_id, message["shard"], delivery)
             return self._plan(job_id, message, delivery)
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _plan(self, job_id: str, message: dict[str, Any], delivery: _Delivery) -> str:
+    def _plan(self, job_id: str, message: dict[str, Any], delivery: Delivery) -> str:
         job = self._active_job(job_id)
         if isinstance(job, str):
             return job
+        token = uuid.uuid4().hex
+        outcome = ""
         try:
             try:
                 request = self._request(message)
@@ -106,48 +101,25 @@ class JobProcessor:
                 self._fail(job_id, f"RequestInvalid: {exc}")
                 logger.error("job failed: its request no longer validates")
                 return JobState.FAILED
-            running = self._repository.start(job_id, iso(utc_now()))
+            # The job's lease: two copies of its message at once plan (and score) it once.
+            running = hold_lease(
+                lambda: self._repository.start(
+                    job_id,
+                    iso(utc_now()),
+                    token,
+                    self._clock(),
+                    delivery.lease_seconds(self._settings),
+                ),
+                delivery,
+            )
             if running is None:
-                return "duplicate"  # finished or cancelled meanwhile
-            clock = time.monotonic()
-            try:
-                planned = Planner(self._settings, self._store).plan(running, request)
-            except DatasetInvalid as exc:
-                problem = exc.problems[0]
-                self._fail(job_id, f"DatasetInvalid: {problem['field']}: {problem['message']}")
-                logger.error("job failed: its dataset cannot be read")
-                return JobState.FAILED
-            recorded = self._repository.record_plan(
-                planned.job.model_copy(update={"updated_at": iso(utc_now())}),
-                list(planned.plan.options.metrics),
-            )
-            if recorded is None:
-                return "cancelled"  # cancelled while planning: nothing is scored
-            logger.info(
-                "job planned",
-                extra={
-                    "samples": planned.plan.sample_count,
-                    "invalid_rows": planned.invalid_rows,
-                    "shards": planned.plan.shards_total,
-                    "receive_count": delivery.receive_count,
-                    "planning_ms": int((time.monotonic() - clock) * 1000),
-                },
-            )
-            if planned.failure:
-                self._fail(job_id, planned.failure)
-                return JobState.FAILED
-            self._plans[job_id] = planned.plan
-            if planned.first_shard is not None:  # one shard: score it here, no second hop
-                return self._run_shard(recorded, planned.plan, 0, planned.first_shard, delivery)
-            self._shard_queue.send_batch(
-                [
-                    json.dumps({"job_id": job_id, "shard": index})
-                    for index in range(planned.plan.shards_total)
-                ]
-            )
-            return "planned"
+                if self._active_job(job_id) == "duplicate":
+                    return "duplicate"  # finished or cancelled meanwhile
+                raise ShardBusy("the job is being planned by another delivery")
+            outcome = self._planned(running, request, delivery)
+            return outcome
         except Exception as exc:
-            if delivery.last:
+            if delivery.last and not isinstance(exc, ShardBusy):
                 self._fail(job_id, f"{type(exc).__name__}: {exc}")
                 logger.exception("planning failed on its last delivery")
             else:
@@ -156,10 +128,66 @@ class JobProcessor:
                     extra={"receive_count": delivery.receive_count},
                 )
             raise
+        finally:
+            if outcome not in FINAL_STATES:  # an ended job needs no lease given back
+                self._repository.release_job(job_id, token)
+
+    def _planned(
+        self, running: JobStatus, request: ScoreRequest | DatasetJob, delivery: Delivery
+    ) -> str:
+        job_id = running.job_id
+        clock = time.monotonic()
+        try:
+            planned = Planner(self._settings, self._store).plan(running, request)
+        except DatasetInvalid as exc:
+            problem = exc.problems[0]
+            self._fail(job_id, f"DatasetInvalid: {problem['field']}: {problem['message']}")
+            logger.error("job failed: its dataset cannot be read")
+            return JobState.FAILED
+        logger.info(
+            "job planned",
+            extra={
+                "samples": planned.plan.sample_count,
+                "invalid_rows": planned.invalid_rows,
+                "shards": planned.plan.shards_total,
+                "receive_count": delivery.receive_count,
+                "planning_ms": int((time.monotonic() - clock) * 1000),
+            },
+        )
+        single = planned.first_shard is not None
+        if single and isinstance(request, ScoreRequest):
+            # Its counts were known at submission and the fan-in writes the rest: one write
+            # fewer for a small job.
+            recorded: JobStatus | None = planned.job
+        else:
+            recorded = self._repository.record_plan(
+                planned.job.model_copy(update={"updated_at": iso(utc_now())}),
+                list(planned.plan.options.metrics),
+            )
+        if recorded is None:
+            return "cancelled"  # cancelled while planning: nothing is scored
+        if planned.failure:
+            self._fail(job_id, planned.failure)
+            return JobState.FAILED
+        self._plans[job_id] = planned.plan
+        if single:  # one shard: scored here under the job's lease, no second hop
+            result = self._score_or_give_up(
+                recorded, planned.plan, 0, planned.first_shard, delivery
+            )
+            return self._fan_in(
+                recorded, planned.plan, {0: (planned.first_shard, result)}, delivery
+            )
+        self._shard_queue.send_batch(
+            [
+                json.dumps({"job_id": job_id, "shard": index})
+                for index in range(planned.plan.shards_total)
+            ]
+        )
+        return "planned"
 
     # -- shards -----------------------------------------------------------------------------
 
-    def _shard(self, job_id: str, index: int, delivery: _Delivery) -> str:
+    def _shard(self, job_id: str, index: int, delivery: Delivery) -> str:
         job = self._active_job(job_id, cancelled_too=True)
         if isinstance(job, str):
             return job
@@ -167,29 +195,21 @@ class JobProcessor:
         self._plans[job_id] = plan
         if not 0 <= index < plan.shards_total:
             raise MalformedMessage(f"shard {index} is not one of the job's {plan.shards_total}")
-        return self._run_shard(job, plan, index, None, delivery)
+        return self._run_shard(job, plan, index, delivery)
 
-    def _run_shard(
-        self,
-        job: JobStatus,
-        plan: Plan,
-        index: int,
-        samples: list[Sample] | None,
-        delivery: _Delivery,
-    ) -> str:
+    def _run_shard(self, job: JobStatus, plan: Plan, index: int, delivery: Delivery) -> str:
         token = uuid.uuid4().hex
-        lease = min(self._settings.shard_lease_seconds, delivery.seconds_left or float("inf"))
-        if not self._repository.claim_shard(job.job_id, index, token, self._clock(), lease):
-            if delivery.last:
-                # The holder scores and counts it; failing this copy would park it in the
-                # dead-letter queue and raise an alarm for nothing.
-                logger.warning("shard held by another delivery on this copy's last receive")
-                return "busy"
+        lease = delivery.lease_seconds(self._settings)
+        claimed = hold_lease(
+            lambda: self._repository.claim_shard(job.job_id, index, token, self._clock(), lease),
+            delivery,
+        )
+        if not claimed:
             raise ShardBusy(f"shard {index} is being scored by another delivery")
         try:
             result = self._files.result(job.job_id, index)
             if result is None:
-                result = self._score_or_give_up(job, plan, index, samples, delivery)
+                result = self._score_or_give_up(job, plan, index, None, delivery)
                 self._files.put_result(job.job_id, index, result)
             counted = self._repository.count_shard(
                 job.job_id, index, result.tally(), iso(utc_now())
@@ -203,9 +223,9 @@ class JobProcessor:
                     "shards_total": plan.shards_total,
                 },
             )
-            if now.progress.shards_done < plan.shards_total or not _awaits_fan_in(now):
+            if now.progress.shards_done < plan.shards_total or not now.awaits_fan_in:
                 return "shard_done"
-            return self._fan_in(now, plan, {index: (samples, result)}, delivery)
+            return self._fan_in(now, plan, {index: (None, result)}, delivery)
         finally:
             self._repository.release_shard(job.job_id, index, token)
 
@@ -215,7 +235,7 @@ class JobProcessor:
         plan: Plan,
         index: int,
         samples: list[Sample] | None,
-        delivery: _Delivery,
+        delivery: Delivery,
     ) -> ShardResult:
         samples = samples if samples is not None else self._files.shard(job.job_id, index)
         ids = [s.sample_id or "" for s in samples]
@@ -244,7 +264,7 @@ class JobProcessor:
             )
 
     async def _score(
-        self, job_id: str, plan: Plan, samples: list[Sample], delivery: _Delivery
+        self, job_id: str, plan: Plan, samples: list[Sample], delivery: Delivery
     ) -> ShardResult:
         run = self._pipeline_for().score_shard(
             plan.options, samples, plan.skipped, self._progress(job_id)
@@ -267,12 +287,12 @@ class JobProcessor:
         job: JobStatus,
         plan: Plan,
         known: dict[int, tuple[list[Sample] | None, ShardResult]],
-        delivery: _Delivery,
+        delivery: Delivery,
     ) -> str:
         clock = time.monotonic()
         try:
             samples, results, usage = self._files.gather(plan, known)
-            lost = _worker_error(results)
+            lost = lost_to_worker_errors(results)
             if lost is not None:
                 # Not one sample scored, for our fault alone: a failure, not a result.
                 self._fail(job.job_id, lost)
@@ -285,7 +305,15 @@ class JobProcessor:
                 logger.exception("fan-in failed on its last delivery")
             raise
         if not self._repository.finish(final):
-            return "duplicate"  # another copy's fan-in finished first
+            current = self._current(job.job_id)
+            if not (current.status is JobState.CANCELLED and current.run_id is None):
+                return "duplicate"  # another copy's fan-in finished first
+            # Cancelled while its last samples were scored: it keeps them, all of them.
+            final = final.model_copy(
+                update={"status": JobState.CANCELLED, "finished_at": current.finished_at}
+            )
+            if not self._repository.finish(final):
+                return "duplicate"
         logger.info(
             "job completed"
             if final.status is JobState.COMPLETED
@@ -312,7 +340,7 @@ class JobProcessor:
         job = found[0]
         if job.status in (JobState.QUEUED, JobState.RUNNING):
             return job
-        if cancelled_too and _awaits_fan_in(job):
+        if cancelled_too and job.awaits_fan_in:
             return job  # its remaining shards are counted unscored, then its results kept
         logger.info("delivery for an ended job ignored", extra={"status": job.status.value})
         return "duplicate"
@@ -370,29 +398,3 @@ class JobProcessor:
                 self._repository.add_metric_calls(job_id, calls, iso(utc_now()))
 
         return report
-
-
-@dataclass(frozen=True)
-class _Delivery:
-    """One delivery of a message: how many times it came, and the time left for it."""
-
-    receive_count: int
-    seconds_left: float | None
-    last: bool  # no redelivery follows a failure of this one
-
-
-def _awaits_fan_in(job: JobStatus) -> bool:
-    """Running, or cancelled with its results not yet written."""
-    return job.status is JobState.RUNNING or (
-        job.status is JobState.CANCELLED and job.run_id is None
-    )
-
-
-def _worker_error(results: list) -> str | None:
-    """The error of a job whose every sample was lost to worker errors, else None."""
-    if not results or any(
-        set(r.reasons.values()) != {"worker_error"} or len(r.reasons) != len(r.scores)
-        for r in results
-    ):
-        return None
-    return next(iter(results[0].details.values()), "worker_error")

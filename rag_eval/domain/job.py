@@ -69,6 +69,13 @@ class JobStatus(BaseModel):
     # The first invalid rows of a dataset (skipped with on_invalid "skip", else the failure).
     invalid_rows: list[RowProblem] = Field(default_factory=list)
 
+    @property
+    def awaits_fan_in(self) -> bool:
+        """Running, or cancelled with its scored samples not yet written."""
+        return self.status is JobState.RUNNING or (
+            self.status is JobState.CANCELLED and self.run_id is None
+        )
+
 
 def live_progress(
     progress: Progress,

@@ -91,6 +91,17 @@ class ShardTally:
     usage: TokenUsage
 
 
+def lost_to_worker_errors(results: list[SampleResult]) -> str | None:
+    """The error of a job none of whose samples scored, every one lost to a worker error
+    (its shards failed every delivery); None otherwise."""
+    if not results or any(
+        set(r.reasons.values()) != {"worker_error"} or len(r.reasons) != len(r.scores)
+        for r in results
+    ):
+        return None
+    return next(iter(results[0].details.values()), "worker_error")
+
+
 def sample_ids(samples: list[Sample]) -> list[str]:
     """The caller's ids where given, else 1-based positions (`sample-0001`)."""
     return [s.sample_id or f"sample-{i:04d}" for i, s in enumerate(samples, start=1)]

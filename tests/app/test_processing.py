@@ -264,6 +264,33 @@ def test_two_copies_of_a_shard_at_once_score_it_once(world: World) -> None:
     assert world.job(job.job_id).progress.samples_done == 100
 
 
+def test_two_copies_of_a_small_jobs_message_at_once_score_it_once(world: World) -> None:
+    # GIVEN a one-shard job whose message is delivered twice at the same moment
+    job = world.service.submit({"samples": samples(10), "metrics": METRICS}).job
+    (message,) = world.take("score")
+    world.scoring.clear()
+    results: dict[str, Any] = {}
+
+    def deliver(name: str) -> None:
+        try:
+            results[name] = world.worker().process(message)
+        except ShardBusy as exc:
+            results[name] = exc
+
+    one = threading.Thread(target=deliver, args=("one",))
+    one.start()
+    time.sleep(0.5)  # the first copy holds the job's lease
+    deliver("two")
+    world.scoring.set()
+    one.join()
+
+    # THEN the second copy comes back later; the job is scored once and completed
+    assert isinstance(results["two"], ShardBusy) and results["one"] == JobState.COMPLETED
+    assert world.worker().process(message) == "duplicate"
+    assert set(world.scored.values()) == {1} and len(world.scored) == 10
+    assert world.job(job.job_id).status is JobState.COMPLETED
+
+
 def test_a_shard_whose_holder_died_is_taken_over_once_its_lease_runs_out(world: World) -> None:
     job = world.service.submit({"samples": samples(60), "metrics": METRICS}).job
     world.worker().process(world.take("score")[0])
@@ -278,6 +305,39 @@ def test_a_shard_whose_holder_died_is_taken_over_once_its_lease_runs_out(world: 
     assert world.worker().process(first, receive_count=3) == "shard_done"
     assert world.worker().process(second) == JobState.COMPLETED
     assert world.job(job.job_id).status is JobState.COMPLETED
+
+
+def test_on_its_last_delivery_a_shard_waits_out_a_dead_holders_lease(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rag_eval.app.delivery.LEASE_POLL_SECONDS", 0.05)
+    job = world.service.submit({"samples": samples(60), "metrics": METRICS}).job
+    world.worker().process(world.take("score")[0])
+    first, second = world.take("shards")
+    # GIVEN shard 0's lease held by a delivery that died, and this its message's last receive
+    world.repository.claim_shard(job.job_id, 0, "dead-worker", world.now, 900)
+
+    def lease_runs_out() -> None:
+        world.now += 901
+
+    threading.Timer(0.5, lease_runs_out).start()
+
+    # THEN the last delivery takes the shard over once the lease ends, instead of dropping it
+    assert world.worker().process(first, receive_count=3, seconds_left=60) == "shard_done"
+    assert world.worker().process(second) == JobState.COMPLETED
+    assert len(world.scored) == 60
+
+
+def test_a_last_delivery_that_cannot_get_the_lease_in_time_fails_for_the_dlq(
+    world: World,
+) -> None:
+    job = world.service.submit({"samples": samples(60), "metrics": METRICS}).job
+    world.worker().process(world.take("score")[0])
+    first, _ = world.take("shards")
+    world.repository.claim_shard(job.job_id, 0, "slow-worker", world.now, 900)
+
+    with pytest.raises(ShardBusy):
+        world.worker().process(first, receive_count=3, seconds_left=15.5)
 
 
 def test_a_worker_killed_mid_shard_or_during_fan_in_completes_on_redelivery(

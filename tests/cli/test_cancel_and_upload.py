@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,45 +15,16 @@ from rag_eval.cli.main import main
 from rag_eval.cli.render import UploadProgress, duration, progress_line
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from tests.client.test_client import ScriptedApi, job
+from tests.support.loopback import FakeS3
 
 UPLOAD_ID = "5f3a9c0e1b2d4f6a8c0e1b2d"
 CONFLICT = "job j1 is completed; only a queued or running job can be cancelled"
 
 
-class AcceptingS3:
-    """An S3 stand-in for presigned POSTs: keeps each form body, answers 204."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        s3 = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                s3.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/uploads-bucket"
-
-    def __enter__(self) -> AcceptingS3:
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
 def api() -> Iterator[ScriptedApi]:
     """A scripted API that can score every metric and hands out uploads to a stand-in S3."""
-    with ScriptedApi() as running, AcceptingS3() as s3:
+    with ScriptedApi() as running, FakeS3("uploads-bucket") as s3:
         every = [spec.describe() | {"available": True} for spec in REGISTRY.values()]
         running.script[("GET", "/v1/metrics")] = [(200, {"metrics": every})]
         running.script[("POST", "/v1/uploads")] = [

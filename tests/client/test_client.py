@@ -6,9 +6,8 @@ What a person at a terminal sees: error lines, exit codes, pages, progress, save
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +18,7 @@ from rag_eval.cli.main import main
 from rag_eval.client import ApiError, ScoreJobsClient, sigv4_headers
 from rag_eval.client.api import is_loopback
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
+from tests.support.loopback import LoopbackServer
 
 
 class Seen(NamedTuple):
@@ -32,7 +32,7 @@ class Seen(NamedTuple):
 Answer = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 
 
-class ScriptedApi:
+class ScriptedApi(LoopbackServer):
     """Answers each METHOD /path from a script: a list of answers (the last one repeats)."""
 
     def __init__(self) -> None:
@@ -67,8 +67,7 @@ class ScriptedApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(Handler)
         self.endpoint = f"{self.base}/v1"
 
     def answer(self, seen: Seen) -> Answer:
@@ -78,16 +77,6 @@ class ScriptedApi:
         if callable(scripted):
             return scripted(seen)
         return scripted.pop(0) if len(scripted) > 1 else scripted[0]
-
-    def __enter__(self) -> ScriptedApi:
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture

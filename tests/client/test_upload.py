@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from moto.server import ThreadedMotoServer
 from rag_eval.client import ApiError, ScoreJobsClient
 from rag_eval.client.upload import CHUNK_BYTES, count_rows, human_bytes, post_form
 from tests.client.test_client import ScriptedApi, Seen, job
+from tests.support.loopback import FakeS3
 
 BUCKET = "rag-eval-uploads"
 MAX_BYTES = 1024**3
@@ -160,41 +160,6 @@ def test_a_file_over_the_limit_is_refused_before_a_byte_is_sent(
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=keys[0]).get("KeyCount") == 0
 
 
-class RefusingS3:
-    """An S3 stand-in that reads the form, then answers with an S3 error document."""
-
-    def __init__(self, status: int, xml: str) -> None:
-        refusal = xml.encode()
-        self.posts = 0
-        s3 = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                s3.posts += 1
-                self.send_response(status)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(refusal)))
-                self.end_headers()
-                self.wfile.write(refusal)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/{BUCKET}"
-
-    def __enter__(self) -> RefusingS3:
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.mark.parametrize(
     ("status", "xml", "line"),
     [
@@ -227,7 +192,7 @@ def test_s3s_refusal_is_an_api_error_a_person_can_act_on(
 ) -> None:
     data = tmp_path / "data.csv"
     data.write_bytes(b"q" * 3000)
-    with RefusingS3(status, xml) as s3:
+    with FakeS3(BUCKET, status, xml) as s3:
         api.script[("POST", "/v1/uploads")] = [
             (
                 201,

@@ -28,7 +28,7 @@ SAMPLE = {
     "answer": "The Quillon left Brinmoor harbour at dawn.",
     "ground_truth": "The violet ferry Quillon left from Brinmoor.",
 }
-LIFECYCLE = ["job queued", "job planned", "shard counted", "run folder written", "job completed"]
+LIFECYCLE = ["job queued", "job planned", "run folder written", "job completed"]
 
 
 @pytest.fixture

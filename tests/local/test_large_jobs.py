@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -184,3 +185,44 @@ def test_submit_file_uploads_a_file_over_the_inline_limit_and_waits(
     assert finished.returncode == 0, finished.stderr
     assert "over the inline limit of 1,000 samples; uploading it" in finished.stderr
     assert re.search(r"completed", finished.stdout)
+
+
+def test_a_worker_process_killed_mid_shard_is_replaced_and_the_job_completes(
+    clean_env: None,
+) -> None:
+    rows = [
+        {"question": f"Why {i}?", "answer": f"Because {i}.", "contexts": [f"Because {i}."]}
+        for i in range(12)
+    ]
+    with (
+        ScriptedJudge(latency_s=0.3) as judge,
+        LocalStack(
+            port=0,
+            visibility_timeout=2,
+            worker_isolation="process",
+            environment={
+                "OPENAI_BASE_URL": judge.base_url,
+                "OPENAI_API_KEY": "test",
+                "RAGAS_SHARD_SIZE": "4",
+                "RAGAS_SHARD_LEASE_SECONDS": "3",
+            },
+        ) as stack,
+    ):
+        client = ScoreJobsClient(stack.endpoint)
+        job = client.submit({"samples": rows, "metrics": ["faithfulness"]})
+
+        # WHEN the worker's process is killed while it waits on the judge
+        deadline = time.monotonic() + 120
+        while judge.stats().chat_calls == 0:
+            assert time.monotonic() < deadline, "the worker never called the judge"
+            time.sleep(0.05)
+        killed = stack.functions["WorkerFunction"].environment_pids()
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+
+        # THEN a new environment takes the shard over and the job completes, every sample scored
+        done = client.wait(job["job_id"], timeout=180)
+        assert done["status"] == "completed", done.get("error")
+        assert done["progress"]["samples_done"] == 12
+        assert done["metric_failures"] == {}
+        assert not set(killed) & set(stack.functions["WorkerFunction"].environment_pids())

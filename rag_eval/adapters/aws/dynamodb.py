@@ -95,17 +95,43 @@ class DynamoJobRepository:
                 return None
             raise
 
-    def start(self, job_id: str, now: str) -> JobStatus | None:
+    def start(
+        self, job_id: str, now: str, token: str, epoch: float, lease: float
+    ) -> JobStatus | None:
+        """queued -> running, or running again once no delivery holds the job's lease (it
+        ran out, or was given back); the lease is this delivery's then."""
         response = self._update(
             job_id,
-            {"status": JobState.RUNNING.value, "updated_at": now},
-            "#s IN (:queued, :running)",
-            values={**_ACTIVE, ":one": {"N": "1"}, ":zero": {"N": "0"}, ":now": {"S": now}},
+            {"status": JobState.RUNNING.value, "updated_at": now, "lease_owner": token},
+            "#s = :queued OR (#s = :running AND "
+            "(attribute_not_exists(lease_until) OR lease_until < :epoch))",
+            values={
+                **_ACTIVE,
+                ":one": {"N": "1"},
+                ":zero": {"N": "0"},
+                ":now": {"S": now},
+                ":epoch": {"N": repr(epoch)},
+                ":until": {"N": repr(epoch + lease)},
+            },
             also=", attempts = if_not_exists(attempts, :zero) + :one"
-            ", started_at = if_not_exists(started_at, :now)",
+            ", started_at = if_not_exists(started_at, :now), lease_until = :until",
             ReturnValues="ALL_NEW",
         )
         return None if response is None else job_from_item(response["Attributes"])
+
+    def release_job(self, job_id: str, token: str) -> None:
+        """Give the job's lease back (a delivery that ends without finishing the job)."""
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="REMOVE lease_owner, lease_until",
+                ConditionExpression="lease_owner = :t",
+                ExpressionAttributeValues={":t": {"S": token}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
 
     def record_plan(self, job: JobStatus, metrics: list[str]) -> JobStatus | None:
         """What planning found (counts, summary, skipped metrics), while still running.

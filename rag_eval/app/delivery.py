@@ -1,0 +1,48 @@
+"""One delivery of a queue message, and the leases that keep two copies of it from doing
+the same work at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rag_eval.domain.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Time kept back from the invocation's limit to store a timed-out shard as unscored.
+FINISH_MARGIN_SECONDS = 15.0
+LEASE_POLL_SECONDS = 5.0  # how often a last delivery asks again for a held lease
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a message: how many times it came, and the time left for it."""
+
+    receive_count: int
+    seconds_left: float | None
+    last: bool  # no redelivery follows a failure of this one
+
+    def lease_seconds(self, settings: Settings) -> float:
+        """A lease never outlives the invocation that holds it."""
+        return min(settings.shard_lease_seconds, self.seconds_left or float("inf"))
+
+
+def hold_lease(take: Callable[[], Any], delivery: Delivery) -> Any:
+    """What `take` gets (a lease), or None while another delivery holds it. On a message's
+    last delivery, wait for a held lease to end while there is time: if its holder died,
+    no later delivery would take the work over."""
+    waited_until = time.monotonic() + (
+        max(0.0, delivery.seconds_left - FINISH_MARGIN_SECONDS)
+        if delivery.last and delivery.seconds_left
+        else 0.0
+    )
+    while not (taken := take()):
+        if time.monotonic() >= waited_until:
+            return None
+        logger.info("held by another delivery; waiting for its lease")
+        time.sleep(min(LEASE_POLL_SECONDS, max(0.0, waited_until - time.monotonic())))
+    return taken
