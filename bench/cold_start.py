@@ -21,10 +21,9 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from bench.common import ROOT, table
+from bench.common import ROOT, table, worktree
 
 FUNCTIONS = {"ApiFunction": "api", "ListFunction": "list", "WorkerFunction": "worker"}
 GOALS_MS = {"ApiFunction": 300, "ListFunction": 300}
@@ -70,24 +69,15 @@ def worker_first_score() -> str:
 
 def compare(revision: str, runs: int) -> None:
     """The light handlers' import time here and at `revision`, alternately, as ratios."""
-    with tempfile.TemporaryDirectory() as scratch:
-        other = Path(scratch) / "tree"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", "--quiet", str(other), revision],
-            cwd=ROOT,
-            check=True,
-        )
-        try:
-            rows = []
-            for function in GOALS_MS:
-                folder = FUNCTIONS[function]
-                pairs = [(import_ms(folder)[0], import_ms(folder, other)[0]) for _ in range(runs)]
-                here = statistics.median(a for a, _ in pairs)
-                there = statistics.median(b for _, b in pairs)
-                ratio = statistics.median(a / b for a, b in pairs)
-                rows.append([function, here, there, ratio])
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT)
+    with worktree(revision) as other:
+        rows = []
+        for function in GOALS_MS:
+            folder = FUNCTIONS[function]
+            pairs = [(import_ms(folder)[0], import_ms(folder, other)[0]) for _ in range(runs)]
+            here = statistics.median(a for a, _ in pairs)
+            there = statistics.median(b for _, b in pairs)
+            ratio = statistics.median(a / b for a, b in pairs)
+            rows.append([function, here, there, ratio])
     print(
         table(
             ["function", "this tree (ms, median)", f"{revision} (ms, median)", "ratio (median)"],

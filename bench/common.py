@@ -29,6 +29,24 @@ def samples(count: int) -> list[dict]:
 
 
 @contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    """`revision` checked out in a temporary git worktree (to measure side by side)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        other = Path(scratch) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--quiet", str(other), revision],
+            cwd=ROOT,
+            check=True,
+        )
+        try:
+            yield other
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT)
+
+
+@contextmanager
 def stopwatch() -> Iterator[dict]:
     result: dict = {}
     start = time.perf_counter()
