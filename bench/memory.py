@@ -34,6 +34,7 @@ from bench.common import ROOT, SEED_METRICS, JudgeProcess, samples, table
 
 REGION = "us-east-1"
 WORKER = "WorkerFunction"
+CALLER = "arn:aws:iam::123456789012:user/bench"  # who submits the measured jobs
 RESULT = "MEMORY_RESULT "
 LIMIT_MB = 10240  # Lambda's largest memory size
 
@@ -172,7 +173,9 @@ class WorkerRig:
 
     def submit(self, size: int, metrics: list[str], request_mb: float = 0) -> tuple[str, dict]:
         """Submit a job as the API does; its SQS message as the Lambda event."""
-        job = self.service.submit({"samples": padded(size, request_mb), "metrics": metrics}).job
+        job = self.service.submit(
+            {"samples": padded(size, request_mb), "metrics": metrics}, caller=CALLER
+        ).job
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=1,
@@ -197,7 +200,7 @@ class WorkerRig:
         return job.job_id, {"Records": [record]}
 
     def status(self, job_id: str):
-        return self.service.get(job_id)
+        return self.service.get(job_id, caller=CALLER)
 
     def close(self) -> None:
         self._moto.stop()

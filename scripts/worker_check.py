@@ -581,7 +581,7 @@ def run_stack_and_worker(interpreter: str, owned: dict[str, set[Path]]) -> None:
 
             settings = Settings.from_env(function_environment("ApiFunction", ids, parameters))
             body = {"samples": SAMPLES, "metrics": list(REGISTRY)}
-            job = job_service(settings).submit(body).job
+            job = job_service(settings).submit(body, caller="worker-check").job
             sqs = boto3.client("sqs")
             queue_url = ids["ScoreQueue"]
             messages = sqs.receive_message(

@@ -110,13 +110,6 @@ def test_the_job_table_lists_newest_first_by_creation_or_status_and_expires_item
             ],
             "ALL",
         ),
-        "ByStatus": (
-            [
-                {"AttributeName": "status", "KeyType": "HASH"},
-                {"AttributeName": "created_at", "KeyType": "RANGE"},
-            ],
-            "ALL",
-        ),
     }
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
@@ -357,13 +350,10 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
     }
 
 
-def test_the_list_role_can_only_query_the_job_indexes(expanded: dict[str, Any]) -> None:
+def test_the_list_role_can_only_query_the_job_index(expanded: dict[str, Any]) -> None:
     grants = _grants(expanded, "ListFunctionRole")
 
-    assert grants == {
-        ("dynamodb:Query", "${ScoreJobs.Arn}/index/ByCreated"),
-        ("dynamodb:Query", "${ScoreJobs.Arn}/index/ByStatus"),
-    }
+    assert grants == {("dynamodb:Query", "${ScoreJobs.Arn}/index/ByCreated")}
 
 
 def test_the_worker_role_consumes_its_queues_and_moves_job_status(

@@ -52,23 +52,28 @@ def submit():
 @app.post("/uploads")
 def create_upload():
     return json_response(
-        201, service().create_upload(parse_json_body(app, MAX_UPLOAD_BODY, optional=True))
+        201,
+        service().create_upload(
+            parse_json_body(app, MAX_UPLOAD_BODY, optional=True), caller=caller_of(app)
+        ),
     )
 
 
 @app.post("/score-jobs/<job_id>/cancel")
 def cancel_job(job_id: str):
-    return json_response(202, service().cancel(job_id).model_dump(mode="json"))
+    job = service().cancel(job_id, caller=caller_of(app))
+    return json_response(202, job.model_dump(mode="json"))
 
 
 @app.get("/score-jobs/<job_id>")
 def get_job(job_id: str):
-    return json_response(200, service().get(job_id).model_dump(mode="json"))
+    job = service().get(job_id, caller=caller_of(app))
+    return json_response(200, job.model_dump(mode="json"))
 
 
 @app.get("/score-jobs/<job_id>/artifacts")
 def get_artifacts(job_id: str):
-    return json_response(200, service().artifact_links(job_id))
+    return json_response(200, service().artifact_links(job_id, caller=caller_of(app)))
 
 
 @app.get("/metrics")

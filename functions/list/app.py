@@ -1,4 +1,4 @@
-"""List function: the job index, newest first, paginated, optionally by status."""
+"""List function: the caller's jobs, newest first, paginated, optionally by status."""
 
 from functools import cache
 
@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from rag_eval.adapters.aws.api_root import job_service
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
-from rag_eval.adapters.http.responses import json_response
+from rag_eval.adapters.http.responses import caller_of, json_response
 from rag_eval.app.jobs import JobService
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.settings import Settings
@@ -34,7 +34,12 @@ def list_jobs() -> Response:
         raise RequestInvalid(
             [{"field": "limit", "message": f"not a number: {raw_limit!r}", "allowed": "1..100"}]
         )
-    page = service().list(int(raw_limit), query.get("cursor") or None, query.get("status"))
+    page = service().list(
+        caller=caller_of(app),
+        limit=int(raw_limit),
+        cursor=query.get("cursor") or None,
+        status=query.get("status"),
+    )
     return json_response(200, page)
 
 

@@ -1,5 +1,8 @@
 """The job service behind the API and list functions: uploads, submit, look up, cancel, list.
 
+Every call is its caller's: a job (or an upload) is seen only by who submitted it, and
+another caller's is "not found", not "forbidden" (that would tell it exists).
+
 Light on purpose (API cold start): pydantic and the ports only (`rag_eval.app.ports`).
 """
 
@@ -68,18 +71,16 @@ class JobService:
         self._queue = queue
         self._store = store
 
-    def submit(
-        self, body: Any, *, idempotency_key: str | None = None, caller: str = "anonymous"
-    ) -> Submission:
+    def submit(self, body: Any, *, caller: str, idempotency_key: str | None = None) -> Submission:
         request = parse_request(body)
         problems = judge_problems(request, self._settings)
         if problems:
             raise RequestInvalid(problems)
         if isinstance(request, DatasetJob):
-            self._check_upload(request)
+            self._check_upload(request, caller)
         fingerprint = request_hash(request)
         job_id = idempotent_job_id(caller, idempotency_key) if idempotency_key else new_job_id()
-        job = new_job(request, self._settings, job_id=job_id)
+        job = new_job(request, self._settings, job_id=job_id, owner=caller)
         expires_at = int((utc_now() + timedelta(days=self._settings.job_ttl_days)).timestamp())
         try:
             self._repository.create(job, fingerprint, expires_at)
@@ -106,10 +107,10 @@ class JobService:
         )
         return Submission(job, created=True)
 
-    def _check_upload(self, request: DatasetJob) -> None:
+    def _check_upload(self, request: DatasetJob, caller: str) -> None:
         """The file must be in the bucket before a job can read it, within the size limit:
         S3 enforces the POST policy's, this holds it too where the policy is not (moto)."""
-        size = self._store.size(upload_key(request.dataset.upload_id))
+        size = self._store.size(upload_key(request.dataset.upload_id, caller))
         if size is not None and size > self._settings.max_upload_bytes:
             raise UploadTooLarge(
                 f"the uploaded file has {size} bytes; at most {self._settings.max_upload_bytes} "
@@ -127,7 +128,7 @@ class JobService:
                 ]
             )
 
-    def create_upload(self, body: Any) -> dict[str, Any]:
+    def create_upload(self, body: Any, *, caller: str) -> dict[str, Any]:
         """A presigned POST for one dataset file; S3 refuses a file over the size limit."""
         body = {} if body is None else body
         limit = self._settings.max_upload_bytes
@@ -161,7 +162,7 @@ class JobService:
                 f"({limit / 1024**3:.2f} GiB): split the dataset into several jobs"
             )
         upload_id = new_job_id()
-        post = self._store.presign_post(upload_key(upload_id), limit, UPLOAD_EXPIRES_IN)
+        post = self._store.presign_post(upload_key(upload_id, caller), limit, UPLOAD_EXPIRES_IN)
         logger.info("upload created", extra={"upload_id": upload_id, "size_bytes": size})
         return {
             "upload_id": upload_id,
@@ -171,15 +172,15 @@ class JobService:
             "max_bytes": limit,
         }
 
-    def cancel(self, job_id: str) -> JobStatus:
+    def cancel(self, job_id: str, *, caller: str) -> JobStatus:
         """queued|running -> cancelled, idempotently; the scored samples are kept."""
-        job = self.get(job_id)
+        job = self.get(job_id, caller=caller)
         if job.status is JobState.CANCELLED:
             return job
         if job.status in (JobState.QUEUED, JobState.RUNNING):
             if self._repository.cancel(job_id, iso(utc_now())):
                 logger.info("job cancelled", extra={"job_id": job_id, "was": job.status.value})
-            job = self.get(job_id)  # cancelled now, by us or by a concurrent cancel
+            job = self.get(job_id, caller=caller)  # cancelled now, by us or another cancel
             if job.status is JobState.CANCELLED:
                 return job
         raise Conflict(
@@ -215,16 +216,16 @@ class JobService:
             entries.append(spec.describe() | {"available": reason is None, "unavailable": reason})
         return {"metrics": entries}
 
-    def get(self, job_id: str) -> JobStatus:
+    def get(self, job_id: str, *, caller: str) -> JobStatus:
         if not JOB_ID.fullmatch(job_id):  # not one of ours: no need to ask the table
             raise JobNotFound(job_id[:100])
         found = self._repository.get(job_id)
-        if found is None:
+        if found is None or found[0].owner != caller:
             raise JobNotFound(job_id)
         return found[0]
 
-    def artifact_links(self, job_id: str, expires_in: int = 900) -> dict[str, Any]:
-        job = self.get(job_id)
+    def artifact_links(self, job_id: str, *, caller: str, expires_in: int = 900) -> dict[str, Any]:
+        job = self.get(job_id, caller=caller)
         if not job.artifact_keys:
             raise Conflict(
                 f"job {job_id} is {job.status}; artifacts exist once it is completed "
@@ -242,8 +243,14 @@ class JobService:
         }
 
     def list(
-        self, limit: int = 20, cursor: str | None = None, status: str | None = None
+        self,
+        *,
+        caller: str,
+        limit: int = 20,
+        cursor: str | None = None,
+        status: str | None = None,
     ) -> dict[str, Any]:
+        """The caller's jobs, newest first."""
         problems = []
         if not 1 <= limit <= MAX_LIST_LIMIT:
             problems.append(
@@ -259,7 +266,7 @@ class JobService:
             )
         if problems:
             raise RequestInvalid(problems)
-        jobs, next_cursor = self._repository.list(limit, cursor, status)
+        jobs, next_cursor = self._repository.list(caller, limit, cursor, status)
         return {
             "jobs": [job.model_dump(mode="json") for job in jobs],
             "next_cursor": next_cursor,

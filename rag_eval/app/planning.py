@@ -81,7 +81,7 @@ class Planner:
         shards = 0
         seen: dict[str, int] = {}
 
-        for item in self._rows(request):
+        for item in self._rows(request, job.owner):
             if isinstance(item, RowError):
                 invalid += 1
                 if len(problems) < MAX_ROW_PROBLEMS:
@@ -179,12 +179,14 @@ class Planner:
             failed=bool(invalid and (fail_on_invalid or inputs.count == 0)),
         )
 
-    def _rows(self, request: ScoreRequest | DatasetJob) -> Iterator[DatasetRow | RowError]:
+    def _rows(
+        self, request: ScoreRequest | DatasetJob, owner: str
+    ) -> Iterator[DatasetRow | RowError]:
         if isinstance(request, ScoreRequest):
             for index, sample in enumerate(request.samples, start=1):
                 yield DatasetRow(line=index, sample=sample)
             return
-        key = upload_key(request.dataset.upload_id)
+        key = upload_key(request.dataset.upload_id, owner)
         if self._store.size(key) is None:
             raise DatasetInvalid(
                 [

@@ -29,9 +29,9 @@ class JobRepository(Protocol):
         """Delete a job that never left `queued` (it could not be queued)."""
 
     def list(
-        self, limit: int, cursor: str | None, status: str | None
+        self, owner: str, limit: int, cursor: str | None, status: str | None
     ) -> tuple[list[JobStatus], str | None]:
-        """A page of jobs, newest first, and the cursor of the next page."""
+        """A page of the owner's jobs, newest first, and the cursor of the next page."""
 
     def cancel(self, job_id: str, now: str) -> bool:
         """queued|running -> cancelled; False when the job had ended already."""

@@ -45,6 +45,8 @@ class JobStatus(BaseModel):
     job_id: str
     status: JobState
     created_at: str
+    # Who submitted it (IAM principal, API key id): only they see it, on every route.
+    owner: str = ""
     # When its message was handed to the queue: a replay sends again only while this is unset.
     queued_at: str | None = None
     updated_at: str | None = None
@@ -138,9 +140,10 @@ def new_job(
     *,
     job_id: str | None = None,
     created_at: datetime | None = None,
+    owner: str = "",
 ) -> JobStatus:
-    """A queued job. A dataset's samples are unknown until planning reads them: counts are
-    0 and its summary has no texts until then."""
+    """A queued job of `owner`. A dataset's samples are unknown until planning reads them:
+    counts are 0 and its summary has no texts until then."""
     judge_model, embedding_model = resolved_models(request, settings)
     samples = request.samples if isinstance(request, ScoreRequest) else []
     skipped = request.skipped_metrics() if samples else {}
@@ -148,6 +151,7 @@ def new_job(
         job_id=job_id or new_job_id(),
         status=JobState.QUEUED,
         created_at=iso(created_at or utc_now()),
+        owner=owner,
         request_summary=request.summary(judge_model, embedding_model),
         sample_count=len(samples),
         skipped_metrics=list(skipped),

@@ -6,6 +6,8 @@ Each prefix holds one kind of object and has its own lifecycle rule in the templ
 
 from __future__ import annotations
 
+import hashlib
+
 RUN_PREFIX = "score-async"  # s3://<bucket>/score-async/<run_id>/...
 REQUEST_PREFIX = "score-requests"  # large request bodies, parked for the worker
 UPLOAD_PREFIX = "score-uploads"  # datasets as uploaded (POST /uploads)
@@ -20,8 +22,14 @@ def request_key(job_id: str) -> str:
     return f"{REQUEST_PREFIX}/{job_id}.json"
 
 
-def upload_key(upload_id: str) -> str:
-    return f"{UPLOAD_PREFIX}/{upload_id}"
+def owner_folder(owner: str) -> str:
+    """A caller's folder name: fixed per caller, and no ARN or key id in a key."""
+    return hashlib.sha256(owner.encode("utf-8")).hexdigest()[:16]
+
+
+def upload_key(upload_id: str, owner: str) -> str:
+    """Under its caller's folder: another caller's submission of the id finds no file."""
+    return f"{UPLOAD_PREFIX}/{owner_folder(owner)}/{upload_id}"
 
 
 def plan_key(job_id: str) -> str:

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 STAGE = "v1"
 API_ID = "local"
 # Who the local API says is calling (the IAM identity API Gateway would put in the event).
+# A request with an x-api-key header is that key's caller instead, as in API_KEY mode: two
+# keys are two callers, each seeing only its own jobs.
 LOCAL_CALLER_ARN = "arn:aws:iam::123456789012:user/local-developer"
 _MISSING_ROUTE = {
     "error": {
@@ -186,7 +188,7 @@ def proxy_event(
                 "accessKey": "AKIALOCALDEVELOPER",
                 "cognitoAuthenticationType": None,
                 "cognitoAuthenticationProvider": None,
-                "userArn": LOCAL_CALLER_ARN,
+                "userArn": None if api_key else LOCAL_CALLER_ARN,
                 "userAgent": lower.get("user-agent"),
                 "user": "AIDALOCALDEVELOPER",
                 "apiKey": api_key,

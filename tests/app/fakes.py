@@ -29,8 +29,12 @@ class InMemoryJobs:
         if job_id in self.items and self.items[job_id][0].status is JobState.QUEUED:
             del self.items[job_id]
 
-    def list(self, limit, cursor, status):
-        jobs = [job for job, _ in self.items.values() if status is None or job.status == status]
+    def list(self, owner, limit, cursor, status):
+        jobs = [
+            job
+            for job, _ in self.items.values()
+            if job.owner == owner and (status is None or job.status == status)
+        ]
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit], None
 
     def _set(self, job_id: str, **fields) -> JobStatus:

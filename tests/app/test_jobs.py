@@ -20,6 +20,9 @@ BODY = {
 }
 
 
+ME = "arn:aws:iam::123456789012:user/team-a"
+
+
 def make_service(*, queue_down: bool = False):
     jobs, queue, store = InMemoryJobs(), InMemoryQueue(down=queue_down), InMemoryStore()
     return JobService(Settings(), jobs, queue, store), jobs, queue, store
@@ -53,16 +56,16 @@ def test_the_same_idempotency_key_and_body_returns_the_same_job_queued_once() ->
 def test_a_replay_queues_a_job_whose_first_attempt_died_before_sending() -> None:
     # GIVEN a job recorded by an attempt that died before it reached the queue
     service, jobs, queue, _ = make_service()
-    first = service.submit(BODY, idempotency_key="k1")
+    first = service.submit(BODY, idempotency_key="k1", caller=ME)
     jobs._set(first.job.job_id, queued_at=None)
     queue.sent.clear()
 
     # WHEN the client retries with the same key
-    service.submit(BODY, idempotency_key="k1")
+    service.submit(BODY, idempotency_key="k1", caller=ME)
 
     # THEN the job is queued now, once
     assert [json.loads(body)["job_id"] for body in queue.sent] == [first.job.job_id]
-    service.submit(BODY, idempotency_key="k1")
+    service.submit(BODY, idempotency_key="k1", caller=ME)
     assert len(queue.sent) == 1
 
 
@@ -77,27 +80,27 @@ def test_the_same_key_from_another_caller_is_another_job() -> None:
 
 def test_a_reused_key_with_another_body_is_a_conflict() -> None:
     service, _, _, _ = make_service()
-    service.submit(BODY, idempotency_key="k1")
+    service.submit(BODY, idempotency_key="k1", caller=ME)
 
     with pytest.raises(Conflict, match="different request body"):
-        service.submit({**BODY, "answer": "In 1890."}, idempotency_key="k1")
+        service.submit({**BODY, "answer": "In 1890."}, idempotency_key="k1", caller=ME)
 
 
 def test_a_job_the_queue_refuses_is_taken_back() -> None:
     service, jobs, _, _ = make_service(queue_down=True)
 
     with pytest.raises(QueueUnavailable, match="try again"):
-        service.submit(BODY)
+        service.submit(BODY, caller=ME)
 
     assert jobs.items == {}
 
 
 def test_a_replay_of_a_finished_job_sends_nothing() -> None:
     service, _, queue, _ = make_service()
-    job_id = service.submit(BODY, idempotency_key="k1").job.job_id
-    service.cancel(job_id)
+    job_id = service.submit(BODY, idempotency_key="k1", caller=ME).job.job_id
+    service.cancel(job_id, caller=ME)
 
-    replay = service.submit(BODY, idempotency_key="k1")
+    replay = service.submit(BODY, idempotency_key="k1", caller=ME)
 
     assert replay.job.status is JobState.CANCELLED and len(queue.sent) == 1
 
@@ -108,7 +111,7 @@ def test_a_large_request_travels_through_the_store() -> None:
         {"question": f"q{i}", "answer": "a" * 2_000, "ground_truth": "b"} for i in range(200)
     ]
 
-    job = service.submit({"samples": samples, "metrics": ["chrf_score"]}).job
+    job = service.submit({"samples": samples, "metrics": ["chrf_score"]}, caller=ME).job
 
     [message] = [json.loads(body) for body in queue.sent]
     assert len(queue.sent[0]) < MAX_INLINE_MESSAGE_BYTES
@@ -120,7 +123,7 @@ def test_an_invalid_body_names_the_field() -> None:
     service, jobs, queue, _ = make_service()
 
     with pytest.raises(RequestInvalid) as caught:
-        service.submit({**BODY, "metrics": ["chrf"]})
+        service.submit({**BODY, "metrics": ["chrf"]}, caller=ME)
 
     assert caught.value.problems[0]["field"] == "metrics"
     assert jobs.items == {} and queue.sent == []
@@ -128,21 +131,21 @@ def test_an_invalid_body_names_the_field() -> None:
 
 def test_unknown_jobs_and_unfinished_artifacts_are_refused() -> None:
     service, _, _, _ = make_service()
-    job_id = service.submit(BODY).job.job_id
+    job_id = service.submit(BODY, caller=ME).job.job_id
 
     with pytest.raises(JobNotFound):
-        service.get("nope")
+        service.get("nope", caller=ME)
     with pytest.raises(Conflict, match="queued"):
-        service.artifact_links(job_id)
+        service.artifact_links(job_id, caller=ME)
 
 
 def test_list_checks_its_parameters() -> None:
     service, _, _, _ = make_service()
-    service.submit(BODY)
+    service.submit(BODY, caller=ME)
 
-    assert len(service.list(limit=5)["jobs"]) == 1
+    assert len(service.list(limit=5, caller=ME)["jobs"]) == 1
     with pytest.raises(RequestInvalid) as caught:
-        service.list(limit=0, status="done")
+        service.list(limit=0, status="done", caller=ME)
     assert [p["field"] for p in caught.value.problems] == ["limit", "status"]
     assert caught.value.problems[1]["allowed"] == [
         "queued",

@@ -76,6 +76,21 @@ class CountingPipeline(ScoringPipeline):
         return await super().fan_in(job, plan, samples, results, usage)
 
 
+CALLER = "arn:aws:iam::123456789012:role/team-a"
+
+
+class AsCaller:
+    """The job service as one caller calls it (every call is a caller's)."""
+
+    def __init__(self, service: JobService, caller: str) -> None:
+        self._service = service
+        self._caller = caller
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._service, name)
+        return lambda *args, **kwargs: method(*args, caller=self._caller, **kwargs)
+
+
 class World:
     """The service on moto: the API's job service, workers, and the queues between them."""
 
@@ -93,11 +108,14 @@ class World:
         self.s3 = boto3.client("s3")
         self.store = S3ObjectStore(self.settings.artifacts_bucket, self.s3)
         self.sqs = boto3.client("sqs")
-        self.service = JobService(
-            self.settings,
-            self.repository,
-            SqsJobQueue(self.settings.queue_url, self.sqs),
-            self.store,
+        self.service = AsCaller(
+            JobService(
+                self.settings,
+                self.repository,
+                SqsJobQueue(self.settings.queue_url, self.sqs),
+                self.store,
+            ),
+            CALLER,
         )
         self.scored: Counter[str] = Counter()
         self.fail_shards: dict[str, int] = {}
@@ -137,7 +155,9 @@ class World:
         upload = self.service.create_upload({"filename": "data.jsonl"})
         data = body.encode() if isinstance(body, str) else body
         self.s3.put_object(
-            Bucket=self.settings.artifacts_bucket, Key=upload_key(upload["upload_id"]), Body=data
+            Bucket=self.settings.artifacts_bucket,
+            Key=upload_key(upload["upload_id"], CALLER),
+            Body=data,
         )
         return upload["upload_id"]
 
@@ -539,7 +559,7 @@ def test_a_dataset_that_cannot_be_scored_fails_with_a_reason(
     if upload is None:  # an empty file: S3's policy refuses it; a hand-made one is read
         upload = world.service.create_upload({})["upload_id"]
         world.s3.put_object(
-            Bucket=world.settings.artifacts_bucket, Key=upload_key(upload), Body=b""
+            Bucket=world.settings.artifacts_bucket, Key=upload_key(upload, CALLER), Body=b""
         )
     job = world.service.submit({"dataset": {"upload_id": upload}, "metrics": METRICS}).job
 

@@ -424,3 +424,23 @@ def test_the_demo_runs_end_to_end_without_a_judge(tmp_path: Path) -> None:
         assert f"  {folder / name}\n" in result.stdout
         assert (folder / name).read_text(encoding="utf-8").startswith("# ")
     assert sorted(p.name for p in folder.iterdir()) == sorted(RUN_FILES)
+
+
+def test_two_callers_over_http_see_only_their_own_jobs(clean_judge_env: None) -> None:
+    with LocalStack(port=0) as stack:
+        alice = ScoreJobsClient(stack.endpoint, api_key="alice-key")
+        bob = ScoreJobsClient(stack.endpoint, api_key="bob-key")
+        job = alice.submit(
+            {"question": "q", "answer": "a", "ground_truth": "a", "metrics": ["exact_match"]}
+        )
+        done = alice.wait(job["job_id"], timeout=60)
+
+        assert done["status"] == "completed"
+        assert [j["job_id"] for j in alice.list_jobs()["jobs"]] == [job["job_id"]]
+        assert bob.list_jobs()["jobs"] == []
+        for call in (bob.get_job, bob.artifacts, bob.cancel):
+            with pytest.raises(ApiError) as hidden:
+                call(job["job_id"])
+            assert hidden.value.status == 404
+        # Without a key, the local developer is a third caller
+        assert ScoreJobsClient(stack.endpoint).list_jobs()["jobs"] == []

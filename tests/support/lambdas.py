@@ -44,9 +44,15 @@ def api_event(
     headers: dict[str, str] | None = None,
     job_id: str | None = None,
     query: dict[str, str] | None = None,
+    caller: str | None = None,
 ) -> dict[str, Any]:
-    """An `events/` API Gateway event with its body, headers, job id or query replaced."""
+    """An `events/` API Gateway event with its body, headers, job id, query or caller (an
+    IAM ARN, or `apikey:<id>` for an API-key caller) replaced."""
     result = event(name)
+    if caller is not None:
+        identity = result["requestContext"]["identity"]
+        api_key = caller.removeprefix("apikey:") if caller.startswith("apikey:") else None
+        identity.update(userArn=None if api_key else caller, apiKeyId=api_key)
     if body is not None:
         result["body"] = json.dumps(body, ensure_ascii=False)
     if raw_body is not None:

@@ -67,13 +67,14 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
 
 
-# The attributes of the keys the list's queries page by (table key and index keys).
-_CURSOR_ATTRIBUTES = frozenset({"job_id", "listing", "created_at", "status"})
+# The keys the list's query pages by: the table's and the ByCreated index's.
+_CURSOR_ATTRIBUTES = frozenset({"job_id", "listing", "created_at"})
 _MAX_CURSOR_CHARS = 2048
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """A cursor back to DynamoDB's ExclusiveStartKey; refused unless it has that shape."""
+def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
+    """A cursor back to DynamoDB's ExclusiveStartKey; refused unless it has that shape and
+    is a place in the owner's own listing."""
     try:
         if len(cursor) > _MAX_CURSOR_CHARS:
             raise ValueError
@@ -81,13 +82,14 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not (
             isinstance(key, dict)
-            and "job_id" in key
-            and set(key) <= _CURSOR_ATTRIBUTES
+            and set(key) == _CURSOR_ATTRIBUTES
             and all(
                 isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)
                 for value in key.values()
             )
         ):
+            raise ValueError
+        if key["listing"]["S"] != owner:
             raise ValueError
         return key
     except (ValueError, binascii.Error, RecursionError):

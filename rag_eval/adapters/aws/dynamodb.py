@@ -14,18 +14,19 @@ from rag_eval.adapters.aws.clients import aws_client
 from rag_eval.adapters.aws.dynamo_items import (
     decode_cursor,
     encode_cursor,
-    error_code,
     is_conditional_failure,
     job_from_item,
     shard_item_key,
     to_dynamo,
 )
-from rag_eval.domain.errors import JobExists, RequestInvalid
+from rag_eval.domain.errors import JobExists
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import ShardTally
 from rag_eval.domain.states import ACTIVE_STATES, JobState
 
-LISTING = "job"  # every item's value of the ByCreated index's partition key
+# A status filter reads on through at most this many pages for one answer: a caller with
+# many jobs of other states gets a shorter page and a cursor, never a slow answer.
+MAX_LIST_READS = 5
 # The states a worker may still move a job from, as condition values (":queued", ":running").
 _ACTIVE = {f":{state.value}": {"S": state.value} for state in ACTIVE_STATES}
 
@@ -47,7 +48,8 @@ class DynamoJobRepository:
         # No attribute for a None: if_not_exists() (e.g. of started_at) must find none.
         item = {k: to_dynamo(v) for k, v in job.model_dump(mode="json", exclude_none=True).items()}
         item.update(
-            listing={"S": LISTING},
+            # The ByCreated index's partition: one per owner, newest first inside it.
+            listing={"S": job.owner},
             request_hash={"S": request_hash},
             expires_at={"N": str(expires_at)},
             attempts={"N": "0"},
@@ -326,37 +328,37 @@ class DynamoJobRepository:
                 raise
 
     def list(
-        self, limit: int, cursor: str | None, status: str | None
+        self, owner: str, limit: int, cursor: str | None, status: str | None
     ) -> tuple[list[JobStatus], str | None]:
+        """The owner's partition of ByCreated, newest first; a status is a filter on it, so
+        a page is read on until it holds `limit` jobs (or MAX_LIST_READS pages were read)."""
         query: dict[str, Any] = {
             "TableName": self._table,
+            "IndexName": "ByCreated",
             "Limit": limit,
             "ScanIndexForward": False,  # newest first
+            "KeyConditionExpression": "listing = :owner",
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
         }
         if status:
             query.update(
-                IndexName="ByStatus",
-                KeyConditionExpression="#s = :s",
+                FilterExpression="#s = :s",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": {"S": status}},
             )
-        else:
-            query.update(
-                IndexName="ByCreated",
-                KeyConditionExpression="listing = :l",
-                ExpressionAttributeValues={":l": {"S": LISTING}},
-            )
-        if cursor:
-            query["ExclusiveStartKey"] = decode_cursor(cursor)
-        try:
+            query["ExpressionAttributeValues"][":s"] = {"S": status}
+        start = decode_cursor(cursor, owner) if cursor else None
+        jobs: list[JobStatus] = []
+        for _ in range(MAX_LIST_READS):
+            if start:
+                query["ExclusiveStartKey"] = start
             response = self.client.query(**query)
-        except Exception as exc:
-            # A cursor of the right shape but for another listing (e.g. another status).
-            if cursor and error_code(exc) == "ValidationException":
-                raise RequestInvalid(
-                    [{"field": "cursor", "message": "not a cursor of this listing"}]
-                ) from None
-            raise
-        jobs = [job_from_item(item) for item in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        return jobs, encode_cursor(last) if last else None
+            for item in response.get("Items", []):
+                jobs.append(job_from_item(item))
+                if len(jobs) == limit:
+                    last = {name: item[name] for name in ("job_id", "listing", "created_at")}
+                    more = response.get("LastEvaluatedKey") or item != response["Items"][-1]
+                    return jobs, encode_cursor(last) if more else None
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return jobs, None
+        return jobs, encode_cursor(start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -32,10 +33,19 @@ def base_path(app: APIGatewayRestResolver) -> str:
     return prefix if prefix and (context.path or "").startswith(prefix + "/") else ""
 
 
+_ASSUMED_ROLE = re.compile(r"^(arn:[^:]+:sts::\d+:assumed-role/[^/]+)/.+$")
+
+
 def caller_of(app: APIGatewayRestResolver) -> str:
-    """Who is calling (IAM user/role ARN or API key id): scopes Idempotency-Key."""
+    """Who is calling, as API Gateway authenticated them: the IAM principal (a role, not
+    one of its sessions: each CI run assumes it anew) or `apikey:<id>` in API-key mode.
+    It owns the jobs it submits and scopes its Idempotency-Keys."""
     identity = app.current_event.request_context.identity
-    return identity.user_arn or identity.api_key_id or identity.source_ip or "anonymous"
+    if identity.user_arn:
+        return _ASSUMED_ROLE.sub(r"\1", identity.user_arn)
+    if identity.api_key_id:
+        return f"apikey:{identity.api_key_id}"
+    return "anonymous"  # no authorizer: only a route deployed without auth gets here
 
 
 def parse_json_body(app: APIGatewayRestResolver, max_bytes: int, optional: bool = False) -> Any:
