@@ -121,8 +121,8 @@ def _verdict(run: ScoreRun, means: dict[str, float | None], findings: list[Findi
     coverage = finite(run.coverage)
     text = (
         f"{band.capitalize()}: weighted score {score:.4f}, coverage "
-        f"{'—' if coverage is None else f'{coverage:.0%}'} ({scored} of {len(means)} metrics "
-        f"scored), {samples} sample(s)."
+        f"{'—' if coverage is None else f'{coverage:.0%}'} of the scorable pairs ({scored} of "
+        f"{len(means)} metrics scored), {samples} sample(s)."
     )
     # findings arrive sorted by severity, worst first
     first = next((f for f in findings if f.severity != "note"), None)

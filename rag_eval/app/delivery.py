@@ -1,14 +1,16 @@
-"""One delivery of a queue message, and the leases that keep two copies of it from doing
-the same work at once."""
+"""One delivery of a queue message: its body read, and the leases that keep two copies of
+it from doing the same work at once."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rag_eval.domain.errors import MalformedMessage
 from rag_eval.domain.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,3 +48,19 @@ def hold_lease(take: Callable[[], Any], delivery: Delivery) -> Any:
         logger.info("held by another delivery; waiting for its lease")
         time.sleep(min(LEASE_POLL_SECONDS, max(0.0, waited_until - time.monotonic())))
     return taken
+
+
+def parse_message(body: str) -> dict[str, Any]:
+    """A job's message (`request` or `request_key`) or a shard's (`shard`), checked."""
+    try:
+        message = json.loads(body)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"message body is not JSON: {exc}") from exc
+    if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
+        raise MalformedMessage("message has no job_id")
+    if "shard" in message:
+        if not isinstance(message["shard"], int) or isinstance(message["shard"], bool):
+            raise MalformedMessage("a shard message's shard must be an integer")
+    elif "request" not in message and "request_key" not in message:
+        raise MalformedMessage("message has neither request, request_key nor shard")
+    return message

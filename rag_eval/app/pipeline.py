@@ -102,6 +102,7 @@ class ScoringPipeline:
             judge_model=judge_model if options.needs_judge() else "",
             embedding_model=embedding_model if options.needs_embeddings() else "",
             partial=job.status is JobState.CANCELLED,
+            min_coverage=self._settings.min_coverage,
         )
         keys = self._write_run(run_id, run_files(record, request, run, advice, plan.snapshot))
         logger.info(
@@ -133,6 +134,8 @@ class ScoringPipeline:
                 "scores": run.means,
                 "weighted_score": run.weighted_score,
                 "coverage": run.coverage,
+                "low_coverage": run.coverage is not None
+                and run.coverage < self._settings.min_coverage,
                 "latency_ms": latency_ms,
                 "skipped_metrics": list(run.skipped),
                 "skip_reasons": run.skipped,

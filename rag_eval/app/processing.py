@@ -25,17 +25,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_eval.app.delivery import FINISH_MARGIN_SECONDS, Delivery, hold_lease
+from rag_eval.app.delivery import FINISH_MARGIN_SECONDS, Delivery, hold_lease, parse_message
 from rag_eval.app.planning import Planner
 from rag_eval.app.ports import JobQueue, ObjectStore, WorkerRepository
 from rag_eval.app.work_files import Plan, WorkFiles
 from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage, ShardBusy
-from rag_eval.domain.job import JobStatus, Progress, iso, utc_now
+from rag_eval.domain.job import JobStatus, Progress, iso, resolved_models, utc_now
 from rag_eval.domain.log_context import job_context
-from rag_eval.domain.request import DatasetJob, Sample, ScoreRequest
+from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import ShardResult, lost_to_worker_errors
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import FINAL_STATES, JobState
+from rag_eval.judges.preflight import judge_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class JobProcessor:
         store: ObjectStore,
         shard_queue: JobQueue,
         pipeline_factory: Callable[[Settings, ObjectStore], Any] = _default_pipeline,
+        preflight: Callable[[Settings, list[str]], str | None] = judge_unreachable,
         progress_interval_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -63,6 +65,7 @@ class JobProcessor:
         self._files = WorkFiles(store)
         self._shard_queue = shard_queue
         self._pipeline_factory = pipeline_factory
+        self._preflight = preflight
         self._pipeline: Any = None
         self._progress_interval = progress_interval_seconds
         self._clock = clock
@@ -75,7 +78,7 @@ class JobProcessor:
         stopped while the worker still can: a Lambda timeout would kill the process and
         leave nothing stored, and a retry would time out again.
         """
-        message = self._parse(body)
+        message = parse_message(body)
         job_id = message["job_id"]
         with job_context(job_id):
             last = receive_count >= self._settings.max_receive_count
@@ -166,8 +169,9 @@ class JobProcessor:
             )
         if recorded is None:
             return "cancelled"  # cancelled while planning: nothing is scored
-        if planned.failure:
-            self._fail(job_id, planned.failure)
+        failure = planned.failure or self._judge_failure(planned.plan.options)
+        if failure:
+            self._fail(job_id, failure)
             return JobState.FAILED
         self._plans[job_id] = planned.plan
         if single:  # one shard: scored here under the job's lease, no second hop
@@ -351,6 +355,14 @@ class JobProcessor:
             raise RuntimeError("the job disappeared while its shard was scored")
         return found[0]
 
+    def _judge_failure(self, options: ScoreOptions) -> str | None:
+        """A judge that cannot answer at all fails the job before any sample is scored."""
+        judge, embeddings = resolved_models(options, self._settings)
+        wanted = ((judge, options.needs_judge()), (embeddings, options.needs_embeddings()))
+        models = [model for model, needed in wanted if needed]
+        problem = self._preflight(self._settings, models) if models else None
+        return f"JudgeUnreachable: {problem}" if problem else None
+
     def _fail(self, job_id: str, error: str) -> None:
         self._repository.mark_failed(job_id, error[:1000], iso(utc_now()))
 
@@ -358,21 +370,6 @@ class JobProcessor:
         if self._pipeline is None:
             self._pipeline = self._pipeline_factory(self._settings, self._store)
         return self._pipeline
-
-    @staticmethod
-    def _parse(body: str) -> dict[str, Any]:
-        try:
-            message = json.loads(body)
-        except (TypeError, json.JSONDecodeError) as exc:
-            raise MalformedMessage(f"message body is not JSON: {exc}") from exc
-        if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
-            raise MalformedMessage("message has no job_id")
-        if "shard" in message:
-            if not isinstance(message["shard"], int) or isinstance(message["shard"], bool):
-                raise MalformedMessage("a shard message's shard must be an integer")
-        elif "request" not in message and "request_key" not in message:
-            raise MalformedMessage("message has neither request, request_key nor shard")
-        return message
 
     def _request(self, message: dict[str, Any]) -> ScoreRequest | DatasetJob:
         raw = (

@@ -45,6 +45,11 @@ def print_job(job, run_root: Path | None = None) -> None:
             print(f"  {name:<{width}}  {shown}" + (f"   ({why})" if why else ""))
     if job.weighted_score is not None:
         print(f"  weighted score: {job.weighted_score:.4f} (coverage {job.coverage:.2f})")
+    if job.low_coverage:
+        print(
+            "  warning: low coverage: too few sample x metric pairs scored for these means to "
+            "stand for the whole set (see the reasons above)"
+        )
     if job.run_id:
         where = Path(run_root) / "score-async" / job.run_id if run_root else job.run_id
         print(f"  run folder: {where}")

@@ -55,7 +55,10 @@ class JobStatus(BaseModel):
     run_id: str | None = None
     scores: dict[str, float | None] = Field(default_factory=dict)
     weighted_score: float | None = None
-    coverage: float | None = None  # metrics that scored / metrics requested
+    # Scored (sample, metric) pairs / pairs that could be scored (their inputs given).
+    coverage: float | None = None
+    # Coverage under RAGAS_MIN_COVERAGE: too little scored for the means to stand for the set.
+    low_coverage: bool = False
     latency_ms: int | None = None
     skipped_metrics: list[str] = Field(default_factory=list)
     skip_reasons: dict[str, str] = Field(default_factory=dict)

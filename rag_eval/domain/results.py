@@ -123,11 +123,17 @@ def weighted_score(
     return round(sum(v * w for v, w in pairs) / total, 4)
 
 
-def coverage(scores: Mapping[str, float | None]) -> float | None:
-    """Share of requested metrics that produced a score."""
-    if not scores:
-        return None
-    return round(sum(v is not None for v in scores.values()) / len(scores), 4)
+def coverage(results: list[SampleResult], metrics: list[str]) -> float | None:
+    """Share of the (sample, metric) pairs that could be scored that did: a pair whose
+    sample lacks the metric's inputs does not count; one that failed (a judge error, a
+    timeout, a lost shard, a cancel) counts against it. None when no pair could be scored."""
+    pairs = [
+        result.scores.get(name) is not None
+        for result in results
+        for name in metrics
+        if result.reasons.get(name) != "missing_input"
+    ]
+    return round(sum(pairs) / len(pairs), 4) if pairs else None
 
 
 @dataclass
@@ -154,7 +160,7 @@ class ScoreRun:
 
     @property
     def coverage(self) -> float | None:
-        return coverage(self.means)
+        return coverage(self.results, self.metrics)
 
     @property
     def failures(self) -> dict[str, dict[str, int]]:

@@ -46,6 +46,8 @@ class Settings(BaseModel):
     # The longest a shard is held by one delivery before another may take it over; it is
     # also bounded by the invocation's own time left.
     shard_lease_seconds: int = Field(900, alias="RAGAS_SHARD_LEASE_SECONDS", ge=1)
+    # Below this coverage a job is flagged low_coverage: its means rest on too few pairs.
+    min_coverage: float = Field(0.8, alias="RAGAS_MIN_COVERAGE", ge=0, le=1)
     artifacts_bucket: str = Field("", alias="ARTIFACTS_BUCKET")
     job_ttl_days: int = Field(90, alias="JOB_TTL_DAYS", ge=1)
     # The queue's redrive maxReceiveCount: the worker marks a job failed on this delivery.

@@ -43,6 +43,7 @@ class RunRecord:
     judge_model: str
     embedding_model: str
     partial: bool = False  # a cancelled job: only the samples scored before the cancel
+    min_coverage: float = 0.0  # below it, the summary warns that the means rest on little
 
 
 def run_files(
@@ -147,7 +148,17 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         f"- Embedding model: {record.embedding_model or '(none)'}",
         f"- Finished: {record.finished_at} ({record.latency_ms} ms)",
         f"- Weighted score: {_cell(run.weighted_score)} "
-        f"(coverage {_cell(run.coverage)}: share of requested metrics that scored)",
+        f"(coverage {_cell(run.coverage)}: share of the scorable sample x metric pairs that "
+        "scored)",
+        *(
+            [
+                f"- **Low coverage**: under {record.min_coverage:.0%} of the pairs scored; the "
+                "means stand for part of the set only (see `metric_failures` and the error "
+                "column of `scores.csv`)"
+            ]
+            if run.coverage is not None and run.coverage < record.min_coverage
+            else []
+        ),
         f"- Judge tokens: {run.usage.input_tokens} in, {run.usage.output_tokens} out, "
         f"{run.usage.requests} requests",
         "",

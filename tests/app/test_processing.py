@@ -9,10 +9,12 @@ scoring pipeline scores model-free metrics, wrapped to count and to fail on dema
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import boto3
@@ -31,6 +33,7 @@ from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.local.deploy import deploy
 from rag_eval.local.dynamodb_writes import serialize_writes
+from tests.support.loopback import LoopbackServer
 
 METRICS = ["exact_match", "chrf_score"]
 
@@ -616,3 +619,64 @@ def test_shards_counted_at_the_same_time_are_each_counted(world: World) -> None:
         20,
         200,
     )
+
+
+class RefusingJudge(LoopbackServer):
+    """An OpenAI-compatible endpoint that refuses every key."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = (
+                    b'{"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}'
+                )
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Handler)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("judge", ["down", "refusing"])
+def test_a_judge_that_cannot_answer_fails_the_job_before_scoring(
+    aws: dict[str, str], judge: str
+) -> None:
+    with RefusingJudge() as refusing:
+        url = (
+            f"{refusing.base}/v1" if judge == "refusing" else f"http://127.0.0.1:{closed_port()}/v1"
+        )
+        world = World(aws, openai_base_url=url, openai_api_key="sk-secret-value")
+        job = world.service.submit({"samples": samples(3), "metrics": ["faithfulness"]}).job
+
+        assert world.worker().process(world.take("score")[0]) == JobState.FAILED
+
+    failed = world.job(job.job_id)
+    assert failed.error.startswith("JudgeUnreachable: ")
+    assert url in failed.error and "sk-secret" not in failed.error
+    assert ("refused its API key (401)" in failed.error) == (judge == "refusing")
+    assert not world.scored and world.run_folders(job.job_id) == set()
+
+
+def test_a_job_with_little_scored_is_flagged_low_coverage(world: World) -> None:
+    # GIVEN a job one of whose two shards is lost to worker errors (half its pairs)
+    job = world.service.submit({"samples": samples(100), "metrics": METRICS}).job
+    world.worker().process(world.take("score")[0])
+    first, second = world.take("shards")
+    world.fail_shards["sample-0051"] = 99
+    world.worker().process(first)
+    assert world.worker().process(second, receive_count=3) == JobState.COMPLETED
+
+    done = world.job(job.job_id)
+    assert done.coverage == 0.5 and done.low_coverage is True
+    assert "**Low coverage**" in world.file(job.job_id, "summary.md")

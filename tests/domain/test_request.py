@@ -14,7 +14,7 @@ from rag_eval.domain.request import (
     MAX_TEXT_CHARS,
     parse_request,
 )
-from rag_eval.domain.results import coverage, weighted_score
+from rag_eval.domain.results import SampleResult, coverage, weighted_score
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.provider import judge_problems
 from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
@@ -473,15 +473,34 @@ def test_metrics_that_did_not_score_drop_out_of_the_weighted_score() -> None:
     # GIVEN one metric that did not score
     scores = {"a": 0.5, "b": None, "c": 1.0}
 
-    # THEN the weighted score is over the rest, and coverage is 2 of 3
+    # THEN the weighted score is over the rest
     assert weighted_score(scores) == 0.75
-    assert coverage(scores) == 0.6667
+
+
+def result(scores: dict[str, float | None], **reasons: str) -> SampleResult:
+    return SampleResult(sample_id="s", scores=scores, reasons=reasons)
+
+
+def test_coverage_is_the_share_of_scorable_pairs_that_scored() -> None:
+    # GIVEN 2 samples x 3 metrics: one pair lacks its inputs, one failed
+    results = [
+        result({"a": 0.5, "b": None, "c": 1.0}, b="missing_input"),
+        result({"a": 0.5, "b": 0.2, "c": None}, c="judge_error"),
+    ]
+
+    # THEN of the 5 pairs that could score, 4 did
+    assert coverage(results, ["a", "b", "c"]) == 0.8
+
+
+def test_one_scored_sample_of_fifty_is_not_coverage_of_its_metric() -> None:
+    results = [result({"a": 1.0})] + [result({"a": None}, a="timeout")] * 49
+    assert coverage(results, ["a"]) == 0.02
 
 
 def test_nothing_scored_gives_no_weighted_score_and_zero_coverage() -> None:
-    scores = {"a": None, "b": None}
-    assert weighted_score(scores) is None
-    assert coverage(scores) == 0.0
+    assert weighted_score({"a": None, "b": None}) is None
+    assert coverage([result({"a": None, "b": None}, a="timeout", b="timeout")], ["a", "b"]) == 0.0
+    assert coverage([result({"a": None}, a="missing_input")], ["a"]) is None
 
 
 def test_weighted_score_is_rounded_to_four_decimals() -> None:

@@ -449,7 +449,7 @@ def test_a_failing_narrative_and_skipped_metric_do_not_fail_the_job(
     assert job.skipped_metrics == ["context_recall"]
     assert job.skip_reasons == {"context_recall": "missing input: ground_truth"}
     assert job.metric_failures == {}
-    assert job.coverage == 0.5
+    assert job.coverage == 1.0  # context_recall's pairs lack their input: not counted
     assert job.weighted_score == job.scores["faithfulness"]
 
     # AND the judge was asked for the narrative and failed, yet the advice was written
