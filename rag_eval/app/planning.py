@@ -75,7 +75,8 @@ class Planner:
         problems: list[RowProblem] = []
         invalid = 0
         fail_on_invalid = isinstance(request, DatasetJob) and request.on_invalid == "fail"
-        size = self._settings.shard_size
+        judged = options.needs_judge() or options.needs_embeddings()
+        size = self._settings.shard_size if judged else self._settings.model_free_shard_size
         shard: list[Sample] = []
         first_shard: list[Sample] | None = None
         shards = 0

@@ -40,6 +40,9 @@ class Settings(BaseModel):
     shard_queue_url: str = Field("", alias="SCORE_SHARD_QUEUE_URL")
     # Samples per shard, i.e. per worker invocation (BENCHMARKS.md, "Shard size").
     shard_size: int = Field(50, alias="RAGAS_SHARD_SIZE", ge=1, le=1000)
+    # A job of model-free metrics only scores a sample in milliseconds: its shards are
+    # larger, or each shard's fixed cost (queue, leases, files) would dominate.
+    model_free_shard_size: int = Field(500, alias="RAGAS_MODEL_FREE_SHARD_SIZE", ge=1, le=10_000)
     # Rows a dataset job may hold; and an upload's size, enforced by S3 (the POST policy).
     max_dataset_rows: int = Field(100_000, alias="RAGAS_MAX_DATASET_ROWS", ge=1)
     max_upload_bytes: int = Field(1024**3, alias="RAGAS_MAX_UPLOAD_BYTES", ge=1)

@@ -103,7 +103,8 @@ class World:
             queue_url=ids["ScoreQueue"],
             shard_queue_url=ids["ShardQueue"],
             artifacts_bucket=ids["ArtifactsBucket"],
-            shard_size=settings.pop("shard_size", 50),
+            # Its jobs score model-free metrics: their shards are sized by this one.
+            model_free_shard_size=settings.pop("shard_size", 50),
             **settings,
         )
         self.ids = ids
@@ -595,7 +596,7 @@ def test_a_message_for_an_unknown_job_is_dropped(world: World) -> None:
 def test_shards_counted_at_the_same_time_are_each_counted(world: World) -> None:
     # GIVEN a job of 20 shards whose messages are taken by 8 workers at once
     job = world.service.submit({"samples": samples(200), "metrics": METRICS}).job
-    world.settings = world.settings.model_copy(update={"shard_size": 10})
+    world.settings = world.settings.model_copy(update={"model_free_shard_size": 10})
     world.worker().process(world.take("score")[0])
     messages = world.take("shards")
     assert len(messages) == 20

@@ -53,7 +53,7 @@ def test_an_uploaded_dataset_is_planned_sharded_and_scored_by_parallel_workers(
     with LocalStack(
         port=0,
         worker_concurrency=3,
-        environment={"RAGAS_SHARD_SIZE": "25"},
+        environment={"RAGAS_MODEL_FREE_SHARD_SIZE": "25"},
     ) as stack:
         client = ScoreJobsClient(stack.endpoint)
         seen: list[int] = []
