@@ -111,7 +111,7 @@ worker-check: $(BIN)/.installed
 	$(BIN)/python scripts/worker_check.py
 
 # --- Benchmarks (BENCHMARKS.md) ----------------------------------------------------------
-# Each prints markdown tables; about 15 minutes in all. Compare modes within one run: the
+# Each prints markdown tables; about 25 minutes in all. Compare modes within one run: the
 # figures are ratios measured side by side, absolute times depend on the machine.
 bench: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench.efficiency --sizes 1 20 200 --latency 0.2 --cap 8
@@ -119,3 +119,9 @@ bench: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench.package_size
 	$(BIN)/python -m bench.memory --sizes 1 20 200 1000
 	$(BIN)/python -m bench.throughput --jobs 50 --serial 10 --worker-concurrency 1 2
+	$(BIN)/python -m bench.large_jobs scaling --rows 10000 --workers 1 2 4 8
+	$(BIN)/python -m bench.large_jobs scaling --rows 2000 --llm --latency 0.2 --workers 1 2 4 8
+	$(BIN)/python -m bench.large_jobs fairness --rows 10000 --workers 2
+	$(BIN)/python -m bench.large_jobs planning --rows 100000
+	$(BIN)/python -m bench.large_jobs fan-in --rows 100000
+	$(BIN)/python -m bench.large_jobs full --rows 100000 --workers 2

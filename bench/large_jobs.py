@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench.common import ROOT, JudgeProcess, table
 from bench.datasets import write as write_dataset
+from rag_eval.domain.settings import Settings
 
 MODEL_FREE = ["exact_match", "chrf_score", "non_llm_string_similarity"]
 LLM = ["faithfulness", "context_recall"]
@@ -56,9 +57,9 @@ def _run(client, dataset: Path, metrics: list[str], timeout: float = 7200) -> tu
     return done, time.monotonic() - started
 
 
-def _warm(client, workers: int, metrics: list[str], folder: Path) -> None:
+def _warm(client, workers: int, metrics: list[str], folder: Path, shard_size: int) -> None:
     """One shard per worker first: each execution environment imports ragas once."""
-    warm = write_dataset(folder / "warm.jsonl", 50 * workers)
+    warm = write_dataset(folder / "warm.jsonl", shard_size * workers)
     _run(client, warm, metrics, timeout=600)
 
 
@@ -66,6 +67,8 @@ def scaling(
     rows: int, workers: list[int], llm: bool, latency: float, shard_size: int | None
 ) -> None:
     metrics = LLM if llm else MODEL_FREE
+    defaults = Settings()
+    size = shard_size or (defaults.shard_size if llm else defaults.model_free_shard_size)
     results = []
     with tempfile.TemporaryDirectory() as folder:
         dataset = write_dataset(Path(folder) / "set.jsonl", rows)
@@ -79,7 +82,7 @@ def scaling(
 
                 with _stack(count, environment) as stack:
                     client = ScoreJobsClient(stack.endpoint, timeout=60)
-                    _warm(client, count, metrics, Path(folder))
+                    _warm(client, count, metrics, Path(folder), size)
                     before = judge.stats()["total_calls"] if judge else 0
                     done, seconds = _run(client, dataset, metrics)
                     calls = (judge.stats()["total_calls"] - before) if judge else 0
@@ -105,8 +108,7 @@ def scaling(
         if llm
         else (f"model-free metrics {', '.join(metrics)}, no judge")
     )
-    size = f"shards of {shard_size}" if shard_size else "shards of 50"
-    print(f"{rows} samples, {kind}, {size}; wall = upload + submit -> completed")
+    print(f"{rows} samples, {kind}, shards of {size}; wall = upload + submit -> completed")
     print(
         table(
             [
@@ -129,7 +131,7 @@ def fairness(rows: int, workers: int) -> None:
     small = {"question": "q", "answer": "a", "ground_truth": "a", "metrics": MODEL_FREE}
     with tempfile.TemporaryDirectory() as folder, _stack(workers, {}) as stack:
         client = ScoreJobsClient(stack.endpoint, timeout=60)
-        _warm(client, workers, MODEL_FREE, Path(folder))
+        _warm(client, workers, MODEL_FREE, Path(folder), Settings().model_free_shard_size)
         alone = []
         for _ in range(5):
             started = time.monotonic()
