@@ -87,7 +87,7 @@ def test_a_job_failing_every_delivery_is_retried_then_parked_in_the_dlq_and_mark
         request = parse_request(
             {"question": "q", "answer": "a", "ground_truth": "a"} | {"metrics": ["exact_match"]}
         )
-        job = new_job(request, Settings())
+        job = new_job(request, Settings(), owner="arn:aws:iam::123456789012:user/local-developer")
         jobs = DynamoJobRepository(stack.table, stack.client("dynamodb"))
         jobs.create(job, "fingerprint", int(time.time()) + 3600)
         sqs = stack.client("sqs")
