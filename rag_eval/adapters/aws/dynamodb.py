@@ -123,10 +123,14 @@ class DynamoJobRepository:
 
     def release_job(self, job_id: str, token: str) -> None:
         """Give the job's lease back (a delivery that ends without finishing the job)."""
+        self._release({"job_id": {"S": job_id}}, token)
+
+    def _release(self, key: dict[str, Any], token: str) -> None:
+        """Remove a lease if this delivery still holds it (else another took it over)."""
         try:
             self.client.update_item(
                 TableName=self._table,
-                Key={"job_id": {"S": job_id}},
+                Key=key,
                 UpdateExpression="REMOVE lease_owner, lease_until",
                 ConditionExpression="lease_owner = :t",
                 ExpressionAttributeValues={":t": {"S": token}},
@@ -210,17 +214,7 @@ class DynamoJobRepository:
         return True
 
     def release_shard(self, job_id: str, shard: int, token: str) -> None:
-        try:
-            self.client.update_item(
-                TableName=self._table,
-                Key=shard_item_key(job_id, shard),
-                UpdateExpression="REMOVE lease_owner, lease_until",
-                ConditionExpression="lease_owner = :t",
-                ExpressionAttributeValues={":t": {"S": token}},
-            )
-        except Exception as exc:
-            if not is_conditional_failure(exc):
-                raise
+        self._release(shard_item_key(job_id, shard), token)
 
     def count_shard(self, job_id: str, shard: int, tally: ShardTally, now: str) -> JobStatus | None:
         """Count a scored shard once: the job's set of counted shards is the guard, and the
