@@ -681,3 +681,25 @@ def test_a_job_with_little_scored_is_flagged_low_coverage(world: World) -> None:
     done = world.job(job.job_id)
     assert done.coverage == 0.5 and done.low_coverage is True
     assert "**Low coverage**" in world.file(job.job_id, "summary.md")
+
+
+def test_a_small_job_cancelled_while_it_is_scored_keeps_all_it_scored(world: World) -> None:
+    # GIVEN a one-shard job held inside scoring
+    job = world.service.submit({"samples": samples(4), "metrics": METRICS}).job
+    (message,) = world.take("score")
+    world.scoring.clear()
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(world.worker().process(message)))
+    worker.start()
+    time.sleep(0.5)
+
+    # WHEN it is cancelled then, and its scoring ends
+    assert world.service.cancel(job.job_id).status is JobState.CANCELLED
+    world.scoring.set()
+    worker.join()
+
+    # THEN it stays cancelled, with every sample it scored and its run folder
+    done = world.job(job.job_id)
+    assert outcome == [JobState.CANCELLED]
+    assert done.status is JobState.CANCELLED and done.run_id and not done.partial
+    assert done.progress.samples_done == 4 and done.scores["exact_match"] == 0.5
