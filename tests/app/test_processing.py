@@ -259,29 +259,36 @@ def test_every_shard_delivered_three_times_is_scored_once_and_fanned_in_once(
     assert json.loads(world.file(job.job_id, "request.json"))["dataset"]["upload_id"] == upload
 
 
+def two_copies_at_once(world: World, message: str) -> tuple[Any, Any]:
+    """Deliver a message twice at the same moment: the first copy is held inside scoring
+    while the second arrives. What each delivery returned (or raised)."""
+    world.scoring.clear()
+    results: dict[int, Any] = {}
+
+    def deliver(copy: int) -> None:
+        try:
+            results[copy] = world.worker().process(message)
+        except ShardBusy as exc:
+            results[copy] = exc
+
+    first = threading.Thread(target=deliver, args=(1,))
+    first.start()
+    time.sleep(0.5)  # the first copy holds the lease by now
+    deliver(2)
+    world.scoring.set()
+    first.join()
+    return results[1], results[2]
+
+
 def test_two_copies_of_a_shard_at_once_score_it_once(world: World) -> None:
     # GIVEN a two-shard job whose shard 0 is delivered twice at the same moment
     job = world.service.submit({"samples": samples(100), "metrics": METRICS}).job
     world.worker().process(world.take("score")[0])
     first, second = world.take("shards")
-    world.scoring.clear()  # hold the first copy inside scoring
-    results: dict[str, Any] = {}
-
-    def deliver(name: str) -> None:
-        try:
-            results[name] = world.worker().process(first)
-        except ShardBusy as exc:
-            results[name] = exc
-
-    one = threading.Thread(target=deliver, args=("one",))
-    one.start()
-    time.sleep(0.5)  # the first copy holds the lease
-    deliver("two")
-    world.scoring.set()
-    one.join()
+    one, two = two_copies_at_once(world, first)
 
     # THEN the second copy is told to come back later, and the shard is scored once
-    assert isinstance(results["two"], ShardBusy) and results["one"] == "shard_done"
+    assert isinstance(two, ShardBusy) and one == "shard_done"
     assert world.worker().process(first) == "shard_done"  # its redelivery: counted already
     assert world.worker().process(second) == JobState.COMPLETED
     assert set(world.scored.values()) == {1} and len(world.scored) == 100
@@ -292,24 +299,10 @@ def test_two_copies_of_a_small_jobs_message_at_once_score_it_once(world: World) 
     # GIVEN a one-shard job whose message is delivered twice at the same moment
     job = world.service.submit({"samples": samples(10), "metrics": METRICS}).job
     (message,) = world.take("score")
-    world.scoring.clear()
-    results: dict[str, Any] = {}
-
-    def deliver(name: str) -> None:
-        try:
-            results[name] = world.worker().process(message)
-        except ShardBusy as exc:
-            results[name] = exc
-
-    one = threading.Thread(target=deliver, args=("one",))
-    one.start()
-    time.sleep(0.5)  # the first copy holds the job's lease
-    deliver("two")
-    world.scoring.set()
-    one.join()
+    one, two = two_copies_at_once(world, message)
 
     # THEN the second copy comes back later; the job is scored once and completed
-    assert isinstance(results["two"], ShardBusy) and results["one"] == JobState.COMPLETED
+    assert isinstance(two, ShardBusy) and one == JobState.COMPLETED
     assert world.worker().process(message) == "duplicate"
     assert set(world.scored.values()) == {1} and len(world.scored) == 10
     assert world.job(job.job_id).status is JobState.COMPLETED
