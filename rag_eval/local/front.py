@@ -263,7 +263,12 @@ class _Handler(BaseHTTPRequestHandler):
             (time.monotonic() - started) * 1000,
         )
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> Any:
+        # Every method is API Gateway's to answer (403 where no route has it), not a 501
+        # of http.server's: BaseHTTPRequestHandler looks up do_<METHOD> for whatever is sent.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         """The request is logged once, with its duration, by _serve."""
