@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from rag_eval.app.ports import JobQueue, JobRepository, ObjectStore
 from rag_eval.domain.errors import (
     Conflict,
@@ -24,12 +26,14 @@ from rag_eval.domain.errors import (
     QueueUnavailable,
     RequestInvalid,
     UploadTooLarge,
+    validation_problems,
 )
 from rag_eval.domain.job import JobStatus, iso, new_job, new_job_id, utc_now
 from rag_eval.domain.layout import request_key, upload_key
 from rag_eval.domain.request import DatasetJob, ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.domain.upload import UploadRequest
 from rag_eval.judges.provider import judge_problems, unavailable
 from rag_eval.metrics import REGISTRY
 
@@ -40,8 +44,8 @@ MAX_INLINE_MESSAGE_BYTES = 200 * 1024
 # Lambda's synchronous payload limit is 6 MB; keep headroom for the event envelope.
 MAX_REQUEST_BYTES = 5 * 1024 * 1024
 MAX_LIST_LIMIT = 100
+MAX_IDEMPOTENCY_KEY_CHARS = 200
 UPLOAD_EXPIRES_IN = 900  # seconds a presigned upload stays usable
-MAX_FILENAME_CHARS = 255
 # Job ids are 24 hex digits (new_job_id, idempotent_job_id).
 JOB_ID = re.compile(r"[0-9a-f]{24}")
 
@@ -72,6 +76,19 @@ class JobService:
         self._store = store
 
     def submit(self, body: Any, *, caller: str, idempotency_key: str | None = None) -> Submission:
+        if (
+            idempotency_key is not None
+            and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS
+        ):
+            raise RequestInvalid(
+                [
+                    {
+                        "field": "Idempotency-Key",
+                        "message": f"a header of {len(idempotency_key)} characters",
+                        "allowed": f"1..{MAX_IDEMPOTENCY_KEY_CHARS} characters",
+                    }
+                ]
+            )
         request = parse_request(body)
         problems = judge_problems(request, self._settings)
         if problems:
@@ -130,32 +147,15 @@ class JobService:
 
     def create_upload(self, body: Any, *, caller: str) -> dict[str, Any]:
         """A presigned POST for one dataset file; S3 refuses a file over the size limit."""
-        body = {} if body is None else body
         limit = self._settings.max_upload_bytes
-        problems = []
-        if not isinstance(body, dict):
-            raise RequestInvalid([{"field": "body", "message": "must be a JSON object"}])
-        unknown = sorted(set(body) - {"filename", "size_bytes"})
-        if unknown:
-            problems.append(
-                {
-                    "field": unknown[0],
-                    "message": "unknown field",
-                    "allowed": ["filename", "size_bytes"],
-                }
-            )
-        filename = body.get("filename")
-        if filename is not None and (
-            not isinstance(filename, str) or not 0 < len(filename) <= MAX_FILENAME_CHARS
-        ):
-            problems.append(
-                {"field": "filename", "message": f"a name of 1..{MAX_FILENAME_CHARS} characters"}
-            )
-        size = body.get("size_bytes")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
-            problems.append({"field": "size_bytes", "message": "a whole number of bytes >= 1"})
-        if problems:
-            raise RequestInvalid(problems)
+        try:
+            size = UploadRequest.model_validate(body).size_bytes
+        except ValidationError as exc:
+            problems = validation_problems(exc)
+            for problem in problems:
+                if problem["message"] == "unknown field":
+                    problem["allowed"] = list(UploadRequest.model_fields)
+            raise RequestInvalid(problems) from None
         if size is not None and size > limit:
             raise UploadTooLarge(
                 f"the file has {size} bytes; an upload may have at most {limit} "

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from rag_eval.domain.contexts import MAX_CONTEXT_CHARS_TOTAL
 from rag_eval.domain.dataset_columns import (
     Scheme,
     check_header,
@@ -33,10 +34,7 @@ from rag_eval.domain.dataset_columns import (
     scheme,
 )
 from rag_eval.domain.errors import DatasetInvalid
-from rag_eval.domain.request import (
-    MAX_CONTEXT_CHARS_TOTAL,
-    Sample,
-)
+from rag_eval.domain.request import Sample
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvRecords

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import json
 import math
-import re
 from difflib import get_close_matches
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -21,6 +18,12 @@ from pydantic import (
     model_validator,
 )
 
+from rag_eval.domain.contexts import (
+    MAX_CONTEXT_CHARS_TOTAL,
+    MAX_CONTEXTS,
+    Contexts,
+    split_contexts,
+)
 from rag_eval.domain.errors import RequestInvalid, validation_problems
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from rag_eval.metrics.spec import MetricSpec
@@ -29,8 +32,6 @@ from rag_eval.metrics.spec import MetricSpec
 # a worker's memory and time budget. Documented in the README.
 MAX_QUESTION_CHARS = 8_000
 MAX_TEXT_CHARS = 20_000  # answer, ground truth, one context
-MAX_CONTEXTS = 50
-MAX_CONTEXT_CHARS_TOTAL = 200_000
 MAX_SAMPLES = 1_000
 MAX_MODEL_NAME_CHARS = 200
 
@@ -45,30 +46,6 @@ ModelName = Annotated[
 ]
 
 
-def split_contexts(value: str) -> list[str]:
-    """A string of contexts: a JSON list, a Python list of strings (ragas' CSV exports
-    write `['a', 'b']`), or paragraphs separated by blank lines."""
-    text = value.strip()
-    if text.startswith("[") and text.endswith("]"):
-        parsed = _string_list(text)
-        if parsed is not None:
-            return [item for item in parsed if item.strip()]
-    return [part.strip() for part in re.split(r"\n\s*\n", text) if part.strip()]
-
-
-def _string_list(text: str) -> list[str] | None:
-    # literal_eval evaluates literals only, and Python's parser refuses deep nesting; a
-    # client's string must not crash validation, whatever it holds.
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            parsed = parse(text)
-        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
-            continue
-        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
-            return parsed
-    return None
-
-
 class Sample(BaseModel):
     """One question / contexts / answer / reference to score."""
 
@@ -77,7 +54,7 @@ class Sample(BaseModel):
     sample_id: str | None = Field(default=None, max_length=128)
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     answer: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
-    contexts: list[str] | None = Field(default=None, max_length=MAX_CONTEXTS)
+    contexts: Contexts = Field(default=None, max_length=MAX_CONTEXTS)
     ground_truth: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
 
     @field_validator("contexts", mode="before")
@@ -119,8 +96,20 @@ class ScoreOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
-    weights: dict[str, float] = Field(default_factory=dict)
+    metrics: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_METRICS),
+        min_length=1,
+        json_schema_extra={"items": {"type": "string", "enum": list(REGISTRY)}},
+    )
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        json_schema_extra={
+            "propertyNames": {"enum": list(REGISTRY)},
+            "additionalProperties": {"type": "number", "minimum": 0},
+            "description": "metric -> weight in the weighted score (default 1 each); "
+            "only requested metrics",
+        },
+    )
     judge_model: ModelName | None = None
     embedding_model: ModelName | None = None
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rag_eval.domain.contexts import split_contexts
 from rag_eval.domain.dataset import (
     MAX_CSV_CELL_CHARS,
     MAX_IGNORED_COLUMNS,
@@ -23,7 +24,7 @@ from rag_eval.domain.dataset import (
     detect_format,
 )
 from rag_eval.domain.errors import DatasetInvalid
-from rag_eval.domain.request import MAX_QUESTION_CHARS, Sample, split_contexts
+from rag_eval.domain.request import MAX_QUESTION_CHARS, Sample
 
 OURS = ("sample_id", "question", "answer", "contexts", "ground_truth")
 RAGAS = ("id", "user_input", "response", "retrieved_contexts", "reference")

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from rag_eval.domain.contexts import MAX_CONTEXTS
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.request import (
-    MAX_CONTEXTS,
     MAX_QUESTION_CHARS,
     MAX_SAMPLES,
     MAX_TEXT_CHARS,

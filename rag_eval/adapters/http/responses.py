@@ -49,7 +49,7 @@ def caller_of(app: APIGatewayRestResolver) -> str:
 
 
 def parse_json_body(app: APIGatewayRestResolver, max_bytes: int, optional: bool = False) -> Any:
-    """The body's JSON; `optional`: None for an empty body."""
+    """The body's JSON; `optional`: an empty body stands for `{}` (a JSON `null` does not)."""
     raw = app.current_event.body or ""
     try:
         size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
@@ -59,7 +59,7 @@ def parse_json_body(app: APIGatewayRestResolver, max_bytes: int, optional: bool 
         raise PayloadTooLarge(f"request body is {size} bytes; at most {max_bytes} are allowed")
     if not raw.strip():
         if optional:
-            return None
+            return {}
         raise MalformedJson("request body is empty; send a JSON object")
     try:
         body = json.loads(app.current_event.decoded_body)
