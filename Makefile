@@ -25,7 +25,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: lint sam-check
+test: lint sam-check template-check
 	$(BIN)/pytest -q
 
 # The local stack in one process: submit the bundled samples through the HTTP API, wait,
@@ -34,7 +34,7 @@ demo: $(BIN)/.installed
 	$(BIN)/rag-eval demo
 
 clean:
-	rm -rf $(VENV) .aws-sam runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam runs .pytest_cache .ruff_cache
 
 # --- AWS SAM ---------------------------------------------------------------------------
 # SAM CLI pins boto3 exactly, so it gets its own virtual environment.
@@ -99,6 +99,23 @@ sam-import-check: sam-build $(LAMBDA_SDK)/.installed
 	     print('$$fn: app imports', f'ragas-stack modules {heavy}' if heavy else 'with the layer only'); \
 	     sys.exit(bool(heavy))") || exit 1; \
 	done
+
+# --- Security and correctness findings on the template ---------------------------------
+# cfn-lint (the one SAM CLI ships) and checkov: any finding fails the build. A checkov check
+# that does not apply is skipped in template.yaml itself (Metadata: checkov: skip), with why.
+.PHONY: template-check
+CHECKOV_VENV := .venv-checkov
+
+$(CHECKOV_VENV)/.installed:
+	$(PY312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install -q checkov==3.3.30
+	touch $@
+
+template-check: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation \
+	  --quiet --compact --skip-download
 
 # --- The worker image, without Docker --------------------------------------------------
 .PHONY: worker-check

@@ -183,14 +183,97 @@ def test_the_artifacts_bucket_is_encrypted_private_and_expires_old_files(
     assert any("AbortIncompleteMultipartUpload" in rule for rule in lifecycle)
 
 
-def test_the_bucket_refuses_plain_http(expanded: dict[str, Any]) -> None:
-    (policy,) = _resources_of_type(expanded, "AWS::S3::BucketPolicy").values()
+def test_both_buckets_refuse_plain_http(expanded: dict[str, Any]) -> None:
+    policies = _resources_of_type(expanded, "AWS::S3::BucketPolicy")
 
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {p["Properties"]["Bucket"]["Ref"] for p in policies.values()} == {
+        "ArtifactsBucket",
+        "AccessLogsBucket",
+    }
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        deny = next(s for s in statements if s["Sid"] == "DenyInsecureTransport")
+        assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
-    assert statement["Effect"] == "Deny"
-    assert statement["Action"] == "s3:*"
-    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+def test_the_artifacts_bucket_logs_every_access_to_a_private_encrypted_bucket(
+    expanded: dict[str, Any], stack: dict[str, str]
+) -> None:
+    buckets = _resources_of_type(expanded, "AWS::S3::Bucket")
+    logs_bucket = boto3.client("s3")
+
+    logging = buckets["ArtifactsBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging == {
+        "DestinationBucketName": {"Ref": "AccessLogsBucket"},
+        "LogFilePrefix": "artifacts-bucket/",
+    }
+    # The log bucket is as closed as the artifacts bucket, and its logs expire.
+    name = stack["AccessLogsBucket"]
+    encryption = logs_bucket.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    public = logs_bucket.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    assert all(public.values()) and len(public) == 4
+    (rule,) = logs_bucket.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    assert rule["Expiration"]["Days"] == 90
+    # Only S3's logging service may write there, only under the prefix, only for our bucket.
+    policy = _resources_of_type(expanded, "AWS::S3::BucketPolicy")
+    statements = next(
+        p for p in policy.values() if p["Properties"]["Bucket"]["Ref"] == "AccessLogsBucket"
+    )["Properties"]["PolicyDocument"]["Statement"]
+    (writer,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert writer["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert writer["Action"] == "s3:PutObject"
+    assert writer["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {"Fn::GetAtt": ["ArtifactsBucket", "Arn"]}
+    }
+
+
+def test_the_api_logs_each_request_as_json_with_caller_and_path_and_no_body(
+    expanded: dict[str, Any], stack: dict[str, str]
+) -> None:
+    (stage,) = _resources_of_type(expanded, "AWS::ApiGateway::Stage").values()
+    setting = stage["Properties"]["AccessLogSetting"]
+
+    line = json.loads(setting["Format"])
+
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    assert line["caller"] == "$context.identity.userArn"
+    assert line["apiKeyId"] == "$context.identity.apiKeyId"
+    assert line["path"] == "$context.path"  # /score-jobs/<job_id>/...: the job
+    assert {"requestId", "status", "method", "latencyMs", "sourceIp"} <= set(line)
+    assert not any("body" in value.lower() or "$input" in value for value in line.values())
+    # Kept for a while, not forever.
+    (group,) = boto3.client("logs").describe_log_groups(logGroupNamePrefix=stack["ApiAccessLogs"])[
+        "logGroups"
+    ]
+    assert group["retentionInDays"] == 90
+
+
+def test_api_gateway_gets_a_cloudwatch_role_unless_the_account_has_one(
+    expanded: dict[str, Any],
+) -> None:
+    account = _resources_of_type(expanded, "AWS::ApiGateway::Account")["ApiGatewayAccount"]
+    role = _resources_of_type(expanded, "AWS::IAM::Role")["ApiGatewayLogsRole"]
+
+    assert account["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::If": [
+            "CreateApiGatewayLogsRole",
+            {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]},
+            {"Ref": "ApiGatewayLogsRoleArn"},
+        ]
+    }
+    assert expanded["Conditions"]["CreateApiGatewayLogsRole"] == {
+        "Fn::Equals": [{"Ref": "ApiGatewayLogsRoleArn"}, ""]
+    }
+    assert role["Condition"] == "CreateApiGatewayLogsRole"
+    assert role["DeletionPolicy"] == "Retain"  # the account's setting outlives the stack
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs"
+        }
+    ]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -429,11 +512,12 @@ def test_no_role_allows_wildcard_actions_or_resources_beyond_what_aws_requires(
         for _, resource in grants
         if "*" in resource and not resource.endswith(allowed_wildcards)
     ]
-    # Logs and X-Ray take no narrower resource; AWSLambdaSQSQueueExecutionRole (any queue) is not
-    # among them.
+    # Logs and X-Ray take no narrower resource (nor does API Gateway's account-wide role for
+    # its access logs); AWSLambdaSQSQueueExecutionRole (any queue) is not among them.
     assert {arn.rsplit("/", 1)[-1] for arn in managed} == {
         "AWSLambdaBasicExecutionRole",
         "AWSXrayWriteOnlyAccess",
+        "AmazonAPIGatewayPushToCloudWatchLogs",
     }
 
 
