@@ -69,14 +69,15 @@ def sh_blocks() -> list[tuple[str, list[str]]]:
     return found
 
 
-def clean_env() -> dict[str, str]:
+def clean_env(state_dir: Path) -> dict[str, str]:
     """A reader's shell: none of the service's, the judge's or AWS's settings."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not re.match(r"^(OPENAI_|RAGAS_|RAG_EVAL_|AWS_)", name)
     }
-    return env | {"RAGAS_DO_NOT_TRACK": "true"}
+    # The local stack keeps its state in a folder of the test's, not in the checkout's runs/.
+    return env | {"RAGAS_DO_NOT_TRACK": "true", "RAG_EVAL_STATE_DIR": str(state_dir)}
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_every_readme_command_runs_as_written(judge: ScriptedJudge, tmp_path: Pa
     try:
         for first, block in blocks:
             kind, needs_stack = BLOCKS[first]
-            env = clean_env() | (judge_env if kind == "scripted" else {})
+            env = clean_env(tmp_path / "local-stack") | (judge_env if kind == "scripted" else {})
             if needs_stack:
                 assert stack is not None, "the README uses the local stack before starting it"
                 # The shell the README exported the local stack's settings in.

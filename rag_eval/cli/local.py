@@ -27,6 +27,7 @@ def cmd_local_start(args: argparse.Namespace) -> int:
     import threading
 
     from rag_eval.local.stack import LocalStack
+    from rag_eval.local.state import STATE_FILE
 
     visibility_timeout = (
         args.visibility_timeout
@@ -46,6 +47,9 @@ def cmd_local_start(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    state_dir = args.state_dir or Path(Settings.from_env().local_state_dir)
+    if args.fresh:
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
     stack = LocalStack(
         args.port,
         moto_port=moto_port,
@@ -53,6 +57,7 @@ def cmd_local_start(args: argparse.Namespace) -> int:
         parameters=dict(args.parameters or []),
         worker_concurrency=args.worker_concurrency,
         worker_isolation="process",
+        state_dir=state_dir,
     )
     try:
         stack.start()
@@ -86,6 +91,7 @@ def local_stack_banner(stack) -> str:
             f"  table        {stack.table}",
             f"  queues       {stack.queue_url} (jobs), {stack.physical_ids['ShardQueue']} (shards)",
             f"  judge        {judge or 'none (model-free metrics only; set OPENAI_BASE_URL)'}",
+            f"  state        {state_line(stack)}",
             "",
             "In another shell:",
             f"  export {exports}",
@@ -95,9 +101,25 @@ def local_stack_banner(stack) -> str:
             f"  {aws} --endpoint-url {stack.moto_url} s3 ls s3://{stack.bucket}/score-async/ "
             "--recursive",
             "",
-            "Ctrl-C stops it (everything is in memory and goes with it).",
+            "Ctrl-C stops it"
+            + (
+                f"; its state stays in {stack.state_dir} for the next start (--fresh: start empty)."
+                if stack.state_dir
+                else " (everything is in memory and goes with it)."
+            ),
         ]
     )
+
+
+def state_line(stack) -> str:
+    if stack.state_dir is None:
+        return "in memory only"
+    jobs = stack.client("dynamodb").scan(
+        TableName=stack.table, Select="COUNT", FilterExpression="attribute_exists(listing)"
+    )["Count"]
+    if stack.restored:
+        return f"restored from {stack.state_dir}: {jobs} job(s), the same resources as before"
+    return f"kept in {stack.state_dir} (new)"
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -156,6 +178,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=1,
         metavar="N",
         help="N worker execution environments, each its own process, as on Lambda (default 1)",
+    )
+    start.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the stack keeps its jobs, run folders and queues across restarts "
+        "(default: $RAG_EVAL_STATE_DIR, else runs/local-stack)",
+    )
+    start.add_argument(
+        "--fresh", action="store_true", help="start empty: forget the state kept in --state-dir"
     )
     start.add_argument(
         "--parameter",

@@ -57,6 +57,8 @@ class Settings(BaseModel):
     max_receive_count: int = Field(3, alias="MAX_RECEIVE_COUNT", ge=1)
     # The local stack only: the score queue's visibility timeout (None: the template's).
     local_visibility_timeout: int | None = Field(None, alias="RAG_EVAL_VISIBILITY_TIMEOUT", ge=0)
+    # The local stack only: the folder its AWS state is kept in across restarts.
+    local_state_dir: str = Field("runs/local-stack", alias="RAG_EVAL_STATE_DIR", min_length=1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

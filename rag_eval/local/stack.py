@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from rag_eval.local.deploy import deploy
@@ -34,6 +35,7 @@ from rag_eval.local.runtime import (
     function_code,
     resolve_function,
 )
+from rag_eval.local.state import LocalState, release_leases
 from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, api_routes, expand_template
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ def _check_free(host: str, port: int, option: str) -> None:
     if port == 0:
         return
     with socket.socket() as probe:
+        # As the servers bind: a port a stopped stack left in TIME_WAIT is free to take.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -70,6 +74,8 @@ class LocalStack:
     `worker_concurrency` pollers run per SQS event source; with `worker_isolation="process"`
     the functions they invoke run each execution environment in a process of its own, as on
     Lambda (the API's functions always run in this process).
+    `state_dir`: keep moto's state in that folder and start from what it holds
+    (`rag_eval/local/state.py`; `restored` says whether it did); None: in memory only.
     """
 
     def __init__(
@@ -84,6 +90,7 @@ class LocalStack:
         worker_concurrency: int = 1,
         worker_isolation: Isolation = "thread",
         wait_time_seconds: int = 1,
+        state_dir: Path | None = None,
     ) -> None:
         self._port = port
         self._moto_port = moto_port
@@ -94,6 +101,8 @@ class LocalStack:
         self._worker_concurrency = worker_concurrency
         self._worker_isolation = worker_isolation
         self._wait_time_seconds = wait_time_seconds
+        self._state = LocalState(state_dir) if state_dir is not None else None
+        self.restored = False
         self._moto: Any = None
         self._front: Any = None
         self._pollers: list[Any] = []
@@ -104,6 +113,10 @@ class LocalStack:
         self.environment: dict[str, str] = {}
         self.moto_url = ""
         self.endpoint = ""
+
+    @property
+    def state_dir(self) -> Path | None:
+        return self._state.directory if self._state else None
 
     @property
     def bucket(self) -> str:
@@ -160,25 +173,36 @@ class LocalStack:
             raise
 
     def _start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         from rag_eval.local.dynamodb_writes import serialize_writes
         from rag_eval.local.front import ApiFront
+        from rag_eval.local.moto_server import MotoServer
         from rag_eval.local.poller import QueuePoller
 
-        # moto's server binds in its own thread and would wait forever on a port in use.
         _check_free(self._host, self._moto_port, "--moto-port")
         _check_free(self._host, self._port, "--port")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
         serialize_writes()
-        self._moto = ThreadedMotoServer(ip_address=self._host, port=self._moto_port, verbose=False)
+        self.restored = self._state is not None and self._state.restore()
+        self._moto = MotoServer(
+            self._host, self._moto_port, wrap=self._state.wrap if self._state else None
+        )
         self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.moto_url = f"http://{host}:{port}"
+        self.moto_url = self._moto.url
 
         # template.deploy() makes clients of its own from the environment's credentials.
         self._set_environment({**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION})
-        self.physical_ids = deploy(self.client("cloudformation"), parameters=self._parameters)
+        if self.restored:
+            self.physical_ids = stack_physical_ids(self.client("cloudformation"))
+            released = release_leases(self.client("dynamodb"), self.physical_ids["ScoreJobs"])
+            logger.info(
+                "local stack restored from %s (%d leases of the stopped stack given back)",
+                self._state.directory,
+                released,
+            )
+        else:
+            self.physical_ids = deploy(self.client("cloudformation"), parameters=self._parameters)
+        if self._state is not None:
+            self._state.start_saving()
         template = expand_template(self._parameters)
         sources = queue_event_sources(template)
         routes = api_routes()
@@ -253,6 +277,8 @@ class LocalStack:
             function.close()
         self.functions = {}
         if self._moto is not None:
+            if self._state is not None:
+                self._state.stop_saving()  # before moto's state is dropped
             self._reset_moto()
             self._moto.stop()
             self._moto = None

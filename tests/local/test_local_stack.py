@@ -358,10 +358,14 @@ class TestLocalApi:
 # --- the commands ------------------------------------------------------------------------------
 
 
-def test_local_start_serves_until_sigterm_and_prints_what_a_client_needs() -> None:
+def test_local_start_serves_until_sigterm_and_prints_what_a_client_needs(tmp_path: Path) -> None:
     # GIVEN `rag-eval local start` on free ports
     process = subprocess.Popen(
-        [str(VENV_BIN / "rag-eval"), "local", "start", "--port", "0", "--visibility-timeout", "30"],
+        [
+            str(VENV_BIN / "rag-eval"),
+            *("local", "start", "--port", "0", "--visibility-timeout", "30"),
+            *("--state-dir", str(tmp_path)),
+        ],
         env=without_judge_settings(dict(os.environ)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
