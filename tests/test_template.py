@@ -17,7 +17,9 @@ from moto import mock_aws
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from rag_eval.adapters.aws import metrics
 from rag_eval.domain.settings import Settings
+from rag_eval.domain.states import JobState
 from rag_eval.local.deploy import deploy
 from rag_eval.local.template import api_routes, expand_template, function_environment
 
@@ -657,3 +659,39 @@ def _dependency_closure(pins: list[Requirement]) -> set[str]:
             needed.add(canonicalize_name(requirement.name))
             todo += [(requirement.name, nested) for nested in ("", *requirement.extras)]
     return needed
+
+
+def test_the_alarms_watch_the_metrics_the_functions_write(
+    expanded: dict[str, Any], stack: dict[str, str]
+) -> None:
+    alarms = _resources_of_type(expanded, "AWS::CloudWatch::Alarm")
+    variables = function_environment("WorkerFunction", stack)
+    watched = {
+        name: {
+            query["MetricStat"]["Metric"]["MetricName"]: query["MetricStat"]["Metric"]
+            for query in alarm["Properties"]["Metrics"]
+            if "MetricStat" in query
+        }
+        for name, alarm in alarms.items()
+        if "Metrics" in alarm["Properties"]
+    }
+
+    assert set(alarms) == {"ScoreDLQDepthAlarm", "JobFailureRateAlarm", "JudgeRateLimitedAlarm"}
+    assert set(watched["JobFailureRateAlarm"]) == {
+        metrics.JOBS_ENDED[JobState.FAILED],
+        metrics.JOBS_ENDED[JobState.COMPLETED],
+    }
+    assert set(watched["JudgeRateLimitedAlarm"]) == {
+        metrics.JUDGE_RATE_LIMITED,
+        metrics.JUDGE_CALLS,
+    }
+    for metric in (m for alarm in watched.values() for m in alarm.values()):
+        # The namespace and the one dimension Powertools gives every document of ours.
+        assert metric["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+        assert metric["Dimensions"] == [
+            {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+        ]
+    for name in ("JobFailureRateAlarm", "JudgeRateLimitedAlarm"):
+        properties = alarms[name]["Properties"]
+        assert properties["TreatMissingData"] == "notBreaching"
+        assert sum(query["ReturnData"] for query in properties["Metrics"]) == 1

@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from rag_eval.adapters.aws.api_root import job_service
+from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
 from rag_eval.adapters.http.responses import base_path, caller_of, json_response, parse_json_body
@@ -16,6 +17,7 @@ from rag_eval.domain.settings import Settings
 MAX_UPLOAD_BODY = 4096  # {"filename", "size_bytes"}
 
 logger = handler_logger()
+metrics = handler_metrics()
 # No Powertools Tracer here: aws_xray_sdk costs ~240 ms of every cold start. The
 # template's active tracing still records each invocation; the worker traces in depth.
 # No enable_validation / enable_swagger: they import Powertools' OpenAPI models (~250 ms)
@@ -26,7 +28,7 @@ register_error_handlers(app)
 
 @cache
 def service() -> JobService:
-    return job_service(Settings.from_env())
+    return job_service(Settings.from_env(), metrics)
 
 
 @app.post("/score-jobs")
@@ -96,5 +98,6 @@ def docs():
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return app.resolve(event, context)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.aws.worker_root import job_processor
 from rag_eval.app.processing import JobProcessor
@@ -24,6 +25,7 @@ from rag_eval.domain.settings import Settings
 
 logger = handler_logger()
 tracer = Tracer()
+metrics = handler_metrics()
 # A batch whose records all failed is still a partial response: the queue retries exactly
 # those records, the same as when only some fail.
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -31,7 +33,7 @@ batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=F
 
 @cache
 def processor() -> JobProcessor:
-    return job_processor(Settings.from_env())
+    return job_processor(Settings.from_env(), metrics)
 
 
 @tracer.capture_method
@@ -45,6 +47,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=batch, context=context

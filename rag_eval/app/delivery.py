@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.errors import MalformedMessage
+from rag_eval.domain.request import DatasetJob, ScoreRequest
 from rag_eval.domain.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -64,3 +66,15 @@ def parse_message(body: str) -> dict[str, Any]:
     elif "request" not in message and "request_key" not in message:
         raise MalformedMessage("message has neither request, request_key nor shard")
     return message
+
+
+def message_request(message: dict[str, Any], store: ObjectStore) -> ScoreRequest | DatasetJob:
+    """A job message's request: in the message, or parked in the bucket (a large one)."""
+    raw = (
+        message["request"]
+        if "request" in message
+        else json.loads(store.get(message["request_key"]))
+    )
+    if isinstance(raw, dict) and "dataset" in raw:
+        return DatasetJob.model_validate(raw)
+    return ScoreRequest.model_validate(raw)

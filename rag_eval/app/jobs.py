@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_eval.app.ports import JobQueue, JobRepository, ObjectStore
+from rag_eval.app.ports import JobMetrics, JobQueue, JobRepository, NoMetrics, ObjectStore
 from rag_eval.domain.errors import (
     Conflict,
     JobExists,
@@ -68,12 +68,18 @@ def idempotent_job_id(caller: str, key: str) -> str:
 
 class JobService:
     def __init__(
-        self, settings: Settings, repository: JobRepository, queue: JobQueue, store: ObjectStore
+        self,
+        settings: Settings,
+        repository: JobRepository,
+        queue: JobQueue,
+        store: ObjectStore,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._repository = repository
         self._queue = queue
         self._store = store
+        self._metrics = metrics or NoMetrics()
 
     def submit(self, body: Any, *, caller: str, idempotency_key: str | None = None) -> Submission:
         if (
@@ -113,6 +119,7 @@ class JobService:
                 self._enqueue(existing, request)
             return Submission(existing, created=False)
         self._enqueue(job, request)
+        self._metrics.job_submitted(job.sample_count)
         logger.info(
             "job queued",
             extra={
@@ -179,6 +186,7 @@ class JobService:
             return job
         if job.status in (JobState.QUEUED, JobState.RUNNING):
             if self._repository.cancel(job_id, iso(utc_now())):
+                self._metrics.job_ended(JobState.CANCELLED, None)
                 logger.info("job cancelled", extra={"job_id": job_id, "was": job.status.value})
             job = self.get(job_id, caller=caller)  # cancelled now, by us or another cancel
             if job.status is JobState.CANCELLED:

@@ -61,7 +61,7 @@ class ScoringPipeline:
         """One shard's samples, scored with the job's options (and its skipped metrics)."""
         shard = ScoreRequest.model_construct(samples=samples, **dict(options))
         run = await self._scorer.ascore(shard, skipped=skipped, on_progress=on_progress)
-        return ShardResult(results=run.results, usage=run.usage)
+        return ShardResult(results=run.results, usage=run.usage, metric_ms=run.metric_ms)
 
     async def fan_in(
         self,

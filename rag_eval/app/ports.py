@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from rag_eval.domain.job import JobStatus
-from rag_eval.domain.results import ShardTally
+from rag_eval.domain.results import ShardResult, ShardTally, TokenUsage
+from rag_eval.domain.states import JobState
 
 
 class JobRepository(Protocol):
@@ -97,3 +98,35 @@ class ObjectStore(Protocol):
     def presign_post(self, key: str, max_bytes: int, expires_in: int) -> dict[str, object]:
         """A browser-style POST upload to `key`, its size capped by the policy:
         {"url", "fields"}."""
+
+
+class JobMetrics(Protocol):
+    """What operators count (CloudWatch metrics on AWS): each event once, where it happens,
+    i.e. where its conditional write succeeded, never on a duplicate delivery."""
+
+    def job_submitted(self, samples: int) -> None: ...
+
+    def job_ended(self, state: JobState, latency_ms: int | None) -> None:
+        """A job reached `state` (completed, failed or cancelled)."""
+
+    def shard_scored(self, result: ShardResult) -> None:
+        """Samples scored, judge calls, 429s, tokens and metric latencies of one scoring."""
+
+    def judge_used(self, usage: TokenUsage) -> None:
+        """Judge calls, 429s and tokens outside scoring (the advice's narrative)."""
+
+
+class NoMetrics:
+    """JobMetrics that counts nothing: the command line and the unit tests."""
+
+    def job_submitted(self, samples: int) -> None:
+        pass
+
+    def job_ended(self, state: JobState, latency_ms: int | None) -> None:
+        pass
+
+    def shard_scored(self, result: ShardResult) -> None:
+        pass
+
+    def judge_used(self, usage: TokenUsage) -> None:
+        pass

@@ -8,9 +8,8 @@ once), its results stored before it is counted, and counted once (a conditional 
 Whoever counts the last shard writes the run folder (the fan-in). Every status write is
 conditional: a late or duplicate message never redoes a job nor moves a status back.
 
-A fault of our own raises: SQS retries the record. On its last delivery a shard that
-still fails is stored unscored (`worker_error`) and counted; planning or fan-in that
-still fails marks the job failed. The scoring pipeline (ragas) is imported on first use.
+A fault of ours raises (SQS retries the record); on the last delivery a shard is stored
+unscored (`worker_error`), a planning or fan-in fails the job. ragas loads on first use.
 """
 
 from __future__ import annotations
@@ -25,9 +24,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_eval.app.delivery import FINISH_MARGIN_SECONDS, Delivery, hold_lease, parse_message
+from rag_eval.app.delivery import (
+    FINISH_MARGIN_SECONDS,
+    Delivery,
+    hold_lease,
+    message_request,
+    parse_message,
+)
 from rag_eval.app.planning import Planner
-from rag_eval.app.ports import JobQueue, ObjectStore, WorkerRepository
+from rag_eval.app.ports import JobMetrics, JobQueue, NoMetrics, ObjectStore, WorkerRepository
 from rag_eval.app.work_files import Plan, WorkFiles
 from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage, ShardBusy
 from rag_eval.domain.job import JobStatus, Progress, iso, resolved_models, utc_now
@@ -58,6 +63,7 @@ class JobProcessor:
         preflight: Callable[[Settings, list[str]], str | None] = judge_unreachable,
         progress_interval_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._repository = repository
@@ -69,6 +75,7 @@ class JobProcessor:
         self._pipeline: Any = None
         self._progress_interval = progress_interval_seconds
         self._clock = clock
+        self._metrics = metrics or NoMetrics()
         self._plans: dict[str, Plan] = {}  # warm invocations reuse a job's plan
 
     def process(self, body: str, receive_count: int = 1, seconds_left: float | None = None) -> str:
@@ -97,7 +104,7 @@ class JobProcessor:
         outcome = ""
         try:
             try:
-                request = self._request(message)
+                request = message_request(message, self._store)
             except ValidationError as exc:
                 # Validated at submission; failing now means a changed contract, which no
                 # retry fixes.
@@ -248,7 +255,9 @@ class JobProcessor:
                 ids, plan.options.metrics, "cancelled", "the job was cancelled first"
             )
         try:
-            return asyncio.run(self._score(job.job_id, plan, samples, delivery))
+            scored = asyncio.run(self._score(job.job_id, plan, samples, delivery))
+            self._metrics.shard_scored(scored)
+            return scored
         except JobTimeout as exc:
             # A retry would run out of time again: the shard ends here, unscored.
             logger.error("shard stopped at the worker's time limit", extra={"shard": index})
@@ -318,6 +327,9 @@ class JobProcessor:
             )
             if not self._repository.finish(final):
                 return "duplicate"
+        self._metrics.judge_used(final.token_usage.minus(usage))  # the narrative's
+        if final.status is JobState.COMPLETED:  # a cancel was counted when it was asked
+            self._metrics.job_ended(JobState.COMPLETED, final.latency_ms)
         logger.info(
             "job completed"
             if final.status is JobState.COMPLETED
@@ -364,22 +376,13 @@ class JobProcessor:
         return f"JudgeUnreachable: {problem}" if problem else None
 
     def _fail(self, job_id: str, error: str) -> None:
-        self._repository.mark_failed(job_id, error[:1000], iso(utc_now()))
+        if self._repository.mark_failed(job_id, error[:1000], iso(utc_now())):
+            self._metrics.job_ended(JobState.FAILED, None)
 
     def _pipeline_for(self) -> Any:
         if self._pipeline is None:
             self._pipeline = self._pipeline_factory(self._settings, self._store)
         return self._pipeline
-
-    def _request(self, message: dict[str, Any]) -> ScoreRequest | DatasetJob:
-        raw = (
-            message["request"]
-            if "request" in message
-            else json.loads(self._store.get(message["request_key"]))
-        )
-        if isinstance(raw, dict) and "dataset" in raw:
-            return DatasetJob.model_validate(raw)
-        return ScoreRequest.model_validate(raw)
 
     def _progress(self, job_id: str) -> Callable[[Progress], None]:
         """Live progress inside a shard: the metric calls done since the last report."""

@@ -27,16 +27,25 @@ class TokenUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     requests: int = 0
+    # Answers the judge refused with 429 (the client retried them, honouring Retry-After).
+    rate_limited: int = 0
 
     def add(self, input_tokens: int, output_tokens: int) -> None:
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
         self.requests += 1
 
+    def minus(self, other: TokenUsage) -> TokenUsage:
+        """What this ledger holds beyond `other` (e.g. a job's beyond its shards')."""
+        return TokenUsage(
+            **{name: getattr(self, name) - getattr(other, name) for name in type(self).model_fields}
+        )
+
     def merge(self, other: TokenUsage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.requests += other.requests
+        self.rate_limited += other.rate_limited
 
 
 class SampleResult(BaseModel):
@@ -53,6 +62,8 @@ class ShardResult(BaseModel):
 
     results: list[SampleResult]
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    # How long each metric call took, by metric (milliseconds): the operators' latency.
+    metric_ms: dict[str, list[int]] = Field(default_factory=dict)
 
     @classmethod
     def unscored(
@@ -145,6 +156,7 @@ class ScoreRun:
     skipped: dict[str, str]
     weights: dict[str, float] = field(default_factory=dict)
     usage: TokenUsage = field(default_factory=TokenUsage)
+    metric_ms: dict[str, list[int]] = field(default_factory=dict)  # each call's duration
 
     @property
     def means(self) -> dict[str, float | None]:

@@ -64,6 +64,10 @@ class OpenAICompatible:
         return JobEmbeddings(self, model)
 
     async def _meter(self, response: httpx.Response) -> None:
+        if response.status_code == 429:  # the client waits and retries; operators count them
+            with self._lock:
+                self._usage.rate_limited += 1
+            return
         if response.status_code != 200 or not response.request.url.path.endswith(_METERED_PATHS):
             return
         await response.aread()

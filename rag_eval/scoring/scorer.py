@@ -88,9 +88,12 @@ class Scorer:
             # Longest chains of judge calls first, so the last calls to finish are short
             # ones and the judge's C slots stay busy to the end (the semaphore is FIFO).
             pairs.sort(key=lambda pair: -pair[2].chain_length(pair[0].contexts))
+            timings: dict[str, list[int]] = {}
             await asyncio.gather(
                 *(
-                    self._score_one(spec, built[spec.name], sample, result, semaphore, tracker)
+                    self._score_one(
+                        spec, built[spec.name], sample, result, semaphore, tracker, timings
+                    )
                     for sample, result, spec in pairs
                 )
             )
@@ -102,6 +105,7 @@ class Scorer:
             skipped=skipped,
             weights=dict(request.weights),
             usage=judge.usage,
+            metric_ms=timings,
         )
 
     async def _score_one(
@@ -112,6 +116,7 @@ class Scorer:
         result: SampleResult,
         semaphore: asyncio.Semaphore,
         tracker: _ProgressTracker,
+        timings: dict[str, list[int]],
     ) -> None:
         missing = sample.missing_inputs(spec.inputs)
         if missing:
@@ -145,10 +150,9 @@ class Scorer:
                 result.details[spec.name] = f"ragas returned {value!r}"
             result.scores[spec.name] = score
         finally:
-            logger.debug(
-                "metric scored",
-                extra={"metric": spec.name, "seconds": round(time.monotonic() - started, 3)},
-            )
+            elapsed = time.monotonic() - started
+            timings.setdefault(spec.name, []).append(round(elapsed * 1000))
+            logger.debug("metric scored", extra={"metric": spec.name, "seconds": round(elapsed, 3)})
             tracker.done(result.sample_id)
 
     @staticmethod

@@ -5,18 +5,23 @@ Kept apart from the worker's root so that nothing of the scoring path is on thei
 
 from __future__ import annotations
 
+from aws_lambda_powertools import Metrics
+
 from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+from rag_eval.adapters.aws.metrics import CloudWatchJobMetrics
 from rag_eval.adapters.aws.s3 import S3ObjectStore
 from rag_eval.adapters.aws.sqs import SqsJobQueue
 from rag_eval.app.jobs import JobService
 from rag_eval.domain.settings import Settings
 
 
-def job_service(settings: Settings) -> JobService:
-    """The service on the template's table, queue and bucket."""
+def job_service(settings: Settings, metrics: Metrics | None = None) -> JobService:
+    """The service on the template's table, queue and bucket; what it counts goes to
+    `metrics` (the handler's, which writes them once per invocation)."""
     return JobService(
         settings,
         DynamoJobRepository(settings.jobs_table),
         SqsJobQueue(settings.queue_url),
         S3ObjectStore(settings.artifacts_bucket),
+        CloudWatchJobMetrics(metrics) if metrics is not None else None,
     )

@@ -232,6 +232,8 @@ class DynamoJobRepository:
             ":in": to_dynamo(tally.usage.input_tokens),
             ":out": to_dynamo(tally.usage.output_tokens),
             ":req": to_dynamo(tally.usage.requests),
+            ":rl": to_dynamo(tally.usage.rate_limited),
+            ":zero": {"N": "0"},
         }
         sets = [
             "updated_at = :now",
@@ -240,6 +242,8 @@ class DynamoJobRepository:
             "token_usage.input_tokens = token_usage.input_tokens + :in",
             "token_usage.output_tokens = token_usage.output_tokens + :out",
             "token_usage.requests = token_usage.requests + :req",
+            # Jobs recorded before the judge's 429s were counted have no such field yet.
+            "token_usage.rate_limited = if_not_exists(token_usage.rate_limited, :zero) + :rl",
         ]
         for index, (metric, (total, count)) in enumerate(tally.sums.items()):
             names[f"#m{index}"] = metric

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools import Metrics
+
 from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+from rag_eval.adapters.aws.metrics import CloudWatchJobMetrics
 from rag_eval.adapters.aws.s3 import S3ObjectStore
 from rag_eval.adapters.aws.sqs import SqsJobQueue
 from rag_eval.adapters.aws.ssm import resolve_secrets
@@ -10,12 +13,13 @@ from rag_eval.app.processing import JobProcessor
 from rag_eval.domain.settings import Settings
 
 
-def job_processor(settings: Settings) -> JobProcessor:
+def job_processor(settings: Settings, metrics: Metrics) -> JobProcessor:
     """The processor on the template's table, bucket and shard queue, with the judge's key
-    resolved."""
+    resolved; what it counts goes to `metrics` (the handler's)."""
     return JobProcessor(
         resolve_secrets(settings),
         DynamoJobRepository(settings.jobs_table),
         S3ObjectStore(settings.artifacts_bucket),
         SqsJobQueue(settings.shard_queue_url),
+        metrics=CloudWatchJobMetrics(metrics),
     )
