@@ -304,7 +304,9 @@ def test_the_templates_defaults_are_the_settings_defaults(
     # THEN a deployed function behaves as the local service does by default
     for name, field in Settings.model_fields.items():
         if field.alias in environment and field.alias not in DEPLOYED_NAMES:
-            assert getattr(from_template, name) == field.default, field.alias
+            assert getattr(from_template, name) == field.get_default(call_default_factory=True), (
+                field.alias
+            )
 
 
 def test_parameters_reach_the_settings_and_the_worker_permissions(fake_aws: None) -> None:

@@ -25,6 +25,7 @@ from rag_eval.domain.job import (
     utc_now,
 )
 from rag_eval.domain.layout import run_folder
+from rag_eval.domain.pricing import job_cost
 from rag_eval.domain.request import Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import SampleResult, ScoreRun, ShardResult, TokenUsage
 from rag_eval.domain.settings import Settings
@@ -103,6 +104,7 @@ class ScoringPipeline:
             embedding_model=embedding_model if options.needs_embeddings() else "",
             partial=job.status is JobState.CANCELLED,
             min_coverage=self._settings.min_coverage,
+            cost=job_cost(run.usage, self._settings.model_prices),
         )
         keys = self._write_run(run_id, run_files(record, request, run, advice, plan.snapshot))
         logger.info(
@@ -141,6 +143,7 @@ class ScoringPipeline:
                 "skip_reasons": run.skipped,
                 "metric_failures": run.failures,
                 "token_usage": run.usage,
+                "cost": record.cost,
                 "artifact_keys": keys,
                 "progress": progress,
                 "error": None,

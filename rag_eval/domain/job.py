@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import TokenUsage
 from rag_eval.domain.settings import Settings
@@ -68,6 +69,8 @@ class JobStatus(BaseModel):
     sample_count: int = 0
     progress: Progress = Field(default_factory=Progress)
     token_usage: TokenUsage = Field(default_factory=TokenUsage)
+    # Dollars spent on the judge (rag_eval/domain/pricing.py), set when the job is written.
+    cost: Cost | None = None
     artifact_keys: dict[str, str] = Field(default_factory=dict)
     # A cancelled job's run folder holds only the samples scored before the cancel.
     partial: bool = False

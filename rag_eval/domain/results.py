@@ -23,29 +23,44 @@ ReasonCode = Literal[
 ]
 
 
+class ModelTokens(BaseModel):
+    """One model's share of a ledger."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+
+
 class TokenUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     requests: int = 0
     # Answers the judge refused with 429 (the client retried them, honouring Retry-After).
     rate_limited: int = 0
+    # The same by model, as the request names it (what prices are keyed by).
+    by_model: dict[str, ModelTokens] = Field(default_factory=dict)
 
-    def add(self, input_tokens: int, output_tokens: int) -> None:
-        self.input_tokens += input_tokens
-        self.output_tokens += output_tokens
-        self.requests += 1
+    def add(self, input_tokens: int, output_tokens: int, model: str) -> None:
+        for ledger in (self, self.by_model.setdefault(model, ModelTokens())):
+            ledger.input_tokens += input_tokens
+            ledger.output_tokens += output_tokens
+            ledger.requests += 1
 
     def minus(self, other: TokenUsage) -> TokenUsage:
-        """What this ledger holds beyond `other` (e.g. a job's beyond its shards')."""
-        return TokenUsage(
-            **{name: getattr(self, name) - getattr(other, name) for name in type(self).model_fields}
-        )
+        """What this ledger's totals hold beyond `other`'s (a job's beyond its shards')."""
+        return TokenUsage(**{name: getattr(self, name) - getattr(other, name) for name in _TOTALS})
 
     def merge(self, other: TokenUsage) -> None:
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.requests += other.requests
-        self.rate_limited += other.rate_limited
+        for name in _TOTALS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for model, tokens in other.by_model.items():
+            mine = self.by_model.setdefault(model, ModelTokens())
+            mine.input_tokens += tokens.input_tokens
+            mine.output_tokens += tokens.output_tokens
+            mine.requests += tokens.requests
+
+
+_TOTALS = ("input_tokens", "output_tokens", "requests", "rate_limited")
 
 
 class SampleResult(BaseModel):

@@ -12,11 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
 
 from rag_eval.domain.errors import SettingsInvalid
+from rag_eval.domain.pricing import ModelPrice
 
-_KINDS = {"int_parsing": "an integer", "float_parsing": "a number", "int_from_float": "an integer"}
+_KINDS = {
+    "int_parsing": "an integer",
+    "float_parsing": "a number",
+    "int_from_float": "an integer",
+    "json_invalid": "JSON",
+}
 
 
 class Settings(BaseModel):
@@ -51,6 +57,11 @@ class Settings(BaseModel):
     shard_lease_seconds: int = Field(900, alias="RAGAS_SHARD_LEASE_SECONDS", ge=1)
     # Below this coverage a job is flagged low_coverage: its means rest on too few pairs.
     min_coverage: float = Field(0.8, alias="RAGAS_MIN_COVERAGE", ge=0, le=1)
+    # Prices beside the built-in ones, dollars per million tokens (rag_eval/domain/pricing.py):
+    # {"model": {"input": 0.5, "output": 1.5}, ...}.
+    model_prices: Json[dict[str, ModelPrice]] = Field(
+        default_factory=dict, alias="RAGAS_MODEL_PRICES"
+    )
     artifacts_bucket: str = Field("", alias="ARTIFACTS_BUCKET")
     job_ttl_days: int = Field(90, alias="JOB_TTL_DAYS", ge=1)
     # The queue's redrive maxReceiveCount: the worker marks a job failed on this delivery.

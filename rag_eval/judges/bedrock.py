@@ -39,9 +39,9 @@ class InvalidJudgeOutput(ValueError):
     """The judge answered, but not with the structure ragas asked for."""
 
 
-def _record_usage(usage: TokenUsage, input_tokens: int, output_tokens: int) -> None:
+def _record_usage(usage: TokenUsage, input_tokens: int, output_tokens: int, model_id: str) -> None:
     with _USAGE_LOCK:
-        usage.add(input_tokens, output_tokens)
+        usage.add(input_tokens, output_tokens, f"bedrock:{model_id}")  # as a request names it
 
 
 class BedrockConverseLLM(InstructorBaseRagasLLM):
@@ -93,7 +93,9 @@ class BedrockConverseLLM(InstructorBaseRagasLLM):
         self, response: dict[str, Any], response_model: type[ResponseModel]
     ) -> ResponseModel:
         usage = response.get("usage") or {}
-        _record_usage(self.usage, usage.get("inputTokens") or 0, usage.get("outputTokens") or 0)
+        _record_usage(
+            self.usage, usage.get("inputTokens") or 0, usage.get("outputTokens") or 0, self.model_id
+        )
         content = (response.get("output") or {}).get("message", {}).get("content") or []
         stop_reason = response.get("stopReason", "unknown")
         tool_inputs = [block["toolUse"].get("input") for block in content if "toolUse" in block]
@@ -184,7 +186,7 @@ class BedrockEmbeddings(BaseRagasEmbedding):
     def _record(self, response: dict[str, Any], body_count: int | None) -> None:
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         count = headers.get("x-amzn-bedrock-input-token-count", body_count)
-        _record_usage(self.usage, int(count or 0), 0)
+        _record_usage(self.usage, int(count or 0), 0, self.model_id)
 
 
 def bedrock_client(settings: Settings) -> Any:

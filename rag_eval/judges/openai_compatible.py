@@ -7,6 +7,7 @@ exponential backoff and honours `Retry-After`; we set how many times.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import threading
 from functools import cache
@@ -72,8 +73,12 @@ class OpenAICompatible:
             return
         await response.aread()
         usage = response.json().get("usage") or {}
+        # The model as asked for (prices are keyed so), not the dated snapshot that answered.
+        model = json.loads(response.request.content or b"{}").get("model") or ""
         with self._lock:
-            self._usage.add(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+            self._usage.add(
+                usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, model
+            )
 
     async def aclose(self) -> None:
         await self.async_client.close()

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from rag_eval import __version__
+from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
@@ -44,6 +45,7 @@ class RunRecord:
     embedding_model: str
     partial: bool = False  # a cancelled job: only the samples scored before the cancel
     min_coverage: float = 0.0  # below it, the summary warns that the means rest on little
+    cost: Cost | None = None  # the judge's spend, from run.usage and the price table
 
 
 def run_files(
@@ -161,6 +163,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         ),
         f"- Judge tokens: {run.usage.input_tokens} in, {run.usage.output_tokens} out, "
         f"{run.usage.requests} requests",
+        *([f"- Cost: {_dollars(record.cost)}"] if record.cost is not None else []),
         "",
         "## Metric means",
         "",
@@ -222,6 +225,7 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
             "fully_scored": sum(not r.reasons for r in run.results),
         },
         "token_usage": run.usage.model_dump(),
+        "cost": record.cost.model_dump() if record.cost is not None else None,
         "versions": {
             "rag_eval": __version__,
             "ragas": _version("ragas"),
@@ -231,3 +235,15 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         },
         "files": list(RUN_FILES),
     }
+
+
+def _dollars(cost: Cost) -> str:
+    """`$0.0123 (gpt-4o-mini $0.0120, text-embedding-3-small $0.0003)`, or why not.
+    Model names come from requests: escaped as any text of theirs."""
+    models = ", ".join(
+        markdown_cell(model) + (f" ${c.usd:.4f}" if c.usd is not None else " no price")
+        for model, c in cost.by_model.items()
+    )
+    total = f"${cost.total_usd:.4f}" if cost.total_usd is not None else "unknown"
+    said = total + (f" ({models})" if models else "")
+    return said + (f"; {markdown_cell(cost.reason)}" if cost.reason else "")

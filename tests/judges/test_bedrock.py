@@ -20,6 +20,7 @@ from ragas.metrics.collections.faithfulness.util import (
     StatementGeneratorPrompt,
 )
 
+from rag_eval.domain.pricing import job_cost
 from rag_eval.domain.results import TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.bedrock import (
@@ -163,6 +164,12 @@ def test_judge_and_embedding_tokens_are_counted(stub, usage):
     assert usage.requests == 4
     assert usage.input_tokens > judge_input
     assert usage.output_tokens == judge_output
+    # AND each model's share is kept under the name a request gives it, and priced
+    assert set(usage.by_model) == {f"bedrock:{CLAUDE}", f"bedrock:{TITAN}"}
+    assert usage.by_model[f"bedrock:{CLAUDE}"].input_tokens == judge_input
+    cost = job_cost(usage)
+    assert cost.total_usd is not None and cost.total_usd > 0
+    assert cost.by_model[f"bedrock:{TITAN}"].output_tokens == 0
 
 
 def test_throttled_twice_then_answered_still_scores(stub, usage):
