@@ -82,7 +82,7 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
             print(f"      {stamp} {item['Size']:>8} {item['Key']}")
         print(
             "\n      The same with the AWS CLI, against `rag-eval local start` (it prints the\n"
-            "      bucket's name; the stack lives in memory, so each start has a new one):\n"
+            "      bucket's name, which stays the same across its restarts):\n"
             f"      {aws_command()} --endpoint-url http://127.0.0.1:3001 s3 ls "
             "s3://<bucket>/score-async/ --recursive"
         )
