@@ -134,9 +134,9 @@ def test_a_job_running_when_the_stack_is_killed_finishes_after_the_restart(
         samples_asked = judge.stats().calls_by_title.get(STATEMENTS, 0)
         judge.latency_s = 0.05
 
-        # AND started again on the same ports
-        api_port = endpoint.rsplit(":", 1)[1].split("/")[0]
-        process, banner = start_cli(tmp_path, "--port", api_port, env=judge_env)
+        # AND started again at once on the same ports
+        ports = ("--port", port_of(endpoint), "--moto-port", port_of(moto_url_of(banner)))
+        process, banner = start_cli(tmp_path, *ports, env=judge_env)
         try:
             assert re.search(rf"state        restored from {tmp_path}: 1 job\(s\)", banner)
 
@@ -145,8 +145,7 @@ def test_a_job_running_when_the_stack_is_killed_finishes_after_the_restart(
             assert done["status"] == "completed", done.get("error")
             assert done["progress"]["samples_done"] == 12
             assert done["metric_failures"] == {}
-            moto_url = re.search(r"AWS_ENDPOINT_URL=(\S+)", banner).group(1)
-            scores = scores_csv(moto_url, banner, done["run_id"])
+            scores = scores_csv(moto_url_of(banner), banner, done["run_id"])
             assert sorted(row["sample_id"] for row in scores) == [r["sample_id"] for r in rows]
             # AND only the shards not counted before the kill were scored again
             asked_again = judge.stats().calls_by_title.get(STATEMENTS, 0) - samples_asked
@@ -163,24 +162,37 @@ def start_cli(state_dir: Path, *options: str, env: dict[str, str] | None = None)
         for name, value in os.environ.items()
         if not re.match(r"^(OPENAI_|RAGAS_|AWS_|RAG_EVAL_)", name)
     } | {"RAGAS_DO_NOT_TRACK": "true", **(env or {})}
-    arguments = ["--port", "0", "--visibility-timeout", "30", *options]
-    if "--port" in options:  # the same ports as before: the API's and moto's beside it
-        arguments = ["--visibility-timeout", "30", *options]
-    process = subprocess.Popen(
-        [str(VENV_BIN / "rag-eval"), "local", "start", "--state-dir", str(state_dir), *arguments],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    ports = [] if "--port" in options else ["--port", "0", "--moto-port", "0"]
+    log = state_dir.parent / f"{state_dir.name}-{time.monotonic_ns()}.log"  # shown if it fails
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "rag-eval"),
+                *("local", "start", "--state-dir", str(state_dir), "--visibility-timeout", "30"),
+                *ports,
+                *options,
+            ],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
     banner = []
     for line in process.stdout:
         banner.append(line)
         if line.startswith("Ctrl-C"):
             return process, "".join(banner)
     process.kill()
-    raise AssertionError("the local stack did not come up:\n" + "".join(banner))
+    raise AssertionError("the local stack did not come up:\n" + "".join(banner) + log.read_text())
+
+
+def port_of(url: str) -> str:
+    return url.rsplit(":", 1)[1].split("/")[0]
+
+
+def moto_url_of(banner: str) -> str:
+    return re.search(r"AWS_ENDPOINT_URL=(\S+)", banner).group(1)
 
 
 def scores_csv(moto_url: str, banner: str, run_id: str) -> list[dict[str, str]]:
