@@ -86,6 +86,29 @@ def test_a_reused_key_with_another_body_is_a_conflict() -> None:
         service.submit({**BODY, "answer": "In 1890."}, idempotency_key="k1", caller=ME)
 
 
+@pytest.mark.parametrize("key", ["", "k" * 201])
+def test_an_idempotency_key_outside_1_to_200_characters_is_refused_naming_it(key: str) -> None:
+    service, _, queue, _ = make_service()
+
+    with pytest.raises(RequestInvalid) as refused:
+        service.submit(BODY, idempotency_key=key, caller=ME)
+
+    (problem,) = refused.value.problems
+    assert problem["field"] == "Idempotency-Key"
+    assert problem["allowed"] == "1..200 characters"
+    assert not queue.sent
+
+
+def test_an_upload_request_that_is_not_an_object_or_gives_its_size_as_text_is_refused() -> None:
+    service, _, _, _ = make_service()
+
+    for body, field in ((None, "body"), ({"size_bytes": "2048"}, "size_bytes"), ([], "body")):
+        with pytest.raises(RequestInvalid) as refused:
+            service.create_upload(body, caller=ME)
+        assert refused.value.problems[0]["field"] == field
+    assert service.create_upload({"size_bytes": 2048.0}, caller=ME)["upload_id"]
+
+
 def test_a_job_the_queue_refuses_is_taken_back() -> None:
     service, jobs, _, _ = make_service(queue_down=True)
 
