@@ -71,7 +71,7 @@ HANG_SECONDS = 3600.0
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n+")
-_WORDS_RE = re.compile(rf"[{_CJK}]|\S+")
+_CJK_RE = re.compile(rf"[{_CJK}]")
 
 STOPWORDS = frozenset(
     """a an the is are was were be been being am do does did of to in on at by for
@@ -133,8 +133,10 @@ def overlap(statement: str, context: str) -> float:
 
 
 def count_tokens(text: str) -> int:
-    """A rough token count: whitespace words, CJK characters counted one by one."""
-    return len(_WORDS_RE.findall(text))
+    """A token count as OpenAI's tokenizers come out on average: about 4 characters a
+    token for Latin text, one token a CJK character."""
+    cjk = len(_CJK_RE.findall(text))
+    return cjk + math.ceil((len(text) - cjk) / 4)
 
 
 def embed(text: str, dims: int = EMBEDDING_DIMS) -> list[float]:
@@ -438,10 +440,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/models":
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path.endswith("/v1/models"):
             data = [{"id": "scripted-judge", "object": "model", "owned_by": "tests"}]
             self._send_json(200, {"object": "list", "data": data})
-        elif self.path.rstrip("/") == "/stats":
+        elif path.endswith("/stats"):
             # For a judge in another process (benchmarks): what stats() returns in-process.
             self._send_json(200, asdict(self.server.judge.stats()))
         else:
@@ -535,7 +538,9 @@ class ScriptedJudge:
         server.judge = self
         self._server = server
         self.port = server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        # A path of its own: a verdict cache keys answers by endpoint, and a port is reused
+        # by later servers, which must not be answered with this one's verdicts.
+        self.base_url = f"http://127.0.0.1:{self.port}/judge-{uuid.uuid4().hex[:12]}/v1"
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},

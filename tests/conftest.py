@@ -21,7 +21,17 @@ JUDGE_ENV_NAMES = (
     "RAGAS_MAX_CONCURRENCY",
     "RAGAS_MAX_RETRIES",
     "RAGAS_METRIC_TIMEOUT_SECONDS",
+    "RAGAS_ADAPTIVE_CONCURRENCY",
+    "RAGAS_CACHE_TABLE",
+    "RAGAS_DEFAULT_MAX_COST_USD",
+    "RAGAS_DEFAULT_MAX_JUDGE_CALLS",
 )
+
+
+@pytest.fixture(autouse=True)
+def own_verdict_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """`rag-eval score`'s verdict cache in a folder of the test's own, never the checkout's."""
+    monkeypatch.setenv("RAG_EVAL_CACHE_DIR", str(tmp_path_factory.mktemp("verdicts")))
 
 
 @pytest.fixture

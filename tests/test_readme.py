@@ -48,6 +48,10 @@ BLOCKS = {
         True,
     ),
     ".venv/bin/rag-eval invoke ApiFunction -e events/api-submit.json": ("none", True),
+    ".venv/bin/rag-eval score --file rag_eval/sample_data/samples.jsonl --metrics faithfulness": (
+        "scripted",
+        False,
+    ),
     ".venv/bin/python -m bench.datasets --rows 2000 --scheme ragas": ("none", True),
     "sam build && sam deploy --guided": ("none", False),
 }

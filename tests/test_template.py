@@ -58,6 +58,7 @@ DEPLOYED_NAMES = {
     "SCORE_QUEUE_URL",
     "SCORE_SHARD_QUEUE_URL",
     "ARTIFACTS_BUCKET",
+    "RAGAS_CACHE_TABLE",
 }
 
 
@@ -181,6 +182,7 @@ def test_the_artifacts_bucket_is_encrypted_private_and_expires_old_files(
         "score-requests/": 14,
         "score-uploads/": 7,
         "score-work/": 14,
+        "score-cache/": 30,
     }
     assert any("AbortIncompleteMultipartUpload" in rule for rule in lifecycle)
 
@@ -421,6 +423,7 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-async/*"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
+        ("dynamodb:BatchGetItem", "VerdictCache.Arn"),
     }
     # UpdateItem reaches no attribute but the key, the status, queued_at and the times a
     # cancel sets
@@ -462,6 +465,10 @@ def test_the_worker_role_consumes_its_queues_and_moves_job_status(
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-work/*"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-work/*"),
+        ("dynamodb:GetItem", "VerdictCache.Arn"),
+        ("dynamodb:PutItem", "VerdictCache.Arn"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-cache/*"),
+        ("s3:PutObject", "${ArtifactsBucket.Arn}/score-cache/*"),
     }
     conditional = {
         policy["Condition"]: _statement_grants(policy["Properties"]["PolicyDocument"])
@@ -490,6 +497,7 @@ def test_no_role_allows_wildcard_actions_or_resources_beyond_what_aws_requires(
     # Object keys under one prefix, and any foundation model (chosen per request).
     allowed_wildcards = (
         "/score-async/*",
+        "/score-cache/*",
         "/score-requests/*",
         "/score-uploads/*",
         "/score-work/*",

@@ -11,7 +11,7 @@ from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
 from rag_eval.adapters.http.responses import base_path, caller_of, json_response, parse_json_body
-from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService
+from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService, Submission
 from rag_eval.domain.settings import Settings
 
 MAX_UPLOAD_BODY = 4096  # {"filename", "size_bytes"}
@@ -39,6 +39,8 @@ def submit():
         or app.current_event.headers.get("idempotency-key"),
         caller=caller_of(app),
     )
+    if not isinstance(submission, Submission):  # a dry run's estimate: nothing was created
+        return json_response(200, submission.model_dump(mode="json"))
     job = submission.job
     self_link = f"{base_path(app)}/score-jobs/{job.job_id}"
     body = job.model_dump(mode="json") | {

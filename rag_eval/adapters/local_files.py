@@ -34,3 +34,28 @@ class LocalObjectStore:
     def size(self, key: str) -> int | None:
         path = self.root / key
         return path.stat().st_size if path.is_file() else None
+
+
+class DiskVerdictStore:
+    """A `VerdictStore` in a folder, for `rag-eval score`: repeated runs on this machine
+    ask the judge only what changed. diskcache keeps it safe for concurrent processes and
+    expires entries after `ttl_days`."""
+
+    def __init__(self, directory: Path, ttl_days: int = 30) -> None:
+        from diskcache import Cache
+
+        self._cache = Cache(str(directory))
+        self._ttl_seconds = ttl_days * 86_400
+
+    def get(self, key: str) -> bytes | None:
+        value = self._cache.get(key)
+        return value if isinstance(value, bytes) else None
+
+    def put(self, key: str, value: bytes) -> None:
+        self._cache.set(key, value, expire=self._ttl_seconds)
+
+    def present(self, keys: list[str]) -> set[str]:
+        return {key for key in keys if key in self._cache}
+
+    def close(self) -> None:
+        self._cache.close()

@@ -14,7 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -34,8 +34,12 @@ from rag_eval.domain.request import DatasetJob, ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.domain.upload import UploadRequest
+from rag_eval.domain.verdicts import VerdictStore
 from rag_eval.judges.provider import judge_problems, unavailable
 from rag_eval.metrics import REGISTRY
+
+if TYPE_CHECKING:  # imported when a dry run asks for it: off the API's cold start
+    from rag_eval.app.estimate import Estimate
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +78,20 @@ class JobService:
         queue: JobQueue,
         store: ObjectStore,
         metrics: JobMetrics | None = None,
+        verdicts: VerdictStore | None = None,
     ) -> None:
         self._settings = settings
         self._repository = repository
         self._queue = queue
         self._store = store
         self._metrics = metrics or NoMetrics()
+        self._verdicts = verdicts
 
-    def submit(self, body: Any, *, caller: str, idempotency_key: str | None = None) -> Submission:
+    def submit(
+        self, body: Any, *, caller: str, idempotency_key: str | None = None
+    ) -> Submission | Estimate:
+        """A new job (or, for an Idempotency-Key replay, the job it made); with
+        `"dry_run": true`, an estimate of the job, and nothing created."""
         if (
             idempotency_key is not None
             and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS
@@ -101,6 +111,11 @@ class JobService:
             raise RequestInvalid(problems)
         if isinstance(request, DatasetJob):
             self._check_upload(request, caller)
+        if request.dry_run:  # a file planning could not read is a 422 now (DatasetInvalid)
+            # Imported here: dataset reading and the estimate stay off the cold start.
+            from rag_eval.app.estimate import estimate
+
+            return estimate(request, self._settings, self._store, self._verdicts, caller)
         fingerprint = request_hash(request)
         job_id = idempotent_job_id(caller, idempotency_key) if idempotency_key else new_job_id()
         job = new_job(request, self._settings, job_id=job_id, owner=caller)

@@ -17,6 +17,7 @@ from rag_eval.app.planning import Planner
 from rag_eval.app.ports import ObjectStore
 from rag_eval.app.work_files import Plan
 from rag_eval.domain.job import (
+    JobCache,
     JobStatus,
     iso,
     make_run_id,
@@ -27,10 +28,18 @@ from rag_eval.domain.job import (
 from rag_eval.domain.layout import run_folder
 from rag_eval.domain.pricing import job_cost
 from rag_eval.domain.request import Sample, ScoreOptions, ScoreRequest
-from rag_eval.domain.results import SampleResult, ScoreRun, ShardResult, TokenUsage
+from rag_eval.domain.results import ScoreRun, ShardResult
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.domain.verdicts import (
+    Budget,
+    JudgeBudget,
+    MemoryBudget,
+    VerdictStore,
+    budget_limits,
+)
 from rag_eval.judges.factory import JudgeModels, build_judge
+from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import judge_configured
 from rag_eval.scoring.run_folder import RUN_FILES, RunRecord, run_files
 from rag_eval.scoring.scorer import ProgressCallback, Scorer
@@ -45,12 +54,26 @@ class ScoringPipeline:
         self,
         settings: Settings,
         store: ObjectStore,
+        verdicts: VerdictStore | None = None,
         judge_factory: Callable[..., JudgeModels] = build_judge,
     ) -> None:
+        """`verdicts`: the shared judge-verdict cache (None: no cache)."""
         self._settings = settings
         self._store = store
+        self._verdicts = verdicts
         self._judge_factory = judge_factory
         self._scorer = Scorer(settings, judge_factory)
+
+    def gate(self, options: ScoreOptions, budget: JudgeBudget | None) -> JudgeGate:
+        """A scoring's gate: the cache as the request asks, the job's budget."""
+        return JudgeGate(
+            store=self._verdicts,
+            mode=options.cache,
+            budget=budget,
+            prices=self._settings.model_prices,
+            concurrency=self._settings.max_concurrency,
+            adaptive=self._settings.adaptive_concurrency,
+        )
 
     async def score_shard(
         self,
@@ -58,19 +81,28 @@ class ScoringPipeline:
         samples: list[Sample],
         skipped: dict[str, str],
         on_progress: ProgressCallback | None = None,
+        budget: JudgeBudget | None = None,
     ) -> ShardResult:
         """One shard's samples, scored with the job's options (and its skipped metrics)."""
         shard = ScoreRequest.model_construct(samples=samples, **dict(options))
-        run = await self._scorer.ascore(shard, skipped=skipped, on_progress=on_progress)
-        return ShardResult(results=run.results, usage=run.usage, metric_ms=run.metric_ms)
+        run = await self._scorer.ascore(
+            shard, skipped=skipped, on_progress=on_progress, gate=self.gate(options, budget)
+        )
+        return ShardResult(
+            results=run.results,
+            usage=run.usage,
+            metric_ms=run.metric_ms,
+            cache=run.cache,
+            concurrency=run.concurrency,
+        )
 
     async def fan_in(
         self,
         job: JobStatus,
         plan: Plan,
         samples: list[Sample],
-        results: list[SampleResult],
-        usage: TokenUsage,
+        scored: ShardResult,
+        budget: JudgeBudget | None = None,
     ) -> JobStatus:
         """The run folder from every shard's results, and the job's final fields.
 
@@ -81,15 +113,19 @@ class ScoringPipeline:
         run_id = make_run_id(job.job_id, job.created_at)
         options = plan.options
         request = ScoreRequest.model_construct(samples=samples, **dict(options))
+        results = scored.results
         run = ScoreRun(
             metrics=list(options.metrics),
             results=results,
             skipped=plan.skipped,
             weights=dict(options.weights),
-            usage=usage.model_copy(),
+            usage=scored.usage.model_copy(deep=True),
+            cache=scored.cache.model_copy(deep=True),
+            concurrency=scored.concurrency,
         )
         judge_model, embedding_model = resolved_models(options, self._settings)
-        advice = await self._advise(run, request, judge_model)
+        advice = await self._advise(run, request, judge_model, self.gate(options, budget))
+        spent = _budget_state(job.budget, budget, run)
         finished = iso(utc_now())
         started = job.started_at or job.created_at
         latency_ms = int((parse_iso(finished) - parse_iso(started)).total_seconds() * 1000)
@@ -104,7 +140,10 @@ class ScoringPipeline:
             embedding_model=embedding_model if options.needs_embeddings() else "",
             partial=job.status is JobState.CANCELLED,
             min_coverage=self._settings.min_coverage,
-            cost=job_cost(run.usage, self._settings.model_prices),
+            cost=job_cost(run.usage, self._settings.model_prices, run.cache.saved),
+            cache=JobCache(mode=options.cache, **run.cache.model_dump()),
+            budget=spent,
+            concurrency=run.concurrency,
         )
         keys = self._write_run(run_id, run_files(record, request, run, advice, plan.snapshot))
         logger.info(
@@ -144,6 +183,8 @@ class ScoringPipeline:
                 "metric_failures": run.failures,
                 "token_usage": run.usage,
                 "cost": record.cost,
+                "cache": record.cache,
+                "budget": spent,
                 "artifact_keys": keys,
                 "progress": progress,
                 "error": None,
@@ -161,8 +202,12 @@ class ScoringPipeline:
         planned = Planner(self._settings.model_copy(update={"shard_size": 10**9}), self._store)
         found = planned.plan(job, request)
         samples = found.first_shard or []
-        shard = await self.score_shard(found.plan.options, samples, found.plan.skipped, on_progress)
-        return await self.fan_in(found.job, found.plan, samples, shard.results, shard.usage)
+        limits = budget_limits(found.plan.options, self._settings)
+        budget = MemoryBudget(limits) if limits.any else None
+        shard = await self.score_shard(
+            found.plan.options, samples, found.plan.skipped, on_progress, budget
+        )
+        return await self.fan_in(found.job, found.plan, samples, shard, budget)
 
     def _write_run(self, run_id: str, bodies: dict[str, bytes]) -> dict[str, str]:
         """Upload the run folder; returns file name -> key."""
@@ -176,13 +221,16 @@ class ScoringPipeline:
                 upload.result()  # re-raise the first failure: a partial folder fails the job
         return keys
 
-    async def _advise(self, run: ScoreRun, request: ScoreRequest, judge_model: str) -> str:
-        """Rule-based advice always; a narrative too when a judge is reachable."""
+    async def _advise(
+        self, run: ScoreRun, request: ScoreRequest, judge_model: str, gate: JudgeGate
+    ) -> str:
+        """Rule-based advice always; a narrative too when a judge is reachable (through the
+        job's gate: it is cached, and counts against the budget)."""
         if not judge_configured(request, self._settings):
             return await advise(run, request)
         try:
             judge = self._judge_factory(
-                judge_model, "", self._settings, need_llm=True, need_embeddings=False
+                judge_model, "", self._settings, need_llm=True, need_embeddings=False, gate=gate
             )
         except Exception:  # the advice must never fail the job
             logger.warning("advice narrative skipped: judge unavailable", exc_info=True)
@@ -191,4 +239,18 @@ class ScoringPipeline:
             return await advise(run, request, judge.llm)
         finally:
             await judge.aclose()
-            run.usage.merge(judge.usage)  # the narrative's tokens count too
+            run.usage.merge(gate.usage)  # the narrative's tokens count too
+            run.cache.merge(gate.cache)
+
+
+def _budget_state(
+    limits: Budget | None, budget: JudgeBudget | None, run: ScoreRun
+) -> Budget | None:
+    """The job's budget at its end: what it spent, and exhausted when a pair was refused."""
+    if limits is None or budget is None:
+        return None
+    calls, usd = budget.used()
+    refused = any("budget_exhausted" in r.reasons.values() for r in run.results)
+    return limits.model_copy(
+        update={"judge_calls": calls, "cost_usd": round(usd, 6), "exhausted": refused}
+    )

@@ -82,7 +82,7 @@ class Planner:
         shards = 0
         seen: dict[str, int] = {}
 
-        for item in self._rows(request, job.owner):
+        for item in request_rows(self._store, request, job.owner):
             if isinstance(item, RowError):
                 invalid += 1
                 if len(problems) < MAX_ROW_PROBLEMS:
@@ -180,29 +180,6 @@ class Planner:
             failed=bool(invalid and (fail_on_invalid or inputs.count == 0)),
         )
 
-    def _rows(
-        self, request: ScoreRequest | DatasetJob, owner: str
-    ) -> Iterator[DatasetRow | RowError]:
-        if isinstance(request, ScoreRequest):
-            for index, sample in enumerate(request.samples, start=1):
-                yield DatasetRow(line=index, sample=sample)
-            return
-        key = upload_key(request.dataset.upload_id, owner)
-        if self._store.size(key) is None:
-            raise DatasetInvalid(
-                [
-                    {
-                        "field": "dataset.upload_id",
-                        "message": f"no uploaded file for {request.dataset.upload_id}: the upload "
-                        "was not finished, or it expired; upload the file again",
-                    }
-                ]
-            )
-        lines = self._store.lines(key)
-        head, lines = _peek(lines)
-        fmt = request.dataset.format or detect_format(None, head)
-        yield from DatasetReader(lines, fmt, request.dataset.column_map)
-
     @staticmethod
     def _learn(inputs: _Inputs, sample: Sample, specs: list) -> None:
         if inputs.first is None:
@@ -229,6 +206,31 @@ class Planner:
 
     def _write_shard(self, job_id: str, index: int, samples: list[Sample]) -> None:
         self._files.put_shard(job_id, index, samples)
+
+
+def request_rows(
+    store: ObjectStore, request: ScoreRequest | DatasetJob, owner: str
+) -> Iterator[DatasetRow | RowError]:
+    """The request's samples as rows: inline ones, or the owner's uploaded file, streamed."""
+    if isinstance(request, ScoreRequest):
+        for index, sample in enumerate(request.samples, start=1):
+            yield DatasetRow(line=index, sample=sample)
+        return
+    key = upload_key(request.dataset.upload_id, owner)
+    if store.size(key) is None:
+        raise DatasetInvalid(
+            [
+                {
+                    "field": "dataset.upload_id",
+                    "message": f"no uploaded file for {request.dataset.upload_id}: the upload "
+                    "was not finished, or it expired; upload the file again",
+                }
+            ]
+        )
+    lines = store.lines(key)
+    head, lines = _peek(lines)
+    fmt = request.dataset.format or detect_format(None, head)
+    yield from DatasetReader(lines, fmt, request.dataset.column_map)
 
 
 def _peek(lines: Iterable[bytes]) -> tuple[bytes, Iterator[bytes]]:

@@ -12,6 +12,7 @@ from typing import Protocol
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import ShardResult, ShardTally, TokenUsage
 from rag_eval.domain.states import JobState
+from rag_eval.domain.verdicts import BudgetLimits
 
 
 class JobRepository(Protocol):
@@ -70,6 +71,14 @@ class WorkerRepository(Protocol):
 
     def mark_failed(self, job_id: str, error: str, finished_at: str) -> bool:
         """queued|running -> failed; False when the job is already final."""
+
+    def reserve_judge_call(self, job_id: str, limits: BudgetLimits) -> bool:
+        """Count one judge call of the job, unless its calls or dollars reached a limit."""
+
+    def add_judge_spend(self, job_id: str, usd: float) -> None: ...
+
+    def judge_spend(self, job_id: str) -> tuple[int, float]:
+        """The judge calls counted and the dollars spent so far."""
 
 
 class JobQueue(Protocol):

@@ -31,25 +31,27 @@ from rag_eval.app.delivery import (
     message_request,
     parse_message,
 )
+from rag_eval.app.live import JobBudget, progress_reporter
 from rag_eval.app.planning import Planner
 from rag_eval.app.ports import JobMetrics, JobQueue, NoMetrics, ObjectStore, WorkerRepository
 from rag_eval.app.work_files import Plan, WorkFiles
 from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage, ShardBusy
-from rag_eval.domain.job import JobStatus, Progress, iso, resolved_models, utc_now
+from rag_eval.domain.job import JobStatus, iso, resolved_models, utc_now
 from rag_eval.domain.log_context import job_context
 from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import ShardResult, lost_to_worker_errors
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import FINAL_STATES, JobState
+from rag_eval.domain.verdicts import VerdictStore, budget_limits
 from rag_eval.judges.preflight import judge_unreachable
 
 logger = logging.getLogger(__name__)
 
 
-def _default_pipeline(settings: Settings, store: ObjectStore) -> Any:
+def _default_pipeline(settings: Settings, store: ObjectStore, verdicts: Any) -> Any:
     from rag_eval.app.pipeline import ScoringPipeline
 
-    return ScoringPipeline(settings, store)
+    return ScoringPipeline(settings, store, verdicts)
 
 
 class JobProcessor:
@@ -59,13 +61,15 @@ class JobProcessor:
         repository: WorkerRepository,
         store: ObjectStore,
         shard_queue: JobQueue,
-        pipeline_factory: Callable[[Settings, ObjectStore], Any] = _default_pipeline,
+        pipeline_factory: Callable[[Settings, ObjectStore, Any], Any] = _default_pipeline,
         preflight: Callable[[Settings, list[str]], str | None] = judge_unreachable,
         progress_interval_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
         metrics: JobMetrics | None = None,
+        verdicts: VerdictStore | None = None,
     ) -> None:
         self._settings = settings
+        self._verdicts = verdicts
         self._repository = repository
         self._store = store
         self._files = WorkFiles(store)
@@ -280,7 +284,11 @@ class JobProcessor:
         self, job_id: str, plan: Plan, samples: list[Sample], delivery: Delivery
     ) -> ShardResult:
         run = self._pipeline_for().score_shard(
-            plan.options, samples, plan.skipped, self._progress(job_id)
+            plan.options,
+            samples,
+            plan.skipped,
+            progress_reporter(self._repository, job_id, self._progress_interval),
+            self._budget(plan),
         )
         if delivery.seconds_left is None:
             return await run
@@ -304,14 +312,16 @@ class JobProcessor:
     ) -> str:
         clock = time.monotonic()
         try:
-            samples, results, usage = self._files.gather(plan, known)
-            lost = lost_to_worker_errors(results)
+            samples, scored = self._files.gather(plan, known)
+            lost = lost_to_worker_errors(scored.results)
             if lost is not None:
                 # Not one sample scored, for our fault alone: a failure, not a result.
                 self._fail(job.job_id, lost)
                 logger.error("job failed: every shard failed")
                 return JobState.FAILED
-            final = asyncio.run(self._pipeline_for().fan_in(job, plan, samples, results, usage))
+            final = asyncio.run(
+                self._pipeline_for().fan_in(job, plan, samples, scored, self._budget(plan))
+            )
         except Exception as exc:
             if delivery.last:
                 self._fail(job.job_id, f"{type(exc).__name__}: {exc}")
@@ -327,7 +337,7 @@ class JobProcessor:
             )
             if not self._repository.finish(final):
                 return "duplicate"
-        self._metrics.judge_used(final.token_usage.minus(usage))  # the narrative's
+        self._metrics.judge_used(final.token_usage.minus(scored.usage))  # the narrative's
         if final.status is JobState.COMPLETED:  # a cancel was counted when it was asked
             self._metrics.job_ended(JobState.COMPLETED, final.latency_ms)
         logger.info(
@@ -338,7 +348,7 @@ class JobProcessor:
                 "run_id": final.run_id,
                 "latency_ms": final.latency_ms,
                 "weighted_score": final.weighted_score,
-                "samples": len(results),
+                "samples": len(scored.results),
                 "fan_in_ms": int((time.monotonic() - clock) * 1000),
             },
         )
@@ -379,22 +389,11 @@ class JobProcessor:
         if self._repository.mark_failed(job_id, error[:1000], iso(utc_now())):
             self._metrics.job_ended(JobState.FAILED, None)
 
+    def _budget(self, plan: Plan) -> JobBudget | None:
+        limits = budget_limits(plan.options, self._settings)
+        return JobBudget(self._repository, plan.job_id, limits) if limits.any else None
+
     def _pipeline_for(self) -> Any:
         if self._pipeline is None:
-            self._pipeline = self._pipeline_factory(self._settings, self._store)
+            self._pipeline = self._pipeline_factory(self._settings, self._store, self._verdicts)
         return self._pipeline
-
-    def _progress(self, job_id: str) -> Callable[[Progress], None]:
-        """Live progress inside a shard: the metric calls done since the last report."""
-        last = {"at": time.monotonic(), "calls": 0}
-
-        def report(progress: Progress) -> None:
-            now = time.monotonic()
-            if now - last["at"] < self._progress_interval:
-                return
-            calls = progress.metric_calls_done - last["calls"]
-            last.update(at=now, calls=progress.metric_calls_done)
-            if calls:
-                self._repository.add_metric_calls(job_id, calls, iso(utc_now()))
-
-        return report

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.layout import plan_key, shard_key, shard_result_key
 from rag_eval.domain.request import Sample, ScoreOptions
-from rag_eval.domain.results import SampleResult, ShardResult, TokenUsage
+from rag_eval.domain.results import ShardResult
 
 READERS = 16  # shard files read side by side at fan-in: S3 latency, not bandwidth, bounds it
 
@@ -55,8 +55,9 @@ class WorkFiles:
 
     def gather(
         self, plan: Plan, known: dict[int, tuple[list[Sample] | None, ShardResult]]
-    ) -> tuple[list[Sample], list[SampleResult], TokenUsage]:
-        """Every shard's samples and results in shard order (`known`: those in memory)."""
+    ) -> tuple[list[Sample], ShardResult]:
+        """Every shard's samples, and their results in shard order with their tokens, cache
+        and concurrency summed (`known`: those in memory)."""
 
         def read(index: int) -> tuple[list[Sample], ShardResult]:
             samples, result = known.get(index, (None, None))
@@ -70,8 +71,9 @@ class WorkFiles:
 
         with ThreadPoolExecutor(max_workers=READERS) as readers:
             shards = list(readers.map(read, range(plan.shards_total)))
-        usage = TokenUsage()
+        whole = ShardResult(results=[r for _, shard in shards for r in shard.results])
         for _, shard in shards:
-            usage.merge(shard.usage)
-        samples = [sample for shard_samples, _ in shards for sample in shard_samples]
-        return samples, [r for _, shard in shards for r in shard.results], usage
+            whole.usage.merge(shard.usage)
+            whole.cache.merge(shard.cache)
+            whole.concurrency.merge(shard.concurrency)
+        return [sample for shard_samples, _ in shards for sample in shard_samples], whole

@@ -14,6 +14,7 @@ from rag_eval.cli.render import (
     UploadProgress,
     job_watcher,
     own_command,
+    print_estimate,
     print_job,
     print_json,
     progress_line,
@@ -100,12 +101,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
             body["dataset"]["column_map"] = dict(args.column_map)
         if args.on_invalid:
             body["on_invalid"] = args.on_invalid
+    if args.dry_run:
+        body["dry_run"] = True
     try:
         job = client.submit(body, idempotency_key=args.idempotency_key)
     except ApiError as exc:
         if any("cannot be scored here" in str(d.get("message")) for d in exc.details):
             _judge_settings_here_hint()
         raise
+    if args.dry_run:
+        (print_json if args.json else print_estimate)(job)
+        return EXIT_OK
     if args.wait:
         return _wait_and_report(client, job["job_id"], args)
     if args.json:
@@ -329,6 +335,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_client_arguments(submit, with_json=False)
     submit.add_argument("--idempotency-key", help="a repeat with the same key returns the job")
     submit.add_argument("--wait", action="store_true", help="then wait for it (as `wait`)")
+    submit.add_argument(
+        "--dry-run", action="store_true", help="estimate calls, tokens, dollars, time; no job"
+    )
     submit.add_argument("--timeout", type=float, default=600, help="with --wait (default 600 s)")
     large = submit.add_argument_group(
         "large files",

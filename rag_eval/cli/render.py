@@ -50,9 +50,58 @@ def print_job(job, run_root: Path | None = None) -> None:
             "  warning: low coverage: too few sample x metric pairs scored for these means to "
             "stand for the whole set (see the reasons above)"
         )
+    _print_spend(job)
     if job.run_id:
         where = Path(run_root) / "score-async" / job.run_id if run_root else job.run_id
         print(f"  run folder: {where}")
+
+
+def _print_spend(job) -> None:
+    """Dollars, what the cache saved, and the budget, where the job has them."""
+    if job.cost is not None:
+        total = "unknown" if job.cost.total_usd is None else f"${job.cost.total_usd:.4f}"
+        print(f"  cost: {total}" + (f" ({job.cost.reason})" if job.cost.reason else ""))
+    if job.cache is not None and job.cache.mode != "off":
+        saved = job.cost.saved_usd if job.cost is not None else None
+        print(
+            f"  cache: {job.cache.hits:,} hits, {job.cache.misses:,} judge calls"
+            + (f", ${saved:.4f} saved" if saved else "")
+        )
+    if job.budget is not None and job.budget.exhausted:
+        print(
+            f"  budget exhausted after {job.budget.judge_calls:,} judge calls "
+            f"(${job.budget.cost_usd:.4f}): the pairs not scored by then are budget_exhausted"
+        )
+
+
+def print_estimate(estimate: dict[str, Any]) -> None:
+    """A dry run's estimate, as a person reads it."""
+    total, spend = estimate["total"], estimate["to_spend"]
+
+    def dollars(value: float | None) -> str:
+        return "unknown" if value is None else f"${value:.4f}"
+
+    print(
+        f"dry run: {estimate['samples']:,} samples x {len(estimate['metrics'])} metrics; "
+        "nothing was created"
+    )
+    print(
+        f"  judge calls: {spend['judge_calls']:,} to make ({total['judge_calls']:,} in all, "
+        f"{estimate['cached_share']:.0%} cached)"
+    )
+    print(f"  tokens: {spend['input_tokens']:,} in, {spend['output_tokens']:,} out")
+    print(
+        f"  cost: {dollars(spend['cost_usd'])} (without the cache {dollars(total['cost_usd'])})"
+        + (f"; {estimate['cost_reason']}" if estimate.get("cost_reason") else "")
+    )
+    assumed = estimate["assumptions"]
+    print(
+        f"  duration: about {estimate['duration_seconds']:,} s "
+        f"({assumed['seconds_per_judge_call']} s a call, {assumed['judge_calls_in_flight']} "
+        "in flight)"
+    )
+    if estimate.get("exceeds_budget"):
+        print("  warning: this exceeds the job's budget; it would end with pairs unscored")
 
 
 def print_json(data: Any) -> None:

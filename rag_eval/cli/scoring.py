@@ -57,6 +57,17 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--judge-model", help="judge LLM, e.g. gpt-4o-mini or bedrock:<model-id>")
     parser.add_argument("--embedding-model", help="embedding model for metrics that need one")
+    spend = parser.add_argument_group("cache and budget")
+    spend.add_argument(
+        "--cache",
+        choices=("use", "refresh", "off"),
+        help="the judge-verdict cache: use (default) answers a request asked before from the "
+        "cache; refresh asks the judge again and keeps its answers; off neither reads nor writes",
+    )
+    spend.add_argument(
+        "--max-cost-usd", type=float, help="stop starting judge calls once this is spent"
+    )
+    spend.add_argument("--max-judge-calls", type=int, help="at most this many judge calls")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
@@ -113,8 +124,8 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
         print(f"metrics: {', '.join(body['metrics'])} ({why})", file=sys.stderr)
     if args.weights:
         body["weights"] = dict(args.weights)
-    for name in ("judge_model", "embedding_model"):
-        if getattr(args, name):
+    for name in ("judge_model", "embedding_model", "cache", "max_cost_usd", "max_judge_calls"):
+        if getattr(args, name) is not None:
             body[name] = getattr(args, name)
     return body
 
@@ -122,7 +133,7 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
 def cmd_score(args: argparse.Namespace) -> int:
     import asyncio
 
-    from rag_eval.adapters.local_files import LocalObjectStore
+    from rag_eval.adapters.local_files import DiskVerdictStore, LocalObjectStore
     from rag_eval.app.pipeline import ScoringPipeline
     from rag_eval.domain.job import new_job
     from rag_eval.domain.request import parse_request
@@ -135,7 +146,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     if problems:
         raise RequestInvalid(problems)
     job = new_job(request, settings)
-    pipeline = ScoringPipeline(settings, LocalObjectStore(args.out))
+    verdicts = (
+        DiskVerdictStore(Path(settings.cache_dir), settings.cache_ttl_days)
+        if request.cache != "off" and (request.needs_judge() or request.needs_embeddings())
+        else None
+    )
+    pipeline = ScoringPipeline(settings, LocalObjectStore(args.out), verdicts)
     show = scoring_progress(enabled=not args.json)
     try:
         result = asyncio.run(pipeline.arun(job, request, on_progress=show))
@@ -145,6 +161,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         )
     finally:
         show(None)
+        if verdicts is not None:
+            verdicts.close()
     if args.json:
         print(result.model_dump_json(indent=2))
     else:

@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from rag_eval.domain.pricing import Cost
-from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
-from rag_eval.domain.results import TokenUsage
+from rag_eval.domain.request import CacheMode, DatasetJob, ScoreOptions, ScoreRequest
+from rag_eval.domain.results import CacheReport, TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.domain.verdicts import Budget, budget_limits
 
 
 class Progress(BaseModel):
@@ -30,6 +31,12 @@ class Progress(BaseModel):
     shards_done: int = 0
     running_scores: dict[str, float | None] = Field(default_factory=dict)
     eta_seconds: int | None = None
+
+
+class JobCache(CacheReport):
+    """What the judge-verdict cache did for the job, in the mode the request asked for."""
+
+    mode: CacheMode = "use"
 
 
 class RowProblem(BaseModel):
@@ -71,6 +78,10 @@ class JobStatus(BaseModel):
     token_usage: TokenUsage = Field(default_factory=TokenUsage)
     # Dollars spent on the judge (rag_eval/domain/pricing.py), set when the job is written.
     cost: Cost | None = None
+    # Cache hits and misses, and the tokens the hits saved; set when the job is written.
+    cache: JobCache | None = None
+    # The job's limits (its own or the deployment's) and what it spent against them.
+    budget: Budget | None = None
     artifact_keys: dict[str, str] = Field(default_factory=dict)
     # A cancelled job's run folder holds only the samples scored before the cancel.
     partial: bool = False
@@ -153,6 +164,7 @@ def new_job(
     judge_model, embedding_model = resolved_models(request, settings)
     samples = request.samples if isinstance(request, ScoreRequest) else []
     skipped = request.skipped_metrics() if samples else {}
+    limits = budget_limits(request, settings)
     return JobStatus(
         job_id=job_id or new_job_id(),
         status=JobState.QUEUED,
@@ -160,6 +172,7 @@ def new_job(
         owner=owner,
         request_summary=request.summary(judge_model, embedding_model),
         sample_count=len(samples),
+        budget=Budget(**limits.model_dump()) if limits.any else None,
         skipped_metrics=list(skipped),
         skip_reasons=skipped,
         scores=dict.fromkeys(request.metrics),

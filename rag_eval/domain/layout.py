@@ -12,6 +12,7 @@ RUN_PREFIX = "score-async"  # s3://<bucket>/score-async/<run_id>/...
 REQUEST_PREFIX = "score-requests"  # large request bodies, parked for the worker
 UPLOAD_PREFIX = "score-uploads"  # datasets as uploaded (POST /uploads)
 WORK_PREFIX = "score-work"  # a job's plan, shards and shard results while it runs
+CACHE_PREFIX = "score-cache"  # judge verdicts too large for their DynamoDB item
 
 
 def run_folder(run_id: str) -> str:
@@ -42,3 +43,8 @@ def shard_key(job_id: str, shard: int) -> str:
 
 def shard_result_key(job_id: str, shard: int) -> str:
     return f"{WORK_PREFIX}/{job_id}/result-{shard:05d}.json"
+
+
+def verdict_key(key: str) -> str:
+    """A cached verdict's object (`v1:<sha256>` -> `score-cache/v1/<sha256>`)."""
+    return f"{CACHE_PREFIX}/{key.replace(':', '/')}"

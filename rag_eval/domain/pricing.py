@@ -22,6 +22,9 @@ class ModelPrice(BaseModel):
     input: float = Field(ge=0)
     output: float = Field(0.0, ge=0)
 
+    def dollars(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input + output_tokens * self.output) / 1e6
+
 
 BUILT_IN_PRICES = MappingProxyType(
     {
@@ -45,6 +48,11 @@ BUILT_IN_PRICES = MappingProxyType(
 UNKNOWN_MODEL = "(model not recorded)"
 
 
+def price_of(model: str, overrides: dict[str, ModelPrice] | None = None) -> ModelPrice | None:
+    """The model's price: the setting's, else the built-in one, else None."""
+    return (overrides or {}).get(model) or BUILT_IN_PRICES.get(model)
+
+
 class ModelCost(BaseModel):
     input_tokens: int
     output_tokens: int
@@ -58,18 +66,29 @@ class Cost(BaseModel):
     by_model: dict[str, ModelCost]
     # Why total_usd is null: which model has no price, and how to give it one.
     reason: str | None = None
+    # What the verdict cache's hits would have cost (null when one of their models has no
+    # price); not part of total_usd, which is what was spent.
+    saved_usd: float | None = None
 
 
-def job_cost(usage: TokenUsage, overrides: dict[str, ModelPrice] | None = None) -> Cost:
-    """The cost of a token ledger, model by model."""
-    prices = {**BUILT_IN_PRICES, **(overrides or {})}
+def job_cost(
+    usage: TokenUsage,
+    overrides: dict[str, ModelPrice] | None = None,
+    saved: TokenUsage | None = None,
+) -> Cost:
+    """The cost of a token ledger, model by model; `saved`: the cache hits' tokens."""
+    cost = _ledger_cost(usage, overrides)
+    if saved is not None:
+        cost.saved_usd = _ledger_cost(saved, overrides).total_usd
+    return cost
+
+
+def _ledger_cost(usage: TokenUsage, overrides: dict[str, ModelPrice] | None) -> Cost:
     by_model: dict[str, ModelCost] = {}
     for model, tokens in sorted(usage.by_model.items()):
-        price = prices.get(model)
+        price = price_of(model, overrides)
         usd = (
-            round(
-                (tokens.input_tokens * price.input + tokens.output_tokens * price.output) / 1e6, 6
-            )
+            round(price.dollars(tokens.input_tokens, tokens.output_tokens), 6)
             if price is not None
             else None
         )

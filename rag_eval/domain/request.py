@@ -35,6 +35,11 @@ MAX_TEXT_CHARS = 20_000  # answer, ground truth, one context
 MAX_SAMPLES = 1_000
 MAX_MODEL_NAME_CHARS = 200
 
+# The judge-verdict cache per request (rag_eval/domain/verdicts.py): "use" answers a request
+# asked before from the cache and keeps new answers; "refresh" asks the judge again and
+# keeps its answers; "off" neither reads nor writes.
+CacheMode = Literal["use", "refresh", "off"]
+
 ModelName = Annotated[
     str,
     StringConstraints(
@@ -112,6 +117,14 @@ class ScoreOptions(BaseModel):
     )
     judge_model: ModelName | None = None
     embedding_model: ModelName | None = None
+    cache: CacheMode = "use"
+    # The job's budget: once either is reached no new judge call starts, and the pairs not
+    # scored yet are left with reason budget_exhausted (cache hits are free).
+    # At least a hundredth of a cent: DynamoDB keeps no number below 1e-130.
+    max_cost_usd: float | None = Field(default=None, ge=0.0001, le=1_000_000, allow_inf_nan=False)
+    max_judge_calls: int | None = Field(default=None, ge=1, le=100_000_000)
+    # An estimate instead of a job (200, nothing created). Not part of the job's options.
+    dry_run: bool = Field(default=False, exclude=True, strict=True)
 
     @field_validator("metrics")
     @classmethod

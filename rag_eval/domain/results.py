@@ -20,6 +20,7 @@ ReasonCode = Literal[
     "metric_error",  # ragas raised on the inputs (e.g. an empty statement list)
     "worker_error",  # its shard failed every delivery (a crash or time-out of the worker)
     "cancelled",  # the job was cancelled before its shard was scored
+    "budget_exhausted",  # the job's max_cost_usd / max_judge_calls was reached first
 ]
 
 
@@ -63,6 +64,44 @@ class TokenUsage(BaseModel):
 _TOTALS = ("input_tokens", "output_tokens", "requests", "rate_limited")
 
 
+class CacheReport(BaseModel):
+    """What the judge-verdict cache did for a scoring (rag_eval/domain/verdicts.py)."""
+
+    hits: int = 0  # judge and embedding requests answered from the cache
+    misses: int = 0  # requests sent to the judge
+    # What the hits would have spent, by model (their dollars: the job's cost.saved_usd).
+    saved: TokenUsage = Field(default_factory=TokenUsage)
+
+    def merge(self, other: CacheReport) -> None:
+        self.hits += other.hits
+        self.misses += other.misses
+        self.saved.merge(other.saved)
+
+
+class JudgeConcurrency(BaseModel):
+    """Judge requests in flight: the cap, and what 429s brought it down to."""
+
+    configured: int = 0
+    # The time-weighted mean of the limit while the judge was in use, and its lowest value.
+    effective: float | None = None
+    lowest: int | None = None
+    seconds: float = 0.0  # how long the judge was in use (weights `effective` across shards)
+
+    def merge(self, other: JudgeConcurrency) -> None:
+        if other.effective is None:
+            return
+        if self.effective is None:
+            self.effective, self.lowest, self.seconds = other.effective, other.lowest, other.seconds
+        else:
+            seconds = self.seconds + other.seconds
+            if seconds > 0:
+                weighted = self.effective * self.seconds + other.effective * other.seconds
+                self.effective = round(weighted / seconds, 2)
+            self.lowest = min(self.lowest or other.configured, other.lowest or other.configured)
+            self.seconds = round(seconds, 3)
+        self.configured = max(self.configured, other.configured)
+
+
 class SampleResult(BaseModel):
     """One sample's scores; `None` with a reason code where a metric did not score."""
 
@@ -79,6 +118,8 @@ class ShardResult(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     # How long each metric call took, by metric (milliseconds): the operators' latency.
     metric_ms: dict[str, list[int]] = Field(default_factory=dict)
+    cache: CacheReport = Field(default_factory=CacheReport)
+    concurrency: JudgeConcurrency = Field(default_factory=JudgeConcurrency)
 
     @classmethod
     def unscored(
@@ -172,6 +213,8 @@ class ScoreRun:
     weights: dict[str, float] = field(default_factory=dict)
     usage: TokenUsage = field(default_factory=TokenUsage)
     metric_ms: dict[str, list[int]] = field(default_factory=dict)  # each call's duration
+    cache: CacheReport = field(default_factory=CacheReport)
+    concurrency: JudgeConcurrency = field(default_factory=JudgeConcurrency)
 
     @property
     def means(self) -> dict[str, float | None]:

@@ -39,6 +39,22 @@ class Settings(BaseModel):
     metric_timeout_seconds: float = Field(60.0, alias="RAGAS_METRIC_TIMEOUT_SECONDS", gt=0)
     max_concurrency: int = Field(8, alias="RAGAS_MAX_CONCURRENCY", ge=1)
     max_retries: int = Field(3, alias="RAGAS_MAX_RETRIES", ge=0)
+    # On a 429 the judge's requests in flight are halved and it is asked again after its
+    # Retry-After (rag_eval/judges/gate.py); off, a 429 is retried max_retries times, then
+    # the metric fails with rate_limited.
+    adaptive_concurrency: bool = Field(True, alias="RAGAS_ADAPTIVE_CONCURRENCY")
+    # The shared judge-verdict cache (a DynamoDB table with TTL; empty: no cache), how long
+    # an entry lives, and the folder of `rag-eval score`'s own cache.
+    cache_table: str = Field("", alias="RAGAS_CACHE_TABLE")
+    cache_ttl_days: int = Field(30, alias="RAGAS_CACHE_TTL_DAYS", ge=1)
+    cache_dir: str = Field("runs/verdict-cache", alias="RAG_EVAL_CACHE_DIR", min_length=1)
+    # What a dry run assumes: shards scored at once (the template's WorkerConcurrency), and
+    # how long the judge takes to answer one request.
+    worker_concurrency: int = Field(10, alias="RAGAS_WORKER_CONCURRENCY", ge=1)
+    judge_seconds_per_call: float = Field(1.5, alias="RAGAS_JUDGE_SECONDS_PER_CALL", gt=0)
+    # A budget for every job that sets none (0: no limit).
+    default_max_cost_usd: float = Field(0.0, alias="RAGAS_DEFAULT_MAX_COST_USD", ge=0)
+    default_max_judge_calls: int = Field(0, alias="RAGAS_DEFAULT_MAX_JUDGE_CALLS", ge=0)
     jobs_table: str = Field("", alias="SCORE_JOBS_TABLE")
     queue_url: str = Field("", alias="SCORE_QUEUE_URL")
     # Where a planned job's shards wait (the score queue takes submissions: a small job is

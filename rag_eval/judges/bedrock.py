@@ -14,20 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from ragas.embeddings.base import BaseRagasEmbedding
 from ragas.llms.base import InstructorBaseRagasLLM
 
-from rag_eval.domain.results import TokenUsage
 from rag_eval.domain.settings import Settings
+from rag_eval.judges.gate import JudgeGate
 
 ResponseModel = TypeVar("ResponseModel", bound=BaseModel)
 
-# Sync calls may come from worker threads; TokenUsage's counters are plain ints.
-_USAGE_LOCK = threading.Lock()
 # Bedrock's limit for one Cohere embed request.
 _COHERE_BATCH = 96
 # A tool name must match [a-zA-Z0-9_-]{1,64}.
@@ -39,9 +36,22 @@ class InvalidJudgeOutput(ValueError):
     """The judge answered, but not with the structure ragas asked for."""
 
 
-def _record_usage(usage: TokenUsage, input_tokens: int, output_tokens: int, model_id: str) -> None:
-    with _USAGE_LOCK:
-        usage.add(input_tokens, output_tokens, f"bedrock:{model_id}")  # as a request names it
+def _gated(gate: JudgeGate, request: dict[str, Any], call: Any, repeatable: bool) -> dict:
+    """`call(request)` through the job's gate: from the cache when it was asked before,
+    else counted against the budget, asked, metered and stored. `call` answers a JSON-able
+    dict with "inputTokens" / "outputTokens" counts."""
+    key = gate.key("bedrock", request, repeatable=repeatable)
+    model = f"bedrock:{request['modelId']}"  # as a request names it (prices are keyed so)
+    cached = gate.lookup(key)
+    if cached is not None:
+        answer = json.loads(cached)
+        gate.hit(model, answer["inputTokens"], answer["outputTokens"])
+        return answer
+    gate.admit()
+    answer = call(request)
+    body = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+    gate.answered(key, body, model, answer["inputTokens"], answer["outputTokens"])
+    return answer
 
 
 class BedrockConverseLLM(InstructorBaseRagasLLM):
@@ -51,14 +61,14 @@ class BedrockConverseLLM(InstructorBaseRagasLLM):
         self,
         model_id: str,
         client: Any,
-        usage: TokenUsage,
+        gate: JudgeGate,
         *,
         max_tokens: int = 1024,
         temperature: float = 0.01,
     ) -> None:
         self.model_id = model_id
         self.client = client
-        self.usage = usage
+        self.gate = gate
         self.max_tokens = max_tokens
         self.temperature = temperature
 
@@ -71,7 +81,7 @@ class BedrockConverseLLM(InstructorBaseRagasLLM):
 
     def _converse(self, prompt: str, response_model: type[BaseModel]) -> dict[str, Any]:
         tool_name = _TOOL_NAME_UNSAFE.sub("_", response_model.__name__)[:64]
-        return self.client.converse(
+        request = dict(
             modelId=self.model_id,
             messages=[{"role": "user", "content": [{"text": prompt}]}],
             inferenceConfig={"maxTokens": self.max_tokens, "temperature": self.temperature},
@@ -88,14 +98,21 @@ class BedrockConverseLLM(InstructorBaseRagasLLM):
                 "toolChoice": {"tool": {"name": tool_name}},
             },
         )
+        return _gated(self.gate, request, self._send, repeatable=False)
+
+    def _send(self, request: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.converse(**request)
+        usage = response.get("usage") or {}
+        return {
+            "output": response.get("output") or {},
+            "stopReason": response.get("stopReason", "unknown"),
+            "inputTokens": usage.get("inputTokens") or 0,
+            "outputTokens": usage.get("outputTokens") or 0,
+        }
 
     def _parse(
         self, response: dict[str, Any], response_model: type[ResponseModel]
     ) -> ResponseModel:
-        usage = response.get("usage") or {}
-        _record_usage(
-            self.usage, usage.get("inputTokens") or 0, usage.get("outputTokens") or 0, self.model_id
-        )
         content = (response.get("output") or {}).get("message", {}).get("content") or []
         stop_reason = response.get("stopReason", "unknown")
         tool_inputs = [block["toolUse"].get("input") for block in content if "toolUse" in block]
@@ -134,20 +151,18 @@ def _is_cohere(model_id: str) -> bool:
 class BedrockEmbeddings(BaseRagasEmbedding):
     """Embeddings through InvokeModel: Amazon Titan Text Embeddings, or Cohere Embed."""
 
-    def __init__(self, model_id: str, client: Any, usage: TokenUsage) -> None:
+    def __init__(self, model_id: str, client: Any, gate: JudgeGate) -> None:
         super().__init__()
         self.model_id = model_id
         self.client = client
-        self.usage = usage
+        self.gate = gate
         self._cohere = _is_cohere(model_id)
 
     def embed_text(self, text: str, **kwargs: Any) -> list[float]:
         if self._cohere:
             return self._cohere_embed([text])[0]
         # Titan v2 normalises by default; v1 rejects a "normalize" key.
-        response, body = self._invoke({"inputText": text})
-        self._record(response, body.get("inputTextTokenCount"))
-        return body["embedding"]
+        return self._invoke({"inputText": text})["body"]["embedding"]
 
     async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
         return await asyncio.to_thread(self.embed_text, text)
@@ -165,28 +180,30 @@ class BedrockEmbeddings(BaseRagasEmbedding):
     def _cohere_embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), _COHERE_BATCH):
-            response, body = self._invoke(
+            body = self._invoke(
                 {"texts": texts[start : start + _COHERE_BATCH], "input_type": "search_document"}
-            )
-            self._record(response, None)
+            )["body"]
             embeddings = body["embeddings"]
             # Embed v3 answers a list of vectors; v4 answers {"float": [...]} by type.
             vectors.extend(embeddings["float"] if isinstance(embeddings, dict) else embeddings)
         return vectors
 
-    def _invoke(self, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """InvokeModel through the gate: {"body": the model's answer, "inputTokens": ...}."""
+        request = {"modelId": self.model_id, "payload": payload}
+        return _gated(self.gate, request, self._send, repeatable=True)
+
+    def _send(self, request: dict[str, Any]) -> dict[str, Any]:
         response = self.client.invoke_model(
-            modelId=self.model_id,
-            body=json.dumps(payload),
+            modelId=request["modelId"],
+            body=json.dumps(request["payload"]),
             contentType="application/json",
             accept="application/json",
         )
-        return response, json.loads(response["body"].read())
-
-    def _record(self, response: dict[str, Any], body_count: int | None) -> None:
+        body = json.loads(response["body"].read())
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        count = headers.get("x-amzn-bedrock-input-token-count", body_count)
-        _record_usage(self.usage, int(count or 0), 0, self.model_id)
+        count = headers.get("x-amzn-bedrock-input-token-count", body.get("inputTextTokenCount"))
+        return {"body": body, "inputTokens": int(count or 0), "outputTokens": 0}
 
 
 def bedrock_client(settings: Settings) -> Any:
@@ -213,14 +230,12 @@ def build_bedrock_models(
     judge_model_id: str | None,
     embedding_model_id: str | None,
     settings: Settings,
-    usage: TokenUsage,
+    gate: JudgeGate,
     client: Any = None,
 ) -> tuple[BedrockConverseLLM | None, BedrockEmbeddings | None]:
     """The judge LLM and embeddings that were asked for, sharing one client."""
     if client is None and (judge_model_id or embedding_model_id):
         client = bedrock_client(settings)
-    llm = BedrockConverseLLM(judge_model_id, client, usage) if judge_model_id else None
-    embeddings = (
-        BedrockEmbeddings(embedding_model_id, client, usage) if embedding_model_id else None
-    )
+    llm = BedrockConverseLLM(judge_model_id, client, gate) if judge_model_id else None
+    embeddings = BedrockEmbeddings(embedding_model_id, client, gate) if embedding_model_id else None
     return llm, embeddings

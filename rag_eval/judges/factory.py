@@ -1,22 +1,32 @@
-"""The job's judge: the ragas LLM and embeddings on the providers its model names pick."""
+"""The job's judge: the ragas LLM and embeddings on the providers its model names pick,
+every request of theirs through the job's gate (cache, budget, ledger, concurrency)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_eval.domain.results import TokenUsage
 from rag_eval.domain.settings import Settings
+from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import split_model
+
+
+def default_gate(settings: Settings) -> JudgeGate:
+    """A gate with no cache and no budget: the ledger and the concurrency limit only."""
+    return JudgeGate(
+        prices=settings.model_prices,
+        concurrency=settings.max_concurrency,
+        adaptive=settings.adaptive_concurrency,
+    )
 
 
 @dataclass
 class JudgeModels:
-    """The ragas LLM and embeddings for one job, and the tokens they spent."""
+    """The ragas LLM and embeddings for one job; `gate.usage` holds the tokens they spent."""
 
+    gate: JudgeGate
     llm: Any = None
     embeddings: Any = None
-    usage: TokenUsage = field(default_factory=TokenUsage)
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -31,10 +41,11 @@ def build_judge(
     *,
     need_llm: bool,
     need_embeddings: bool,
+    gate: JudgeGate | None = None,
 ) -> JudgeModels:
     """The job's models. One client per provider, shared by LLM and embeddings, so its
     connection limit caps everything the job sends to that provider."""
-    models = JudgeModels()
+    models = JudgeModels(gate or default_gate(settings))
     wanted = {
         kind: split_model(model)
         for kind, model, needed in (
@@ -49,12 +60,12 @@ def build_judge(
             from rag_eval.judges.bedrock import build_bedrock_models
 
             llm, embeddings = build_bedrock_models(
-                names.get("llm"), names.get("embeddings"), settings, models.usage
+                names.get("llm"), names.get("embeddings"), settings, models.gate
             )
         else:
             from rag_eval.judges.openai_compatible import OpenAICompatible
 
-            client = OpenAICompatible(settings, models.usage)
+            client = OpenAICompatible(settings, models.gate)
             models._closers.append(client.aclose)
             llm = client.llm(names["llm"]) if "llm" in names else None
             embeddings = client.embeddings(names["embeddings"]) if "embeddings" in names else None

@@ -30,6 +30,8 @@ def failure_reason(exc: BaseException) -> ReasonCode:
     """Name a failed metric call by its root cause, most specific first."""
     causes = list(_causes(exc))
     names = {type(e).__name__ for e in causes}
+    if "BudgetExhausted" in names:  # refused by us, before the judge was asked
+        return "budget_exhausted"
     if isinstance(exc, TimeoutError) or names & {
         "APITimeoutError",
         "ReadTimeout",

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from rag_eval.domain.job import resolved_models
+from rag_eval.domain.pricing import price_of
 from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.settings import Settings
+from rag_eval.domain.verdicts import budget_limits
 from rag_eval.metrics import REGISTRY
 from rag_eval.metrics.spec import MetricSpec
 
@@ -64,6 +66,9 @@ def judge_problems(request: ScoreOptions, settings: Settings) -> list[dict[str, 
     Refused at submission so that a missing judge is a clear 422, not a job that fails
     minutes later; `allowed` lists what this service can score instead.
     """
+    budget = _unpriced_budget(request, settings)
+    if budget:
+        return budget
     models = (request.judge_model or "", request.embedding_model or "")
     refused = {
         spec.name: reason
@@ -84,6 +89,26 @@ def judge_problems(request: ScoreOptions, settings: Settings) -> list[dict[str, 
                 "or choose metrics from the allowed ones"
             ),
             "allowed": available_metrics(settings, *models),
+        }
+    ]
+
+
+def _unpriced_budget(request: ScoreOptions, settings: Settings) -> list[dict[str, Any]]:
+    """A dollar budget needs a price for every model the job pays for."""
+    if budget_limits(request, settings).max_cost_usd is None:
+        return []
+    judge, embeddings = resolved_models(request, settings)
+    used = [judge] if request.needs_judge() else []
+    used += [embeddings] if request.needs_embeddings() else []
+    unpriced = [model for model in used if price_of(model, settings.model_prices) is None]
+    if not unpriced:
+        return []
+    return [
+        {
+            "field": "max_cost_usd",
+            "message": f"no price is known for {', '.join(unpriced)}, so dollars cannot be "
+            "counted: give its price in RAGAS_MODEL_PRICES (template parameter ModelPrices), "
+            "or limit the job with max_judge_calls instead",
         }
     ]
 

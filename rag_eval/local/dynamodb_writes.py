@@ -5,7 +5,9 @@ same item at once (two shards counted together) both land, one after the other. 
 applies an update as read, change, store, with no lock: in its threaded server two
 concurrent updates can both pass their conditions and one overwrite the other, losing a
 count. Holding one lock around moto's item writes gives the semantics the service relies
-on; reads stay concurrent.
+on. moto's request handlers also copy or serialise an item while another thread writes
+it ("dictionary changed size during iteration"), so each DynamoDB request is handled
+under the same lock too: one at a time, as fast as moto is (microseconds a request).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ _lock = threading.RLock()
 
 
 def serialize_writes() -> None:
-    """Wrap moto's DynamoDB item writes in one lock, once per process."""
+    """Wrap moto's DynamoDB item writes, and its request handling, in one lock, once per
+    process."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    for name in _WRITES:
-        method = getattr(DynamoDBBackend, name)
+    for owner, name in [*((DynamoDBBackend, n) for n in _WRITES), (DynamoHandler, "call_action")]:
+        method = getattr(owner, name)
         if getattr(method, "_serialized", False):
             continue
 
@@ -32,4 +36,4 @@ def serialize_writes() -> None:
                 return _method(self, *args, **kwargs)
 
         serialized._serialized = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, serialized)
+        setattr(owner, name, serialized)

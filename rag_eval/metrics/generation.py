@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from rag_eval.metrics.spec import MetricGuide, MetricSpec
+from rag_eval.metrics.spec import JudgeLoad, MetricGuide, MetricSpec
 
 GROUNDING_STEPS = (
     "Tell the generator to answer only from the provided contexts, and to say so when they "
@@ -90,6 +90,10 @@ FAITHFULNESS = MetricSpec(
         GROUNDING_STEPS,
     ),
     chain=2,
+    # Requests and tokens per sample (bench/estimate.py --fit).
+    load=JudgeLoad(
+        calls=2, prompt_tokens=869, text_weight=1.16, output_tokens=40, output_weight=0.56
+    ),
 )
 
 ANSWER_RELEVANCY = MetricSpec(
@@ -118,6 +122,16 @@ ANSWER_RELEVANCY = MetricSpec(
     ),
     chain=2,  # 3 generations at once, then 1 embedding call (concurrent_answer_relevancy)
     custom_class=concurrent_answer_relevancy,
+    # Requests and tokens per sample (bench/estimate.py --fit).
+    load=JudgeLoad(
+        calls=3,
+        embedding_calls=1,
+        embedding_weight=0.89,
+        prompt_tokens=618,
+        text_weight=2.99,
+        output_tokens=20,
+        output_weight=0.11,
+    ),
 )
 
 SPECS = (FAITHFULNESS, ANSWER_RELEVANCY)

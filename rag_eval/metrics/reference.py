@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag_eval.metrics.spec import MetricGuide, MetricSpec
+from rag_eval.metrics.spec import JudgeLoad, MetricGuide, MetricSpec
 
 _DISAGREE = "Answers disagree with the reference answers"
 
@@ -21,6 +21,15 @@ ANSWER_CORRECTNESS = MetricSpec(
         "answers agree with the reference answers",
     ),
     chain=5,
+    # Requests and tokens per sample (bench/estimate.py --fit).
+    load=JudgeLoad(
+        calls=3,
+        embedding_calls=2,
+        embedding_weight=0.84,
+        prompt_tokens=980,
+        text_weight=2.18,
+        output_weight=3.94,
+    ),
 )
 
 FACTUAL_CORRECTNESS = MetricSpec(
@@ -38,6 +47,10 @@ FACTUAL_CORRECTNESS = MetricSpec(
         "the answers' claims match the reference claims",
     ),
     chain=4,
+    # Requests and tokens per sample (bench/estimate.py --fit).
+    load=JudgeLoad(
+        calls=4, prompt_tokens=826, text_weight=3.18, output_tokens=9, output_weight=4.23
+    ),
 )
 
 SEMANTIC_SIMILARITY = MetricSpec(
@@ -57,6 +70,8 @@ SEMANTIC_SIMILARITY = MetricSpec(
     chain=2,
     # ragas 0.4.3's ascore calls the sync embed_text(); it must not block the job's loop.
     blocking_embeddings=True,
+    # Requests and tokens per sample (bench/estimate.py --fit).
+    load=JudgeLoad(embedding_calls=2, embedding_weight=1.0),
 )
 
 SPECS = (ANSWER_CORRECTNESS, FACTUAL_CORRECTNESS, SEMANTIC_SIMILARITY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag_eval.metrics.spec import MetricGuide, MetricSpec
+from rag_eval.metrics.spec import JudgeLoad, MetricGuide, MetricSpec
 
 RECALL_STEPS = (
     "Raise top-k (and rerank afterwards to keep the prompt short).",
@@ -41,6 +41,8 @@ CONTEXT_PRECISION = MetricSpec(
     ),
     chain=1,
     chain_per_context=True,
+    # Requests and tokens per sample (bench/estimate.py --fit).
+    load=JudgeLoad(calls_per_context=1, prompt_tokens=1185, text_weight=1.01, output_tokens=26),
 )
 
 CONTEXT_RECALL = MetricSpec(
@@ -60,6 +62,10 @@ CONTEXT_RECALL = MetricSpec(
         RECALL_STEPS,
     ),
     chain=1,
+    # Requests and tokens per sample (bench/estimate.py --fit).
+    load=JudgeLoad(
+        calls=1, prompt_tokens=1809, text_weight=1.0, output_tokens=78, output_weight=0.1
+    ),
 )
 
 SPECS = (CONTEXT_PRECISION, CONTEXT_RECALL)

@@ -37,6 +37,22 @@ class MetricGuide:
 
 
 @dataclass(frozen=True)
+class JudgeLoad:
+    """What scoring one sample asks of the judge, on average: requests and tokens, for the
+    dry run's estimate. Fitted with the scripted judge, whose token counts follow OpenAI's
+    rule of thumb (bench/estimate.py prints the fit and its error)."""
+
+    calls: float = 0.0  # chat requests per sample
+    calls_per_context: float = 0.0  # more chat requests for each retrieved context
+    embedding_calls: float = 0.0  # embedding requests per sample
+    embedding_weight: float = 0.0  # embedded tokens per token of the texts read
+    prompt_tokens: float = 0.0  # input tokens per chat request besides the sample's texts
+    text_weight: float = 0.0  # input tokens per token of the sample's texts the metric reads
+    output_tokens: float = 0.0  # output tokens per chat request
+    output_weight: float = 0.0  # more output tokens per token of the texts read
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     name: str
     ragas_class: str  # a class of ragas.metrics.collections
@@ -53,6 +69,7 @@ class MetricSpec:
     custom_class: Callable[[], type] | None = None
     # ragas' ascore() calls the blocking embed_text(): the scorer runs it in a thread.
     blocking_embeddings: bool = False
+    load: JudgeLoad = JudgeLoad()
 
     @property
     def model_free(self) -> bool:

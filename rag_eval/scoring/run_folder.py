@@ -14,10 +14,12 @@ from typing import Any
 import pandas as pd
 
 from rag_eval import __version__
+from rag_eval.domain.job import JobCache
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
-from rag_eval.domain.results import ScoreRun
+from rag_eval.domain.results import JudgeConcurrency, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
+from rag_eval.domain.verdicts import Budget
 from rag_eval.metrics import REGISTRY
 
 # File name -> content type. Order is the order a reader should open them in.
@@ -46,6 +48,9 @@ class RunRecord:
     partial: bool = False  # a cancelled job: only the samples scored before the cancel
     min_coverage: float = 0.0  # below it, the summary warns that the means rest on little
     cost: Cost | None = None  # the judge's spend, from run.usage and the price table
+    cache: JobCache | None = None  # the verdict cache's hits, misses and savings
+    budget: Budget | None = None  # the job's limits and its spend against them
+    concurrency: JudgeConcurrency | None = None  # judge requests in flight, after 429s
 
 
 def run_files(
@@ -164,6 +169,26 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         f"- Judge tokens: {run.usage.input_tokens} in, {run.usage.output_tokens} out, "
         f"{run.usage.requests} requests",
         *([f"- Cost: {_dollars(record.cost)}"] if record.cost is not None else []),
+        *([f"- Cache: {_cache_line(record)}"] if record.cache is not None else []),
+        *(
+            [
+                f"- **Budget exhausted**: {_budget_line(record.budget)}; the pairs not scored "
+                "by then are left with reason `budget_exhausted`"
+            ]
+            if record.budget is not None and record.budget.exhausted
+            else [f"- Budget: {_budget_line(record.budget)}"]
+            if record.budget is not None
+            else []
+        ),
+        *(
+            [
+                f"- The judge answered 429 {run.usage.rate_limited} time(s): requests in flight "
+                f"went down to {record.concurrency.lowest} of {record.concurrency.configured} "
+                f"(mean {record.concurrency.effective})"
+            ]
+            if run.usage.rate_limited and record.concurrency and record.concurrency.lowest
+            else []
+        ),
         "",
         "## Metric means",
         "",
@@ -226,6 +251,14 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         },
         "token_usage": run.usage.model_dump(),
         "cost": record.cost.model_dump() if record.cost is not None else None,
+        "cache": record.cache.model_dump() if record.cache is not None else None,
+        "budget": record.budget.model_dump() if record.budget is not None else None,
+        "judge": {
+            "rate_limited": run.usage.rate_limited,
+            "concurrency": (
+                record.concurrency.model_dump(exclude={"seconds"}) if record.concurrency else None
+            ),
+        },
         "versions": {
             "rag_eval": __version__,
             "ragas": _version("ragas"),
@@ -235,6 +268,30 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         },
         "files": list(RUN_FILES),
     }
+
+
+def _cache_line(record: RunRecord) -> str:
+    cache = record.cache
+    assert cache is not None
+    if cache.mode == "off":
+        return "off (every request went to the judge)"
+    saved = record.cost.saved_usd if record.cost is not None else None
+    dollars = f"${saved:.4f}" if saved is not None else "an unknown amount (no price)"
+    return (
+        f"{cache.hits} hit(s), {cache.misses} miss(es) ({cache.mode}); saved "
+        f"{cache.saved.input_tokens} input and {cache.saved.output_tokens} output tokens, "
+        f"{dollars}"
+    )
+
+
+def _budget_line(budget: Budget) -> str:
+    limits = [
+        *([f"${budget.max_cost_usd:g}"] if budget.max_cost_usd is not None else []),
+        *([f"{budget.max_judge_calls} judge calls"] if budget.max_judge_calls is not None else []),
+    ]
+    return (
+        f"{budget.judge_calls} judge call(s), ${budget.cost_usd:.4f} spent of {' / '.join(limits)}"
+    )
 
 
 def _dollars(cost: Cost) -> str:

@@ -3,7 +3,8 @@
 All pairs run concurrently under one semaphore of RAGAS_MAX_CONCURRENCY judge-backed
 calls, so the judge sees a steady number of requests in flight whatever the mix of
 samples and metrics. A failing call yields `None` and a reason code; it never fails
-the job and never turns a mean into NaN.
+the job and never turns a mean into NaN. Every judge request passes the scoring's gate
+(`rag_eval.judges.gate`): once it reports the budget spent, no further pair is started.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag_eval.domain.job import Progress
 from rag_eval.domain.request import Sample, ScoreRequest
 from rag_eval.domain.results import SampleResult, ScoreRun, sample_ids
 from rag_eval.domain.settings import Settings
-from rag_eval.judges.factory import JudgeModels, build_judge
+from rag_eval.domain.verdicts import pair_key
+from rag_eval.judges.factory import JudgeModels, build_judge, default_gate
 from rag_eval.judges.failures import failure_reason
+from rag_eval.judges.gate import BudgetExhausted, JudgeGate, metric_call
 from rag_eval.metrics.spec import MetricSpec
 
 logger = logging.getLogger(__name__)
@@ -50,17 +54,24 @@ class Scorer:
         embedding_model: str | None = None,
         on_progress: ProgressCallback | None = None,
         skipped: dict[str, str] | None = None,
+        gate: JudgeGate | None = None,
     ) -> ScoreRun:
         """`skipped`: the metrics no sample of the whole job can feed (a shard is scored
-        with its job's); by default, those of this request's samples."""
+        with its job's); by default, those of this request's samples. `gate`: the job's
+        cache and budget (by default neither)."""
         skipped = request.skipped_metrics() if skipped is None else skipped
         specs = [s for s in request.metric_specs() if s.name not in skipped]
-        judge = self._judge_factory(
+        gate = gate or default_gate(self._settings)
+        models = (
             judge_model or request.judge_model or self._settings.judge_model,
             embedding_model or request.embedding_model or self._settings.embedding_model,
+        )
+        judge = self._judge_factory(
+            *models,
             self._settings,
             need_llm=any(s.needs_judge for s in specs),
             need_embeddings=any(s.needs_embeddings for s in specs),
+            gate=gate,
         )
         try:
             built = {s.name: s.build(judge.llm, judge.embeddings) for s in specs}
@@ -75,11 +86,15 @@ class Scorer:
             progress = Progress(
                 samples_total=len(results), metric_calls_total=len(results) * len(specs)
             )
-            tracker = _ProgressTracker(progress, len(specs), on_progress)
-            # Twice the judge's cap of metric calls in flight: while one call parses an
-            # answer or builds its next prompt, another already waits with a request, so
-            # the judge's C connections (limited by the provider client) never idle.
-            semaphore = asyncio.Semaphore(2 * max(1, self._settings.max_concurrency))
+            scoring = _Scoring(
+                gate=gate,
+                models=models,
+                # Twice the judge's cap of metric calls in flight: while one call parses an
+                # answer or builds its next prompt, another already waits with a request,
+                # so the judge's C connections (limited by the provider client) never idle.
+                semaphore=asyncio.Semaphore(2 * max(1, self._settings.max_concurrency)),
+                tracker=_ProgressTracker(progress, len(specs), on_progress),
+            )
             pairs = [
                 (sample, result, spec)
                 for sample, result in zip(request.samples, results, strict=True)
@@ -88,12 +103,9 @@ class Scorer:
             # Longest chains of judge calls first, so the last calls to finish are short
             # ones and the judge's C slots stay busy to the end (the semaphore is FIFO).
             pairs.sort(key=lambda pair: -pair[2].chain_length(pair[0].contexts))
-            timings: dict[str, list[int]] = {}
             await asyncio.gather(
                 *(
-                    self._score_one(
-                        spec, built[spec.name], sample, result, semaphore, tracker, timings
-                    )
+                    self._score_one(spec, built[spec.name], sample, result, scoring)
                     for sample, result, spec in pairs
                 )
             )
@@ -104,8 +116,10 @@ class Scorer:
             results=results,
             skipped=skipped,
             weights=dict(request.weights),
-            usage=judge.usage,
-            metric_ms=timings,
+            usage=gate.usage,
+            metric_ms=scoring.timings,
+            cache=gate.cache,
+            concurrency=gate.limit.report(),
         )
 
     async def _score_one(
@@ -114,15 +128,13 @@ class Scorer:
         metric: object,
         sample: Sample,
         result: SampleResult,
-        semaphore: asyncio.Semaphore,
-        tracker: _ProgressTracker,
-        timings: dict[str, list[int]],
+        scoring: _Scoring,
     ) -> None:
         missing = sample.missing_inputs(spec.inputs)
         if missing:
             result.reasons[spec.name] = "missing_input"
             result.details[spec.name] = f"missing input: {', '.join(missing)}"
-            tracker.done(result.sample_id)
+            scoring.tracker.done(result.sample_id)
             return
         arguments = spec.arguments(sample.model_dump())
         started = time.monotonic()
@@ -130,11 +142,15 @@ class Scorer:
             if spec.model_free:
                 value = (await metric.ascore(**arguments)).value
             else:
-                async with semaphore:
-                    value = await asyncio.wait_for(
-                        self._call(spec, metric, arguments),
-                        timeout=self._settings.metric_timeout_seconds,
-                    )
+                async with scoring.semaphore:
+                    if scoring.gate.exhausted:  # no new pair once the budget is spent
+                        raise BudgetExhausted("the job's budget was spent before this pair")
+                    with metric_call() as call:
+                        value = await asyncio.wait_for(
+                            self._call(spec, metric, arguments),
+                            timeout=self._settings.metric_timeout_seconds,
+                        )
+                    scoring.gate.mark_pair(pair_key(spec.name, scoring.models, arguments), call)
         except Exception as exc:  # one metric's failure must not sink the others
             reason = failure_reason(exc)
             result.reasons[spec.name] = reason
@@ -151,9 +167,9 @@ class Scorer:
             result.scores[spec.name] = score
         finally:
             elapsed = time.monotonic() - started
-            timings.setdefault(spec.name, []).append(round(elapsed * 1000))
+            scoring.timings.setdefault(spec.name, []).append(round(elapsed * 1000))
             logger.debug("metric scored", extra={"metric": spec.name, "seconds": round(elapsed, 3)})
-            tracker.done(result.sample_id)
+            scoring.tracker.done(result.sample_id)
 
     @staticmethod
     async def _call(spec: MetricSpec, metric: object, arguments: dict) -> object:
@@ -172,6 +188,17 @@ def _clean(value: object) -> float | None:
     if math.isnan(number):
         return None
     return min(1.0, max(0.0, number))
+
+
+@dataclass
+class _Scoring:
+    """What every pair of one scoring shares."""
+
+    gate: JudgeGate
+    models: tuple[str, str]  # judge, embeddings
+    semaphore: asyncio.Semaphore
+    tracker: _ProgressTracker
+    timings: dict[str, list[int]] = field(default_factory=dict)  # metric -> call durations
 
 
 class _ProgressTracker:

@@ -46,6 +46,7 @@ def test_each_route_lists_its_real_answers_in_the_error_shape() -> None:
     }
 
     assert responses[("POST", "/score-jobs")] == {
+        "200",  # a dry run's estimate
         "202",
         "400",
         "403",

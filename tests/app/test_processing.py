@@ -57,11 +57,11 @@ def aws() -> Iterator[dict[str, str]]:
 class CountingPipeline(ScoringPipeline):
     """The real pipeline, counting the samples it scores and failing when told to."""
 
-    def __init__(self, settings: Settings, store: Any, world: World) -> None:
-        super().__init__(settings, store)
+    def __init__(self, settings: Settings, store: Any, verdicts: Any, world: World) -> None:
+        super().__init__(settings, store, verdicts)
         self._world = world
 
-    async def score_shard(self, options, samples, skipped, on_progress=None):
+    async def score_shard(self, options, samples, *args, **kwargs):
         self._world.scoring.wait()  # a test may hold scoring to overlap two copies
         first = samples[0].sample_id
         if self._world.fail_shards.get(first, 0) > 0:
@@ -69,14 +69,14 @@ class CountingPipeline(ScoringPipeline):
             raise RuntimeError(f"the worker crashed on the shard of {first}")
         with self._world.lock:
             self._world.scored.update(s.sample_id for s in samples)
-        return await super().score_shard(options, samples, skipped, on_progress)
+        return await super().score_shard(options, samples, *args, **kwargs)
 
-    async def fan_in(self, job, plan, samples, results, usage):
+    async def fan_in(self, *args, **kwargs):
         if self._world.fail_fan_ins > 0:
             self._world.fail_fan_ins -= 1
             raise RuntimeError("the worker crashed during fan-in")
         self._world.fan_ins += 1
-        return await super().fan_in(job, plan, samples, results, usage)
+        return await super().fan_in(*args, **kwargs)
 
 
 CALLER = "arn:aws:iam::123456789012:role/team-a"
@@ -139,7 +139,9 @@ class World:
             self.repository,
             self.store,
             SqsJobQueue(self.settings.shard_queue_url, self.sqs),
-            pipeline_factory=lambda settings, store: CountingPipeline(settings, store, self),
+            pipeline_factory=lambda settings, store, verdicts: CountingPipeline(
+                settings, store, verdicts, self
+            ),
             clock=lambda: self.now,
         )
 

@@ -21,7 +21,6 @@ from ragas.metrics.collections.faithfulness.util import (
 )
 
 from rag_eval.domain.pricing import job_cost
-from rag_eval.domain.results import TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.bedrock import (
     BedrockConverseLLM,
@@ -29,6 +28,7 @@ from rag_eval.judges.bedrock import (
     InvalidJudgeOutput,
     build_bedrock_models,
 )
+from rag_eval.judges.gate import JudgeGate
 from testkit.bedrock_stub import BedrockStub
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -97,14 +97,14 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[BedrockStub]:
 
 
 @pytest.fixture
-def usage() -> TokenUsage:
-    return TokenUsage()
+def gate() -> JudgeGate:
+    return JudgeGate()
 
 
-def judge(usage: TokenUsage, *, max_retries: int = 3, embedding_model: str = TITAN):
+def judge(gate: JudgeGate, *, max_retries: int = 3, embedding_model: str = TITAN):
     """The judge LLM and embeddings as the worker builds them, from settings."""
     settings = Settings(max_retries=max_retries, metric_timeout_seconds=10)
-    return build_bedrock_models(CLAUDE, embedding_model, settings, usage)
+    return build_bedrock_models(CLAUDE, embedding_model, settings, gate)
 
 
 def score(metric: Any, **arguments: Any) -> float:
@@ -112,9 +112,9 @@ def score(metric: Any, **arguments: Any) -> float:
 
 
 @pytest.mark.parametrize("metric_name", list(METRICS))
-def test_every_judge_metric_scores_between_0_and_1_through_bedrock(stub, usage, metric_name):
+def test_every_judge_metric_scores_between_0_and_1_through_bedrock(stub, gate, metric_name):
     # GIVEN the Bedrock judge and embeddings, and a grounded sample
-    llm, embeddings = judge(usage)
+    llm, embeddings = judge(gate)
     build, arguments = METRICS[metric_name]
 
     # WHEN the ragas collections metric scores it
@@ -124,12 +124,12 @@ def test_every_judge_metric_scores_between_0_and_1_through_bedrock(stub, usage, 
     assert not math.isnan(value)
     assert 0.0 <= value <= 1.0
     assert stub.models_seen <= {CLAUDE, TITAN}
-    assert usage.requests == sum(stub.calls.values())
+    assert gate.usage.requests == sum(stub.calls.values())
 
 
-def test_grounded_answer_is_more_faithful_than_an_ungrounded_one(stub, usage):
+def test_grounded_answer_is_more_faithful_than_an_ungrounded_one(stub, gate):
     # GIVEN one answer the contexts support and one they contradict
-    llm, _ = judge(usage)
+    llm, _ = judge(gate)
     faithfulness = collections.Faithfulness(llm=llm)
 
     # WHEN both are scored
@@ -142,18 +142,18 @@ def test_grounded_answer_is_more_faithful_than_an_ungrounded_one(stub, usage):
     assert ungrounded < grounded
 
 
-def test_judge_and_embedding_tokens_are_counted(stub, usage):
+def test_judge_and_embedding_tokens_are_counted(stub, gate):
     # GIVEN the judge and embeddings sharing one usage counter
-    llm, embeddings = judge(usage)
+    llm, embeddings = judge(gate)
 
     # WHEN faithfulness (2 Converse calls) is scored
     score(collections.Faithfulness(llm=llm), **METRICS["faithfulness"][1])
 
     # THEN the Converse usage is counted
-    assert usage.requests == 2
-    assert usage.input_tokens > 0
-    assert usage.output_tokens > 0
-    judge_input, judge_output = usage.input_tokens, usage.output_tokens
+    assert gate.usage.requests == 2
+    assert gate.usage.input_tokens > 0
+    assert gate.usage.output_tokens > 0
+    judge_input, judge_output = gate.usage.input_tokens, gate.usage.output_tokens
 
     # WHEN semantic similarity (2 Titan embeddings, sync calls) is scored
     score(
@@ -161,20 +161,20 @@ def test_judge_and_embedding_tokens_are_counted(stub, usage):
     )
 
     # THEN embedding input tokens are counted too, with no output tokens
-    assert usage.requests == 4
-    assert usage.input_tokens > judge_input
-    assert usage.output_tokens == judge_output
+    assert gate.usage.requests == 4
+    assert gate.usage.input_tokens > judge_input
+    assert gate.usage.output_tokens == judge_output
     # AND each model's share is kept under the name a request gives it, and priced
-    assert set(usage.by_model) == {f"bedrock:{CLAUDE}", f"bedrock:{TITAN}"}
-    assert usage.by_model[f"bedrock:{CLAUDE}"].input_tokens == judge_input
-    cost = job_cost(usage)
+    assert set(gate.usage.by_model) == {f"bedrock:{CLAUDE}", f"bedrock:{TITAN}"}
+    assert gate.usage.by_model[f"bedrock:{CLAUDE}"].input_tokens == judge_input
+    cost = job_cost(gate.usage)
     assert cost.total_usd is not None and cost.total_usd > 0
     assert cost.by_model[f"bedrock:{TITAN}"].output_tokens == 0
 
 
-def test_throttled_twice_then_answered_still_scores(stub, usage):
+def test_throttled_twice_then_answered_still_scores(stub, gate):
     # GIVEN Bedrock throttles the next two requests, and 3 retries are allowed
-    llm, _ = judge(usage, max_retries=3)
+    llm, _ = judge(gate, max_retries=3)
     stub.throttle(2)
 
     # WHEN faithfulness is scored
@@ -185,9 +185,9 @@ def test_throttled_twice_then_answered_still_scores(stub, usage):
     assert value == 1.0
 
 
-def test_throttling_beyond_the_retries_raises_the_throttling_error(stub, usage):
+def test_throttling_beyond_the_retries_raises_the_throttling_error(stub, gate):
     # GIVEN Bedrock keeps throttling and 1 retry is allowed
-    llm, _ = judge(usage, max_retries=1)
+    llm, _ = judge(gate, max_retries=1)
     stub.throttle(100)
 
     # WHEN a metric calls the judge
@@ -197,12 +197,12 @@ def test_throttling_beyond_the_retries_raises_the_throttling_error(stub, usage):
     # THEN the caller sees ThrottlingException after 2 attempts
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert stub.calls["throttled"] == 2
-    assert usage.requests == 0
+    assert gate.usage.requests == 0
 
 
-def test_a_text_answer_without_json_raises_invalid_judge_output(stub, usage):
+def test_a_text_answer_without_json_raises_invalid_judge_output(stub, gate):
     # GIVEN a model that answers prose instead of using the tool
-    llm, _ = judge(usage)
+    llm, _ = judge(gate)
     stub.answer_in_text(100)
 
     # WHEN a metric calls the judge
@@ -212,12 +212,12 @@ def test_a_text_answer_without_json_raises_invalid_judge_output(stub, usage):
     # THEN the error names the failure, is a ValueError, and the tokens spent count
     assert isinstance(raised.value, ValueError)
     assert "stopReason=end_turn" in str(raised.value)
-    assert usage.requests == 1
+    assert gate.usage.requests == 1
 
 
-def test_json_inside_a_text_answer_is_used(stub, usage):
+def test_json_inside_a_text_answer_is_used(stub, gate):
     # GIVEN a model that answers the JSON in a fenced text block instead of the tool
-    llm, _ = judge(usage)
+    llm, _ = judge(gate)
     stub.answer_in_text(100, with_json=True)
 
     # WHEN faithfulness is scored
@@ -227,9 +227,9 @@ def test_json_inside_a_text_answer_is_used(stub, usage):
     assert value == 1.0
 
 
-def test_sync_generate_returns_the_response_model(stub, usage):
+def test_sync_generate_returns_the_response_model(stub, gate):
     # GIVEN a ragas prompt, called outside any event loop
-    llm, _ = judge(usage)
+    llm, _ = judge(gate)
     prompt = StatementGeneratorPrompt().to_string(
         StatementGeneratorInput(question=QUESTION, answer=GROUNDED_ANSWER)
     )
@@ -245,9 +245,9 @@ def test_sync_generate_returns_the_response_model(stub, usage):
     ]
 
 
-def test_cohere_embeddings_batch_texts_in_one_request(stub, usage):
+def test_cohere_embeddings_batch_texts_in_one_request(stub, gate):
     # GIVEN a Cohere embedding model
-    llm, embeddings = judge(usage, embedding_model=COHERE)
+    llm, embeddings = judge(gate, embedding_model=COHERE)
     assert isinstance(embeddings, BedrockEmbeddings)
 
     # WHEN three texts are embedded
@@ -257,7 +257,7 @@ def test_cohere_embeddings_batch_texts_in_one_request(stub, usage):
     assert stub.calls["invoke"] == 1
     assert len(vectors) == 3
     assert vectors[0] == vectors[2] != vectors[1]
-    assert usage.input_tokens > 0
+    assert gate.usage.input_tokens > 0
 
     # AND answer relevancy scores with Cohere embeddings too
     relevancy = collections.AnswerRelevancy(llm=llm, embeddings=embeddings)
@@ -265,14 +265,14 @@ def test_cohere_embeddings_batch_texts_in_one_request(stub, usage):
     assert 0.0 < value <= 1.0
 
 
-def test_build_bedrock_models_builds_only_what_is_named(usage):
+def test_build_bedrock_models_builds_only_what_is_named(gate):
     # GIVEN a client the caller already has
     client = object()
 
     # WHEN only a judge, only embeddings, or nothing is named
-    judge_only = build_bedrock_models(CLAUDE, None, Settings(), usage, client=client)
-    embeddings_only = build_bedrock_models(None, TITAN, Settings(), usage, client=client)
-    nothing = build_bedrock_models(None, None, Settings(), usage)
+    judge_only = build_bedrock_models(CLAUDE, None, Settings(), gate, client=client)
+    embeddings_only = build_bedrock_models(None, TITAN, Settings(), gate, client=client)
+    nothing = build_bedrock_models(None, None, Settings(), gate)
 
     # THEN exactly those are built, on the given client
     assert isinstance(judge_only[0], BedrockConverseLLM) and judge_only[1] is None

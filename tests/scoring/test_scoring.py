@@ -229,10 +229,15 @@ def test_rate_limit_with_retry_after_is_waited_out_and_scores(judge_env: Scripte
     ],
 )
 def test_a_persistent_judge_failure_fails_only_that_metric(
-    judge_env: ScriptedJudge, kind: str, options: dict[str, Any], reason: str
+    judge_env: ScriptedJudge,
+    kind: str,
+    options: dict[str, Any],
+    reason: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN context recall's prompts keep failing, beyond the client's retries and
-    # instructor's re-asks
+    # instructor's re-asks (429s too: adaptive concurrency, which waits them out, is off)
+    monkeypatch.setenv("RAGAS_ADAPTIVE_CONCURRENCY", "false")
     judge_env.fail_next(kind, count=20, fail_titles={"ContextRecallOutput"}, **options)
 
     # WHEN the metrics score
@@ -245,8 +250,10 @@ def test_a_persistent_judge_failure_fails_only_that_metric(
 def test_persistent_rate_limit_is_retried_as_often_as_configured(
     judge_env: ScriptedJudge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN two retries allowed and a judge that keeps answering 429
+    # GIVEN two retries allowed, adaptive concurrency off, and a judge that keeps
+    # answering 429
     monkeypatch.setenv("RAGAS_MAX_RETRIES", "2")
+    monkeypatch.setenv("RAGAS_ADAPTIVE_CONCURRENCY", "false")
     judge_env.fail_next(
         "rate_limit", count=20, retry_after=0.01, fail_titles={"ContextRecallOutput"}
     )

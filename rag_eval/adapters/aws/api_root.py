@@ -11,17 +11,24 @@ from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
 from rag_eval.adapters.aws.metrics import CloudWatchJobMetrics
 from rag_eval.adapters.aws.s3 import S3ObjectStore
 from rag_eval.adapters.aws.sqs import SqsJobQueue
+from rag_eval.adapters.aws.verdicts import DynamoVerdictStore
 from rag_eval.app.jobs import JobService
 from rag_eval.domain.settings import Settings
 
 
 def job_service(settings: Settings, metrics: Metrics | None = None) -> JobService:
-    """The service on the template's table, queue and bucket; what it counts goes to
+    """The service on the template's tables, queue and bucket; what it counts goes to
     `metrics` (the handler's, which writes them once per invocation)."""
+    store = S3ObjectStore(settings.artifacts_bucket)
     return JobService(
         settings,
         DynamoJobRepository(settings.jobs_table),
         SqsJobQueue(settings.queue_url),
-        S3ObjectStore(settings.artifacts_bucket),
+        store,
         CloudWatchJobMetrics(metrics) if metrics is not None else None,
+        verdicts=(
+            DynamoVerdictStore(settings.cache_table, store, settings.cache_ttl_days)
+            if settings.cache_table
+            else None
+        ),
     )

@@ -54,6 +54,9 @@ def job_from_item(item: dict[str, Any]) -> JobStatus:
     if "running_sums" in item and job.status is JobState.RUNNING:
         sums = from_dynamo(item["running_sums"])
         job.progress = live_progress(job.progress, sums, job.started_at, utc_now())
+    if job.budget is not None and job.status is JobState.RUNNING:  # the live counters
+        job.budget.judge_calls = int(from_dynamo(item.get("budget_calls", {"N": "0"})))
+        job.budget.cost_usd = round(float(from_dynamo(item.get("budget_usd", {"N": "0"}))), 6)
     return job
 
 

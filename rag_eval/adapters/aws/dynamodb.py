@@ -19,6 +19,7 @@ from rag_eval.adapters.aws.dynamo_items import (
     shard_item_key,
     to_dynamo,
 )
+from rag_eval.adapters.aws.verdicts import JobBudgetCounters
 from rag_eval.domain.errors import JobExists
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import ShardTally
@@ -31,7 +32,7 @@ MAX_LIST_READS = 5
 _ACTIVE = {f":{state.value}": {"S": state.value} for state in ACTIVE_STATES}
 
 
-class DynamoJobRepository:
+class DynamoJobRepository(JobBudgetCounters):
     """The ScoreJobs table: one item per job, indexed newest first by `created_at`."""
 
     def __init__(self, table: str, client: Any = None) -> None:

@@ -27,6 +27,7 @@ from rag_eval.adapters.http.answers import (
     SubmittedJob,
     UploadTicket,
 )
+from rag_eval.app.estimate import Estimate
 from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.request import DatasetJob, ScoreRequest
@@ -46,6 +47,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     *_REQUESTS,
     JobStatus,
     SubmittedJob,
+    Estimate,
     JobPage,
     ArtifactLinks,
     UploadTicket,
@@ -128,6 +130,11 @@ def _paths() -> dict[str, Any]:
                     "metrics": ["chrf_score"],
                     "on_invalid": "skip",
                 },
+                "a dry run (an estimate, no job)": {
+                    "samples": [_EXAMPLE_SAMPLE],
+                    "metrics": ["faithfulness", "context_recall"],
+                    "dry_run": True,
+                },
             },
         ),
     }
@@ -147,7 +154,12 @@ def _paths() -> dict[str, Any]:
                                 "schema": {"type": "string", "enum": ["true"]},
                             },
                         },
-                    )
+                    ),
+                    200: _answer(
+                        "A dry run's estimate: judge calls, tokens, dollars, duration and the "
+                        "share already cached. Nothing was created.",
+                        "Estimate",
+                    ),
                 },
                 (400, 409, 413, 422, 503),
                 description=(

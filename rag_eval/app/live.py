@@ -1,0 +1,51 @@
+"""What a shard writes to its job's record while it scores: live progress, and the judge
+calls and dollars counted against the job's budget (shared by every shard)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rag_eval.app.ports import WorkerRepository
+from rag_eval.domain.job import Progress, iso, utc_now
+from rag_eval.domain.verdicts import BudgetLimits
+
+
+def progress_reporter(
+    repository: WorkerRepository, job_id: str, interval_seconds: float
+) -> Callable[[Progress], None]:
+    """Live progress inside a shard: the metric calls done since the last report, at most
+    once per interval."""
+    last = {"at": time.monotonic(), "calls": 0}
+
+    def report(progress: Progress) -> None:
+        now = time.monotonic()
+        if now - last["at"] < interval_seconds:
+            return
+        calls = progress.metric_calls_done - last["calls"]
+        last.update(at=now, calls=progress.metric_calls_done)
+        if calls:
+            repository.add_metric_calls(job_id, calls, iso(utc_now()))
+
+    return report
+
+
+class JobBudget:
+    """`JudgeBudget` on the job item: each judge call is counted by a conditional write
+    before it starts, so however many shards run at once the calls never pass the limit,
+    and dollars pass it by at most the calls already in flight."""
+
+    def __init__(self, repository: WorkerRepository, job_id: str, limits: BudgetLimits) -> None:
+        self._repository = repository
+        self._job_id = job_id
+        self._limits = limits
+
+    def reserve(self) -> bool:
+        return self._repository.reserve_judge_call(self._job_id, self._limits)
+
+    def spend(self, usd: float) -> None:
+        if usd > 0:
+            self._repository.add_judge_spend(self._job_id, usd)
+
+    def used(self) -> tuple[int, float]:
+        return self._repository.judge_spend(self._job_id)

@@ -1,0 +1,63 @@
+"""A job's judge load before it runs: requests, tokens, dollars and time, from the samples'
+texts and each metric's `JudgeLoad` (rag_eval/metrics/spec.py).
+
+Light: the API answers dry runs with it. Tokens are counted by OpenAI's rule of thumb
+(about 4 characters a token; a CJK character is one), which is what the loads were
+fitted to.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from rag_eval.domain.request import Sample
+from rag_eval.metrics.spec import MetricSpec
+
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def approx_tokens(text: str | None) -> int:
+    if not text:
+        return 0
+    cjk = len(_CJK.findall(text))
+    return cjk + math.ceil((len(text) - cjk) / 4)
+
+
+def text_tokens(spec: MetricSpec, sample: Sample) -> int:
+    """Tokens of the sample's texts the metric's prompts carry: a metric that judges each
+    context alone carries the other texts once per context."""
+    contexts = sample.contexts or []
+    context_tokens = sum(approx_tokens(c) for c in contexts)
+    others = sum(approx_tokens(getattr(sample, name)) for name in spec.inputs if name != "contexts")
+    if spec.chain_per_context:
+        return len(contexts) * others + context_tokens
+    return others + (context_tokens if "contexts" in spec.inputs else 0)
+
+
+@dataclass
+class Load:
+    """Judge requests and tokens, summed."""
+
+    calls: float = 0.0  # judge and embedding requests
+    input_tokens: float = 0.0
+    output_tokens: float = 0.0
+    by_model: dict[str, list[float]] = field(default_factory=dict)  # model -> [in, out]
+
+    def add(self, spec: MetricSpec, sample: Sample, judge: str, embeddings: str) -> None:
+        load = spec.load
+        chats = load.calls + load.calls_per_context * len(sample.contexts or [])
+        texts = text_tokens(spec, sample)
+        tokens_in = chats * load.prompt_tokens + load.text_weight * texts
+        tokens_out = chats * load.output_tokens + load.output_weight * texts
+        embedded = load.embedding_weight * texts
+        self.calls += chats + load.embedding_calls
+        self.input_tokens += tokens_in + embedded
+        self.output_tokens += tokens_out
+        if chats:
+            share = self.by_model.setdefault(judge, [0.0, 0.0])
+            share[0] += tokens_in
+            share[1] += tokens_out
+        if load.embedding_calls:
+            self.by_model.setdefault(embeddings, [0.0, 0.0])[0] += embedded
