@@ -21,3 +21,19 @@ def aws_client(service: str) -> Any:
         if os.environ.get("AWS_ENDPOINT_URL"):
             options["s3"] = {"addressing_style": "path"}  # local endpoints have no bucket DNS
     return boto3.client(service, config=Config(**options))
+
+
+class LazyClient:
+    """An adapter's boto3 client: the one a test hands in, else the shared one of
+    `service`, made on first use."""
+
+    service: str
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws_client(self.service)
+        return self._client

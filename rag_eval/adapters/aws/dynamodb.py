@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_eval.adapters.aws.clients import aws_client
+from rag_eval.adapters.aws.clients import LazyClient
 from rag_eval.adapters.aws.dynamo_items import (
     decode_cursor,
     encode_cursor,
@@ -32,18 +32,14 @@ MAX_LIST_READS = 5
 _ACTIVE = {f":{state.value}": {"S": state.value} for state in ACTIVE_STATES}
 
 
-class DynamoJobRepository(JobBudgetCounters):
+class DynamoJobRepository(LazyClient, JobBudgetCounters):
     """The ScoreJobs table: one item per job, indexed newest first by `created_at`."""
 
-    def __init__(self, table: str, client: Any = None) -> None:
-        self._table = table
-        self._client = client
+    service = "dynamodb"
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("dynamodb")
-        return self._client
+    def __init__(self, table: str, client: Any = None) -> None:
+        super().__init__(client)
+        self._table = table
 
     def create(self, job: JobStatus, request_hash: str, expires_at: int) -> None:
         # No attribute for a None: if_not_exists() (e.g. of started_at) must find none.

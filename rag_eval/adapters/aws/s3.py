@@ -5,19 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rag_eval.adapters.aws.clients import aws_client
+from rag_eval.adapters.aws.clients import LazyClient
 
 
-class S3ObjectStore:
+class S3ObjectStore(LazyClient):
+    service = "s3"
+
     def __init__(self, bucket: str, client: Any = None) -> None:
+        super().__init__(client)
         self.bucket = bucket
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("s3")
-        return self._client
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)

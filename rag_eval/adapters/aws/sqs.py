@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_eval.adapters.aws.clients import aws_client
+from rag_eval.adapters.aws.clients import LazyClient
 
 BATCH = 10  # SendMessageBatch's most entries per call
 
 
-class SqsJobQueue:
+class SqsJobQueue(LazyClient):
+    service = "sqs"
+
     def __init__(self, queue_url: str, client: Any = None) -> None:
+        super().__init__(client)
         self._queue_url = queue_url
-        self._client = client
 
     def send(self, body: str) -> None:
-        client = self._client or aws_client("sqs")
-        client.send_message(QueueUrl=self._queue_url, MessageBody=body)
+        self.client.send_message(QueueUrl=self._queue_url, MessageBody=body)
 
     def send_batch(self, bodies: list[str]) -> None:
-        client = self._client or aws_client("sqs")
         for start in range(0, len(bodies), BATCH):
             entries = [
                 {"Id": str(index), "MessageBody": body}
                 for index, body in enumerate(bodies[start : start + BATCH])
             ]
-            failed = client.send_message_batch(QueueUrl=self._queue_url, Entries=entries).get(
+            failed = self.client.send_message_batch(QueueUrl=self._queue_url, Entries=entries).get(
                 "Failed", []
             )
             if failed:

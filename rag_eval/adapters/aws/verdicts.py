@@ -13,7 +13,7 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
-from rag_eval.adapters.aws.clients import aws_client
+from rag_eval.adapters.aws.clients import LazyClient
 from rag_eval.adapters.aws.dynamo_items import from_dynamo, is_conditional_failure, to_dynamo
 from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.layout import verdict_key
@@ -24,20 +24,16 @@ _BATCH_GET = 100  # DynamoDB's BatchGetItem maximum
 _BATCH_ATTEMPTS = 5  # unprocessed keys are asked for again, with backoff, this often
 
 
-class DynamoVerdictStore:
+class DynamoVerdictStore(LazyClient):
+    service = "dynamodb"
+
     def __init__(
         self, table: str, overflow: ObjectStore, ttl_days: int = 30, client: Any = None
     ) -> None:
+        super().__init__(client)
         self._table = table
         self._overflow = overflow
         self._ttl_seconds = ttl_days * 86_400
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("dynamodb")
-        return self._client
 
     def get(self, key: str) -> bytes | None:
         item = self.client.get_item(TableName=self._table, Key={"key": {"S": key}}).get("Item")
