@@ -161,9 +161,12 @@ class JudgeGate:
 
     # -- the cache ----------------------------------------------------------------------
 
-    def key(self, provider: str, request: Any, *, repeatable: bool = False) -> str:
+    def key(
+        self, provider: str, request: Any, *, repeatable: bool = False, retry: bool = False
+    ) -> str:
         """The request's cache key; a judge prompt's carries its occurrence in the metric
-        call, an embedding's (`repeatable`) does not."""
+        call, an embedding's (`repeatable`) does not. A `retry` of a failed attempt is the
+        same asking again: it keeps the occurrence of the attempt it repeats."""
         if repeatable:
             return request_key(provider, request, None)
         call = _CALL.get()
@@ -171,8 +174,11 @@ class JudgeGate:
         if call is not None:
             identity = request_key(provider, request, None)
             with self._lock:
-                occurrence = call.asked[identity]
-                call.asked[identity] += 1
+                if retry and call.asked[identity]:
+                    occurrence = call.asked[identity] - 1
+                else:
+                    occurrence = call.asked[identity]
+                    call.asked[identity] += 1
         return request_key(provider, request, occurrence)
 
     def lookup(self, key: str) -> bytes | None:
@@ -193,8 +199,11 @@ class JudgeGate:
 
     # -- judge calls --------------------------------------------------------------------
 
-    def admit(self) -> None:
-        """Count a judge call against the budget before it starts; raises BudgetExhausted."""
+    def admit(self, retry: bool = False) -> None:
+        """Count a judge call against the budget before it starts; raises BudgetExhausted.
+        A retry of a failed attempt was counted with it."""
+        if retry:
+            return
         if self.exhausted:
             raise BudgetExhausted("the job's budget is spent")
         if self._budget is not None and not self._budget.reserve():

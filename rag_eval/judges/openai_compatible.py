@@ -100,13 +100,15 @@ class GatedTransport(httpx.AsyncBaseTransport):
         # The model as asked for (prices are keyed so), not the dated snapshot that answered.
         model = str(body.get("model") or "")
         embedding = request.url.path.endswith("/embeddings")
-        key = self._gate.key(self._provider, body, repeatable=embedding)
+        # The openai client numbers its attempts: a retry after a 5xx is the same asking.
+        retry = request.headers.get("x-stainless-retry-count", "0") != "0"
+        key = self._gate.key(self._provider, body, repeatable=embedding, retry=retry)
         # The store and the budget may be a network away (DynamoDB): off the event loop.
         cached = await self._gate.off_loop(self._gate.lookup, key)
         if cached is not None:
             self._gate.hit(model, *_tokens(cached))
             return _answer(request, 200, {"content-type": "application/json"}, cached)
-        await self._gate.off_loop(self._gate.admit)
+        await self._gate.off_loop(self._gate.admit, retry)
         response, content = await self._send(request)
         if response.status_code == 200:
             await self._gate.off_loop(self._gate.answered, key, content, model, *_tokens(content))

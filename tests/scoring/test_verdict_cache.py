@@ -128,3 +128,20 @@ def test_repeated_prompts_are_cached_as_independent_answers(
     # (a cache that gave the first answer three times would give another number)
     assert judge.total_calls == 0
     assert second.scores == first.scores
+
+
+def test_a_retried_request_is_cached_as_the_asking_it_repeats(
+    judge: ScriptedJudge, store: DiskVerdictStore, tmp_path: Path
+) -> None:
+    # GIVEN a first run whose context recall request failed once (503) and was retried
+    judge.fail_next(
+        "server_error", status=503, retry_after=0.01, fail_titles={"ContextRecallOutput"}
+    )
+    first = run_job(judge, store, tmp_path, metrics=["context_recall"])
+    assert first.metric_failures == {} and judge.stats().injected_failures == 1
+
+    # WHEN the samples are scored again, with no failure
+    second = run_job(judge, store, tmp_path, metrics=["context_recall"])
+
+    # THEN the retried answer was kept as the first asking: nothing is asked again
+    assert judge.total_calls == 0 and second.scores == first.scores
