@@ -41,6 +41,9 @@ class _MetricCall:
     asked: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     all_stored: bool = True
+    # The judge's structured answers, parsed, in the order they came: the evidence ragas
+    # computes the score from and then drops (statements and verdicts, classifications...).
+    outputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 _CALL: ContextVar[_MetricCall | None] = ContextVar("rag_eval_metric_call", default=None)
@@ -201,11 +204,12 @@ class JudgeGate:
 
     def admit(self, retry: bool = False) -> None:
         """Count a judge call against the budget before it starts; raises BudgetExhausted.
-        A retry of a failed attempt was counted with it."""
-        if retry:
-            return
+        A retry of a failed attempt was counted with it, but once the budget is spent no
+        request goes out, a retry neither (the openai client retries a refusal too)."""
         if self.exhausted:
             raise BudgetExhausted("the job's budget is spent")
+        if retry:
+            return
         if self._budget is not None and not self._budget.reserve():
             self.exhausted = True
             raise BudgetExhausted("the job's budget is spent")
@@ -229,6 +233,14 @@ class JudgeGate:
                 logger.warning("verdict cache unwritable; the answer is not kept", exc_info=True)
         with self._lock:
             self._count_request(stored=stored)
+
+    def heard(self, output: Any) -> None:
+        """A judge's structured answer (a dict of the response model's fields), kept for the
+        metric call's evidence."""
+        call = _CALL.get()
+        if call is not None and isinstance(output, dict):
+            with self._lock:
+                call.outputs.append(output)
 
     def throttled(self) -> None:
         with self._lock:
