@@ -10,12 +10,13 @@ from rag_eval.advice.findings import (
     Strength,
     UnscoredMetric,
 )
-from rag_eval.advice.guides import FAILURE_ADVICE, INPUT_HINTS, POOR_BELOW, STRONG_AT, WEAK_BELOW
+from rag_eval.advice.guides import FAILURE_ADVICE, INPUT_HINTS, STRONG_AT, WEAK_BELOW, band
+from rag_eval.advice.patterns import pattern_findings
 from rag_eval.advice.rules import combination_findings, judge_findings, single_findings
 from rag_eval.advice.view import RunView, finite
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import ScoreRun
-from rag_eval.metrics import REGISTRY
+from rag_eval.metrics import REFERENCE_METRICS, REGISTRY
 
 
 def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
@@ -27,8 +28,17 @@ def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
     findings += single_findings(view, explained)
     findings += judge_findings(view)
     for finding in findings:
-        finding.evidence = view.evidence(finding.metrics, failed=finding.rule == "judge_failures")
+        finding.evidence = view.evidence(
+            finding.metrics,
+            failed=finding.rule == "judge_failures",
+            # "the meaning matches" shows samples whose meaning-level metrics say so
+            good=tuple(m for m in finding.metrics if m in REFERENCE_METRICS)
+            if finding.rule == "overlap_low_paraphrase"
+            else (),
+        )
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], _first_mean(f, means)))
+    # Single samples' failure patterns first: the means can hide them.
+    findings = [*pattern_findings(view), *findings]
     strengths = [
         Strength(
             metric=name,
@@ -109,18 +119,9 @@ def _verdict(run: ScoreRun, means: dict[str, float | None], findings: list[Findi
             f"Nothing could be scored: 0 of {len(means)} metric(s) produced a score over "
             f"{samples} sample(s). See the metrics that could not score below."
         )
-    band = (
-        "strong"
-        if score >= STRONG_AT
-        else "good"
-        if score >= WEAK_BELOW
-        else "weak"
-        if score >= POOR_BELOW
-        else "poor"
-    )
     coverage = finite(run.coverage)
     text = (
-        f"{band.capitalize()}: weighted score {score:.4f}, coverage "
+        f"Weighted score {score:.4f} ({band(score)}), coverage "
         f"{'—' if coverage is None else f'{coverage:.0%}'} of the scorable pairs ({scored} of "
         f"{len(means)} metrics scored), {samples} sample(s)."
     )

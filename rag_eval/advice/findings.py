@@ -21,6 +21,7 @@ class Evidence(BaseModel):
     score: float | None  # the finding's first metric; None when it failed to score
     other_scores: dict[str, float | None] = Field(default_factory=dict)
     note: str = ""  # e.g. the reason code when the metric did not score
+    why: str = ""  # what the judge's evidence says of the sample's low scores
 
 
 class Finding(BaseModel):

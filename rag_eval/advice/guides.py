@@ -17,6 +17,18 @@ JUDGE_FAILURE_SHARE = 0.2
 EVIDENCE_SAMPLES = 3  # worst samples shown per finding
 QUESTION_CHARS = 80  # questions are cut to this length in evidence tables
 
+
+def band(value: float | None) -> str:
+    """The one word for a score, wherever a score is named: verdict, tables, findings."""
+    if value is None:
+        return "not scored"
+    if value < POOR_BELOW:
+        return "poor"
+    if value < WEAK_BELOW:
+        return "weak"
+    return "strong" if value >= STRONG_AT else "ok"
+
+
 COMPONENT_LABELS: dict[str, str] = {
     "retriever": "retriever (search, chunking, ranking)",
     "generator": "generator (prompt and answer model)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 from rag_eval.advice.diagnosis import diagnose
@@ -27,8 +28,38 @@ async def write_narrative(llm: Any, diagnosis: Diagnosis) -> str:
     summary = reply.summary.strip()
     if not summary:
         raise ValueError("the narrative summary is empty")
+    # The summary states the run's condition: its numbers must be the run's. (The actions
+    # may well name numbers of their own: "raise top-k to 10".)
+    invented = invented_numbers(summary, _narrative_prompt(diagnosis))
+    if invented:
+        raise InventedNumbers(f"it states numbers the run does not have: {', '.join(invented)}")
     actions = [a.strip() for a in reply.actions if a.strip()]
     return "\n".join([summary, "", *(f"{i}. {a}" for i, a in enumerate(actions, start=1))])
+
+
+class InventedNumbers(ValueError):
+    """The judge's narrative states a number the run does not have."""
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.]*\w)")
+
+
+def invented_numbers(narrative: str, facts: str) -> list[str]:
+    """The numbers of a narrative that are not among the facts it was given: each must be one
+    of theirs, as written or rounded (a share may be a percentage); small counts (under 10:
+    "3 samples") pass."""
+    given = [float(n.replace(",", "")) for n in _NUMBER.findall(facts)]
+    invented = []
+    for text in _NUMBER.findall(narrative):
+        value = float(text.replace(",", ""))
+        decimals = len(text.split(".", 1)[1]) if "." in text else 0
+        if decimals == 0 and value < 10:
+            continue
+        if not any(
+            round(fact, decimals) == value or round(fact * 100, decimals) == value for fact in given
+        ):
+            invented.append(text)
+    return invented
 
 
 def _narrative_prompt(diagnosis: Diagnosis) -> str:
@@ -74,7 +105,9 @@ async def advise(
             "advice narrative failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]}
         )
         note = (
-            f"The narrative could not be written ({type(exc).__name__}); "
+            f"The judge's narrative was left out: {exc}; the rule-based advice below is complete."
+            if isinstance(exc, InventedNumbers)
+            else f"The narrative could not be written ({type(exc).__name__}); "
             "the rule-based advice below is complete."
         )
         return render_advice(diagnosis, narrative_note=note)

@@ -9,6 +9,7 @@ from rag_eval.advice.guides import (
     POOR_BELOW,
     STRONG_AT,
     WEAK_BELOW,
+    band,
 )
 from rag_eval.domain.safe_text import markdown_cell, markdown_text
 
@@ -47,7 +48,7 @@ def _means_table(means: dict[str, float | None]) -> list[str]:
         return []
     lines = ["| metric | mean | band |", "|---|---|---|"]
     for name, value in means.items():
-        lines.append(f"| {name} | {_fmt(value)} | {_band(value)} |")
+        lines.append(f"| {name} | {_fmt(value)} | {band(value)} |")
     legend = f"Bands: poor < {POOR_BELOW}, weak < {WEAK_BELOW}, ok, strong ≥ {STRONG_AT}."
     return [*lines, "", legend, ""]
 
@@ -83,14 +84,16 @@ def _findings_section(diagnosis: Diagnosis) -> list[str]:
 
 def _evidence_table(finding: Finding) -> list[str]:
     metrics = finding.metrics
+    said = any(item.why for item in finding.evidence)  # the judge's evidence, a column
     lines = [
-        "| sample | question | " + " | ".join(metrics) + " |",
-        "|---|---|" + "---|" * len(metrics),
+        "| sample | question | " + " | ".join(metrics) + (" | why |" if said else " |"),
+        "|---|---|" + "---|" * (len(metrics) + said),
     ]
     for item in finding.evidence:
         first = _fmt(item.score) if item.score is not None or not item.note else item.note
         others = [_fmt(item.other_scores.get(m)) for m in metrics[1:]]
         cells = [markdown_cell(item.sample_id), markdown_cell(item.question), first, *others]
+        cells += [markdown_cell(item.why)] if said else []
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -136,13 +139,3 @@ def _unscored_section(unscored: list[UnscoredMetric]) -> list[str]:
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
-
-
-def _band(value: float | None) -> str:
-    if value is None:
-        return "not scored"
-    if value < POOR_BELOW:
-        return "poor"
-    if value < WEAK_BELOW:
-        return "weak"
-    return "strong" if value >= STRONG_AT else "ok"

@@ -47,11 +47,16 @@ class RunView:
         sample = self.samples.get(sample_id)
         return cut(sample.question) if sample is not None else ""
 
-    def evidence(self, metrics: list[str], *, failed: bool = False) -> list[Evidence]:
-        """The worst samples on the first metric, or the ones the judge failed on."""
+    def evidence(
+        self, metrics: list[str], *, failed: bool = False, good: tuple[str, ...] = ()
+    ) -> list[Evidence]:
+        """The worst samples on the first metric, or the ones the judge failed on; `good`:
+        only samples whose those metrics are good (a finding that says they are)."""
         first, others = metrics[0], metrics[1:]
         ranked: list[tuple[float, int, SampleResult]] = []
         for position, result in enumerate(self.run.results):
+            if any((finite(result.scores.get(m)) or 0.0) < WEAK_BELOW for m in good):
+                continue
             score = finite(result.scores.get(first))
             if failed and result.reasons.get(first) in JUDGE_CODES:
                 ranked.append((0.0, position, result))

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from rag_eval.advice.diagnosis import diagnose
 from rag_eval.advice.narrative import advise
 from rag_eval.app.planning import Planner
 from rag_eval.app.ports import ObjectStore
@@ -41,6 +42,7 @@ from rag_eval.domain.verdicts import (
 from rag_eval.judges.factory import JudgeModels, build_judge
 from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import judge_configured
+from rag_eval.report.html import render_report
 from rag_eval.scoring.run_folder import RUN_FILES, RunRecord, run_files
 from rag_eval.scoring.scorer import ProgressCallback, Scorer
 
@@ -145,7 +147,10 @@ class ScoringPipeline:
             budget=spent,
             concurrency=run.concurrency,
         )
-        keys = self._write_run(run_id, run_files(record, request, run, advice, plan.snapshot))
+        report = render_report(record, request, run, diagnose(run, request))
+        keys = self._write_run(
+            run_id, run_files(record, request, run, advice, report, plan.snapshot)
+        )
         logger.info(
             "run folder written",
             extra={

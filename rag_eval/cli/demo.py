@@ -89,8 +89,9 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
         # The stack's bucket goes with the stack: keep a copy of the folder to read later.
         saved = {path.name: path for path in client.download_artifacts(job["job_id"], out)}
     print(f"\nstopped the local stack; its run folder is kept in {saved['summary.md'].parent}/:")
-    for name in ("summary.md", "optimization_advice.md"):
+    for name in ("report.html", "summary.md", "optimization_advice.md"):
         print(f"  {saved[name]}")
+    print(f"Open {saved['report.html']} in a browser: what to fix, on which samples, and why.")
     print("Next: README.md, 'The local stack'.")
     return 0
 

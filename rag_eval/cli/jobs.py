@@ -44,7 +44,7 @@ def add_client_arguments(parser: argparse.ArgumentParser, with_json: bool = True
         parser.add_argument("--json", action="store_true", help="print the API's JSON")
 
 
-def _client(args: argparse.Namespace):
+def api_client(args: argparse.Namespace):
     from rag_eval.client import ScoreJobsClient
 
     return ScoreJobsClient(args.endpoint, api_key=args.api_key)
@@ -84,7 +84,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from rag_eval.client import ApiError
 
     _check_upload_flags(args)
-    client = _client(args)
+    client = api_client(args)
     # The service knows which metrics its own judge settings can score.
     listed = client.metrics()["metrics"]
     available = [m["name"] for m in listed if m.get("available", True)]
@@ -227,7 +227,7 @@ def _judge_settings_here_hint() -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    job = _client(args).get_job(args.job_id)
+    job = api_client(args).get_job(args.job_id)
     if args.json:
         print_json(job)
     else:
@@ -239,14 +239,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    return _wait_and_report(_client(args), args.job_id, args)
+    return _wait_and_report(api_client(args), args.job_id, args)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     from rag_eval.client import ApiError
 
     try:
-        job = _client(args).cancel(args.job_id)
+        job = api_client(args).cancel(args.job_id)
     except ApiError as exc:
         if exc.status != 409:
             raise
@@ -269,7 +269,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = api_client(args)
     if args.all:
         page = {"jobs": list(client.iter_jobs(args.limit, args.status, args.cursor))}
         page["next_cursor"] = None
@@ -313,7 +313,7 @@ def _job_table(jobs: list[dict[str, Any]]) -> str:
 
 
 def cmd_artifacts(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = api_client(args)
     links = client.artifacts(args.job_id)
     saved = client.download_artifacts(args.job_id, args.download) if args.download else []
     if args.json:

@@ -54,6 +54,8 @@ def print_job(job, run_root: Path | None = None) -> None:
     if job.run_id:
         where = Path(run_root) / "score-async" / job.run_id if run_root else job.run_id
         print(f"  run folder: {where}")
+        if run_root and "report.html" in job.artifact_keys:
+            print(f"  report: {Path(run_root) / job.artifact_keys['report.html']}")
 
 
 def _print_spend(job) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -109,6 +109,8 @@ class SampleResult(BaseModel):
     scores: dict[str, float | None]
     reasons: dict[str, ReasonCode] = Field(default_factory=dict)
     details: dict[str, str] = Field(default_factory=dict)  # metric -> short error text
+    # metric -> what the judge answered, in the metric's terms (rag_eval/domain/evidence.py)
+    evidence: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class ShardResult(BaseModel):

@@ -118,9 +118,11 @@ class BedrockConverseLLM(InstructorBaseRagasLLM):
         tool_inputs = [block["toolUse"].get("input") for block in content if "toolUse" in block]
         text = "".join(block.get("text", "") for block in content)
         try:
-            if tool_inputs:
-                return response_model.model_validate(tool_inputs[0])
-            return response_model.model_validate(_json_in_text(text))
+            parsed = response_model.model_validate(
+                tool_inputs[0] if tool_inputs else _json_in_text(text)
+            )
+            self.gate.heard(parsed.model_dump(mode="json"))
+            return parsed
         except ValueError as exc:  # pydantic's ValidationError included
             shown = (json.dumps(tool_inputs[0]) if tool_inputs else text)[:120]
             raise InvalidJudgeOutput(

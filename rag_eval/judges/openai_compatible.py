@@ -107,11 +107,14 @@ class GatedTransport(httpx.AsyncBaseTransport):
         cached = await self._gate.off_loop(self._gate.lookup, key)
         if cached is not None:
             self._gate.hit(model, *_tokens(cached))
+            self._gate.heard(_structured(cached))
             return _answer(request, 200, {"content-type": "application/json"}, cached)
         await self._gate.off_loop(self._gate.admit, retry)
         response, content = await self._send(request)
         if response.status_code == 200:
             await self._gate.off_loop(self._gate.answered, key, content, model, *_tokens(content))
+            if not embedding:
+                self._gate.heard(_structured(content))
         return _answer(request, response.status_code, response.headers, content)
 
     async def _send(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
@@ -145,6 +148,18 @@ def _tokens(content: bytes) -> tuple[int, int]:
     except (ValueError, AttributeError):
         return 0, 0
     return usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+
+
+def _structured(content: bytes) -> Any:
+    """The structured answer of a chat completion: its JSON content (instructor's JSON
+    mode), or its tool call's arguments; None when it is neither."""
+    try:
+        message = json.loads(content)["choices"][0]["message"]
+        calls = message.get("tool_calls") or []
+        text = calls[0]["function"]["arguments"] if calls else message.get("content")
+        return json.loads(text or "")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def _answer(request: httpx.Request, status: int, headers: Any, content: bytes) -> httpx.Response:

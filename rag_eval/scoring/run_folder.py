@@ -14,19 +14,22 @@ from typing import Any
 import pandas as pd
 
 from rag_eval import __version__
+from rag_eval.domain.evidence import why
 from rag_eval.domain.job import JobCache
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
-from rag_eval.domain.results import JudgeConcurrency, ScoreRun
+from rag_eval.domain.results import JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
 from rag_eval.domain.verdicts import Budget
 from rag_eval.metrics import REGISTRY
 
 # File name -> content type. Order is the order a reader should open them in.
 RUN_FILES = {
+    "report.html": "text/html; charset=utf-8",
     "summary.md": "text/markdown; charset=utf-8",
     "optimization_advice.md": "text/markdown; charset=utf-8",
     "scores.csv": "text/csv; charset=utf-8",
+    "explanations.jsonl": "application/x-ndjson; charset=utf-8",
     "metadata.json": "application/json",
     "request.json": "application/json",
 }
@@ -58,14 +61,17 @@ def run_files(
     request: ScoreRequest,
     run: ScoreRun,
     advice_md: str,
+    report_html: str,
     snapshot: str | None = None,
 ) -> dict[str, bytes]:
     """File name -> body, in the order of RUN_FILES. `snapshot`: request.json as the caller
     sent it (a dataset job's names its upload), else the request itself."""
     bodies = {
+        "report.html": report_html,
         "summary.md": render_summary(record, run),
         "optimization_advice.md": advice_md,
         "scores.csv": scores_table(request, run).to_csv(index=False),
+        "explanations.jsonl": explanations(run),
         "metadata.json": json.dumps(
             run_metadata(record, request, run), ensure_ascii=False, indent=2
         ),
@@ -85,12 +91,43 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
             "contexts": json.dumps(sample.contexts or [], ensure_ascii=False),
             "ground_truth": sample.ground_truth or "",
             "error": "; ".join(f"{m}: {r}" for m, r in result.reasons.items()),
+            "why": sample_why(result),
         }
         row: dict[str, Any] = {name: spreadsheet_cell(text) for name, text in texts.items()}
         row.update(result.scores)
         row["weighted_score"] = run.sample_weighted_score(result)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def sample_why(result: SampleResult) -> str:
+    """Why the sample's low scores are low, a clause a metric, from their evidence."""
+    return "; ".join(
+        f"{metric}: {said}"
+        for metric, value in result.scores.items()
+        if (said := why(metric, result.evidence.get(metric), value))
+    )
+
+
+def explanations(run: ScoreRun) -> str:
+    """explanations.jsonl: one line a sample, each metric's score, reason code, `why` and
+    the judge's evidence (bounded: rag_eval/domain/evidence.py)."""
+    lines = []
+    for result in run.results:
+        metrics = {
+            metric: {
+                "score": value,
+                "reason": result.reasons.get(metric),
+                "detail": result.details.get(metric),
+                "why": why(metric, result.evidence.get(metric), value) or None,
+                "evidence": result.evidence.get(metric),
+            }
+            for metric, value in result.scores.items()
+        }
+        lines.append(
+            json.dumps({"sample_id": result.sample_id, "metrics": metrics}, ensure_ascii=False)
+        )
+    return "".join(line + "\n" for line in lines)
 
 
 def metric_stats(run: ScoreRun) -> pd.DataFrame:
@@ -204,9 +241,12 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         "",
         "## Files in this folder",
         "",
+        "- `report.html`: this run on one page, with charts and every sample's evidence",
         "- `summary.md`: this page",
         "- `optimization_advice.md`: what to improve, and why",
-        "- `scores.csv`: one row per sample, one column per metric",
+        "- `scores.csv`: one row per sample, one column per metric, and `why` a score is low",
+        "- `explanations.jsonl`: per sample and metric, what the judge answered (statements "
+        "and verdicts, attributed sentences, per-context verdicts, generated questions)",
         "- `metadata.json`: run, models, metrics, timings, library versions",
         "- `request.json`: the request as submitted",
         "",

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag_eval.domain.evidence import evidence_for
 from rag_eval.domain.job import Progress
 from rag_eval.domain.request import Sample, ScoreRequest
 from rag_eval.domain.results import SampleResult, ScoreRun, sample_ids
@@ -138,6 +139,7 @@ class Scorer:
             return
         arguments = spec.arguments(sample.model_dump())
         started = time.monotonic()
+        call = None
         try:
             if spec.model_free:
                 value = (await metric.ascore(**arguments)).value
@@ -166,6 +168,10 @@ class Scorer:
                 result.details[spec.name] = f"ragas returned {value!r}"
             result.scores[spec.name] = score
         finally:
+            # What the judge answered, kept even when the metric then failed on it.
+            evidence = evidence_for(spec.name, call.outputs) if call is not None else None
+            if evidence is not None:
+                result.evidence[spec.name] = evidence
             elapsed = time.monotonic() - started
             scoring.timings.setdefault(spec.name, []).append(round(elapsed * 1000))
             logger.debug("metric scored", extra={"metric": spec.name, "seconds": round(elapsed, 3)})

@@ -321,7 +321,7 @@ def test_all_good_run_says_so_and_suggests_a_harder_test_set():
 
     # THEN it says nothing needs fixing, lists the strengths and asks for harder questions
     assert diagnosis.all_good
-    assert diagnosis.verdict.startswith("Strong: weighted score 0.9")
+    assert diagnosis.verdict.startswith("Weighted score 0.9575 (strong)")
     assert "## All good" in markdown
     assert "harder" in markdown and "multi-hop" in markdown
     assert "No findings" in markdown

@@ -222,9 +222,11 @@ def test_a_one_sample_job_is_planned_and_scored_in_one_invocation(world: World) 
     assert done.started_at and done.finished_at and done.latency_ms is not None
     assert len(world.run_folders(job.job_id)) == 1
     assert set(done.artifact_keys) == {
+        "report.html",
         "summary.md",
         "optimization_advice.md",
         "scores.csv",
+        "explanations.jsonl",
         "metadata.json",
         "request.json",
     }

@@ -36,7 +36,15 @@ SAMPLE = {
     "answer": "It was completed in 1889.",
     "ground_truth": "The Eiffel Tower was completed in 1889.",
 }
-RUN_FILES = {"summary.md", "optimization_advice.md", "scores.csv", "metadata.json", "request.json"}
+RUN_FILES = {
+    "report.html",
+    "summary.md",
+    "optimization_advice.md",
+    "scores.csv",
+    "explanations.jsonl",
+    "metadata.json",
+    "request.json",
+}
 
 
 def test_a_submitted_job_is_scored_by_the_worker_and_readable_everywhere(stack) -> None:

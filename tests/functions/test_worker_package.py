@@ -71,7 +71,8 @@ def test_the_deployable_worker_scores_every_metric_from_its_own_folder() -> None
         'handler returned: {"batchItemFailures": []}',
         "in DynamoDB: completed",
         f"all {len(REGISTRY)} metrics scored",
-        ": 5 files (metadata.json, optimization_advice.md, request.json, scores.csv, summary.md)",
+        ": 7 files (explanations.jsonl, metadata.json, optimization_advice.md, report.html, "
+        "request.json, scores.csv, summary.md)",
         "every one from the task root or the standard library",
         "time to first score: ",
     ):

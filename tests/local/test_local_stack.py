@@ -45,7 +45,15 @@ SAMPLES = [
     if line.strip()
 ]
 LLM_AND_MODEL_FREE = ["faithfulness", "context_recall", "chrf_score", "exact_match"]
-RUN_FILES = {"summary.md", "optimization_advice.md", "scores.csv", "metadata.json", "request.json"}
+RUN_FILES = {
+    "report.html",
+    "summary.md",
+    "optimization_advice.md",
+    "scores.csv",
+    "explanations.jsonl",
+    "metadata.json",
+    "request.json",
+}
 
 
 def without_judge_settings(environment: dict[str, str]) -> dict[str, str]:
@@ -193,6 +201,32 @@ class TestLocalApi:
             )
         )
         assert [row["sample_id"] for row in rows] == [s["sample_id"] for s in SAMPLES]
+
+    def test_open_downloads_the_report_and_hands_it_to_the_browser(
+        self, stack: LocalStack, one_sample_job: dict, tmp_path: Path
+    ) -> None:
+        # GIVEN a "browser" that notes what it was asked to open
+        opened = tmp_path / "opened"
+        browser = tmp_path / "browser"
+        browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+        browser.chmod(0o755)
+        environment = {**os.environ, **stack.client_environment(), "BROWSER": f"{browser} %s"}
+
+        # WHEN the job's report is opened
+        done = subprocess.run(
+            [str(VENV_BIN / "rag-eval"), "open", one_sample_job["job_id"], "--out", str(tmp_path)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        # THEN report.html is downloaded into the run folder and given to the browser
+        assert done.returncode == 0, done.stderr
+        report = tmp_path / "score-async" / one_sample_job["run_id"] / "report.html"
+        assert f"report: {report}" in done.stdout
+        assert report.read_text(encoding="utf-8").startswith("<!doctype html>")
+        assert opened.read_text().strip() == report.resolve().as_uri()
 
     def test_every_artifact_is_served_by_moto_through_its_presigned_url(
         self, stack: LocalStack, one_sample_job: dict

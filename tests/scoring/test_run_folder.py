@@ -44,7 +44,7 @@ def cells(row: str) -> int:
 def test_markdown_tables_keep_their_shape_and_render_no_html() -> None:
     request, run, record = hostile_run()
     advice = render_advice(diagnose(run, request), "Fix <b>this</b> | now")
-    files = run_files(record, request, run, advice)
+    files = run_files(record, request, run, advice, "<html></html>")
 
     for name in ("summary.md", "optimization_advice.md"):
         text = files[name].decode("utf-8")
@@ -58,7 +58,7 @@ def test_markdown_tables_keep_their_shape_and_render_no_html() -> None:
 
 def test_scores_csv_cells_never_start_a_formula() -> None:
     request, run, record = hostile_run()
-    body = run_files(record, request, run, "# advice")["scores.csv"].decode("utf-8")
+    body = run_files(record, request, run, "# advice", "")["scores.csv"].decode("utf-8")
 
     [row] = list(csv.DictReader(io.StringIO(body)))
     assert row["answer"] == "'" + HOSTILE["answer"]

@@ -399,17 +399,34 @@ def test_a_job_completes_and_writes_the_run_folder(
     assert job.progress.samples_done == 2
     assert job.token_usage.requests > 0 and job.token_usage.input_tokens > 0
 
-    # AND the run folder holds the five files under score-async/<run_id>/
+    # AND the run folder holds its seven files under score-async/<run_id>/
     folder = tmp_path / "score-async" / job.run_id
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["summary.md", "optimization_advice.md", "scores.csv", "metadata.json", "request.json"]
+        [
+            "report.html",
+            "summary.md",
+            "optimization_advice.md",
+            "scores.csv",
+            "explanations.jsonl",
+            "metadata.json",
+            "request.json",
+        ]
     )
     assert job.artifact_keys["scores.csv"] == f"score-async/{job.run_id}/scores.csv"
 
     # AND scores.csv has one row per sample with its inputs, an error column and the metrics
     rows = list(csv.DictReader(io.StringIO((folder / "scores.csv").read_text(encoding="utf-8"))))
     assert len(rows) == 2
-    columns = ["sample_id", "question", "answer", "contexts", "ground_truth", "error", *metrics]
+    columns = [
+        "sample_id",
+        "question",
+        "answer",
+        "contexts",
+        "ground_truth",
+        "error",
+        "why",
+        *metrics,
+    ]
     assert list(rows[0])[: len(columns)] == columns
     chinese = rows[1]
     assert chinese["sample_id"] == "zh-great-wall"

@@ -1,0 +1,1 @@
+"""report.html: a run for a person to look at (charts, samples, evidence)."""

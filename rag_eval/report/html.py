@@ -1,0 +1,186 @@
+"""report.html: the run on one page, for a person: the verdict and what to fix, each
+metric's mean and distribution, every sample (sortable, filterable) with why its scores
+are low, and on a click the sample's texts and the judge's evidence.
+
+One self-contained file: styles, charts (SVG) and a small script inline, and a Content
+Security Policy that allows nothing else, so it opens from a presigned URL or from disk
+and fetches nothing. Every text of a request or a judge is escaped (`html.escape` on the
+page, `textContent` in the script, `<` escaped inside the JSON): hostile values show as
+text. Over MAX_SAMPLES samples it holds the aggregates and the lowest-scoring samples,
+and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from importlib.resources import files
+from string import Template
+from typing import Any
+
+from rag_eval.advice.findings import Diagnosis
+from rag_eval.domain.evidence import LOW, why
+from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.results import ScoreRun
+from rag_eval.report.charts import distribution_chart, means_chart
+from rag_eval.scoring.run_folder import RunRecord
+
+MAX_SAMPLES = 1_000
+_TEXT = 1_000  # characters of a sample's answer, reference or context shown
+_CONTEXTS = 10
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def _asset(name: str) -> str:
+    """The page, its styles and its script are files of their own: rag_eval/report/assets/."""
+    return (files("rag_eval.report") / "assets" / name).read_text(encoding="utf-8")
+
+
+_PAGE, _CSS, _SCRIPT = Template(_asset("page.html")), _asset("report.css"), _asset("report.js")
+
+
+def _cut(text: str | None, limit: int = _TEXT) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _samples(request: ScoreRequest, run: ScoreRun) -> tuple[list[dict[str, Any]], int]:
+    """The samples the page holds (the lowest-scoring when there are too many), and how
+    many there are in all."""
+    pairs = list(zip(request.samples, run.results, strict=True))
+    if len(pairs) > MAX_SAMPLES:
+        pairs.sort(key=lambda pair: run.sample_weighted_score(pair[1]) or 0.0)
+        pairs = pairs[:MAX_SAMPLES]
+    rows = []
+    for sample, result in pairs:
+        rows.append(
+            {
+                "id": result.sample_id,
+                "question": _cut(sample.question, 300),
+                "answer": _cut(sample.answer),
+                "contexts": [_cut(c, 600) for c in (sample.contexts or [])[:_CONTEXTS]],
+                "reference": _cut(sample.ground_truth),
+                "scores": result.scores,
+                "weighted": run.sample_weighted_score(result),
+                "why": {
+                    m: w
+                    for m, v in result.scores.items()
+                    if (w := why(m, result.evidence.get(m), v))
+                },
+                "reasons": result.reasons,
+                "evidence": result.evidence,
+            }
+        )
+    return rows, len(run.results)
+
+
+def _findings(diagnosis: Diagnosis) -> str:
+    if not diagnosis.findings:
+        return "<p>No finding: no metric and no sample stands out as weak.</p>"
+    parts = []
+    for finding in diagnosis.findings:
+        samples = "".join(
+            f'<li><button class="sample" data-sample="{escape(e.sample_id)}">'
+            f"{escape(e.sample_id)}</button> {_number(e.score)}"
+            + (f' <span class="small">{escape(e.why)}</span>' if e.why else "")
+            + "</li>"
+            for e in finding.evidence
+        )
+        steps = "".join(f"<li>{escape(step)}</li>" for step in finding.next_steps[:3])
+        parts.append(
+            f'<article class="finding sev-{escape(finding.severity)}">'
+            f"<h3>{escape(finding.title)}</h3>"
+            f'<p class="meta">{escape(finding.severity)} · {escape(finding.component)} · '
+            f"{escape(', '.join(finding.metrics))}</p>"
+            f"<p>{escape(finding.meaning)}</p>"
+            + (f'<ul class="samples">{samples}</ul>' if samples else "")
+            + (f"<ul>{steps}</ul>" if steps else "")
+            + "</article>"
+        )
+    return "".join(parts)
+
+
+def _metric_rows(run: ScoreRun) -> str:
+    rows = []
+    failures = run.failures
+    for metric in run.metrics:
+        scored = sum(r.scores.get(metric) is not None for r in run.results)
+        why_not = run.skipped.get(metric) or ", ".join(
+            f"{code} × {count}" for code, count in failures.get(metric, {}).items()
+        )
+        rows.append(
+            f"<tr><td>{escape(metric)}</td><td>{_number(run.means.get(metric))}</td>"
+            f"<td>{scored} of {len(run.results)}</td><td>{escape(why_not)}</td></tr>"
+        )
+    return "".join(rows)
+
+
+def _run_facts(record: RunRecord, run: ScoreRun) -> str:
+    facts = {
+        "Judge model": record.judge_model or "none (model-free metrics only)",
+        "Embedding model": record.embedding_model or "none",
+        "Finished": f"{record.finished_at} ({record.latency_ms:,} ms)",
+        "Tokens": f"{run.usage.input_tokens:,} in, {run.usage.output_tokens:,} out, "
+        f"{run.usage.requests:,} requests",
+    }
+    if record.cost is not None:
+        total = record.cost.total_usd
+        facts["Cost"] = (f"${total:.4f}" if total is not None else "unknown") + (
+            f" ({record.cost.reason})" if record.cost.reason else ""
+        )
+    if record.cache is not None:
+        facts["Cache"] = f"{record.cache.hits:,} hits, {record.cache.misses:,} misses"
+    if record.budget is not None:
+        facts["Budget"] = (
+            f"{record.budget.judge_calls:,} judge calls, ${record.budget.cost_usd:.4f}"
+            + (" — exhausted: some pairs are unscored" if record.budget.exhausted else "")
+        )
+    return "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts.items())
+
+
+def render_report(
+    record: RunRecord, request: ScoreRequest, run: ScoreRun, diagnosis: Diagnosis
+) -> str:
+    rows, total = _samples(request, run)
+    data = {"metrics": run.metrics, "low": LOW, "samples": rows}
+    # Inside <script>, "</" would end it: no "<" reaches the page unescaped.
+    payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+    shown = (
+        f"The {len(rows):,} lowest-scoring of {total:,} samples are shown; all are in "
+        "scores.csv and explanations.jsonl."
+        if total > len(rows)
+        else f"All {total:,} samples."
+    )
+    header_cells = "".join(
+        f'<th data-key="{escape(m)}" class="num">{escape(m)}</th>' for m in run.metrics
+    )
+    return _PAGE.substitute(
+        css=_CSS,
+        csp=_CSP,
+        title=escape(f"Run {record.run_id}"),
+        run_id=escape(record.run_id),
+        job_id=escape(record.job_id),
+        partial=(
+            "<p class='warn'>Partial: the job was cancelled; these are the samples scored "
+            "before it.</p>"
+            if record.partial
+            else ""
+        ),
+        verdict=escape(diagnosis.verdict),
+        weighted=_number(run.weighted_score),
+        coverage="–" if run.coverage is None else f"{run.coverage:.0%}",
+        samples=f"{total:,}",
+        findings=_findings(diagnosis),
+        means_chart=means_chart(run, LOW),
+        distribution_chart=distribution_chart(run),
+        metric_rows=_metric_rows(run),
+        header_cells=header_cells,
+        shown=escape(shown),
+        facts=_run_facts(record, run),
+        data=payload,
+        script=_SCRIPT,
+    )

@@ -1,0 +1,138 @@
+"""report.html in a real browser (headless Chromium, from disk): it loads with no console
+error and no request, its charts draw, sorting, filtering and the evidence view work, and
+hostile texts stay text."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag_eval.adapters.local_files import LocalObjectStore
+from rag_eval.app.pipeline import ScoringPipeline
+from rag_eval.domain.job import new_job
+from rag_eval.domain.request import parse_request
+from rag_eval.domain.settings import Settings
+from testkit.scripted_judge import ScriptedJudge
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = [
+    json.loads(line)
+    for line in (ROOT / "rag_eval/sample_data/samples.jsonl").read_text("utf-8").splitlines()
+]
+HOSTILE = {
+    "sample_id": "<img src=x onerror=alert(1)>",
+    "question": "</script><script>alert('q')</script> What | is\n# this?",
+    "answer": "**bold** <b>not bold</b> `code` [link](https://example.com)",
+    "contexts": ["<style>body{display:none}</style> Plain context."],
+    "ground_truth": '=HYPERLINK("https://example.com") ${css} $script',
+}
+METRICS = ["faithfulness", "context_recall", "context_precision", "answer_relevancy", "chrf_score"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """GIVEN the bundled samples and a hostile one scored, and their report on disk."""
+    root = tmp_path_factory.mktemp("report")
+    with ScriptedJudge() as judge:
+        settings = Settings(openai_base_url=judge.base_url, openai_api_key="test")
+        request = parse_request({"samples": [*SAMPLES, HOSTILE], "metrics": METRICS})
+        pipeline = ScoringPipeline(settings, LocalObjectStore(root))
+        job = asyncio.run(pipeline.arun(new_job(request, settings), request))
+    assert job.status == "completed", job.error
+    return root / job.artifact_keys["report.html"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = subprocess.run(
+        [str(ROOT / "scripts" / "chromium")], capture_output=True, text=True, check=False
+    )
+    assert chromium.returncode == 0, chromium.stderr
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium.stdout.strip(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+def test_the_report_opens_from_disk_draws_and_explains(report: Path, browser, tmp_path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    requests: list[str] = []
+    alerts: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+
+    # WHEN the report is opened from disk
+    page.goto(report.as_uri())
+
+    # THEN nothing failed, nothing was fetched, no script of a sample ran
+    assert errors == [] and alerts == []
+    assert requests == [report.as_uri()]
+    # AND the charts are drawn: SVG with a size, bars in them
+    for chart in ("#means svg", "#distribution svg"):
+        box = page.locator(chart).bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 50, chart
+    assert page.locator("#means svg path, #means svg rect").count() >= len(METRICS)
+    # AND every sample is a row, the hostile one's texts shown as text
+    rows = page.locator("#table tbody tr")
+    assert rows.count() == len(SAMPLES) + 1
+    assert page.get_by_text(HOSTILE["sample_id"], exact=True).count() >= 1
+
+    # WHEN the context recall column is sorted, ascending then descending
+    header = page.locator('#table th[data-key="context_recall"]')
+    column = 2 + METRICS.index("context_recall")
+
+    def recall_values() -> list[float]:
+        cells = page.locator(f"#table tbody td:nth-child({column + 1})").all_inner_texts()
+        return [float(c) for c in cells if c != "–"]
+
+    header.click()
+    ascending = recall_values()
+    header.click()
+    descending = recall_values()
+    # THEN the rows follow it
+    assert ascending == sorted(ascending) and descending == sorted(ascending, reverse=True)
+    assert header.get_attribute("aria-sort") == "descending"
+
+    # WHEN the list is filtered to low scores, and the retrieval miss is opened
+    page.check("#lowonly")
+    assert rows.count() < len(SAMPLES) + 1
+    page.fill("#filter", "photosynthesis")
+    assert rows.count() == 1
+    rows.first.click()
+
+    # THEN its evidence shows: the reference sentence the contexts lack, and why
+    detail = page.locator("#detail")
+    assert detail.is_visible()
+    text = detail.inner_text()
+    assert "✗ Plants release oxygen during photosynthesis." in text
+    assert "1 of 1 reference sentences are not in the retrieved contexts" in text
+
+    # AND the hostile sample's evidence view shows its markup as text
+    page.locator("#close").click()
+    page.fill("#filter", "")
+    page.uncheck("#lowonly")
+    page.locator("#table tbody tr", has_text=HOSTILE["sample_id"]).click()
+    shown = page.locator("#detail").inner_text()
+    assert "</script><script>alert('q')</script>" in shown and "<b>not bold</b>" in shown
+    assert alerts == [] and errors == []
+
+    # AND a screenshot of the page is not blank
+    from PIL import Image
+
+    page.locator("#close").click()
+    picture = Image.open(io.BytesIO(page.screenshot(full_page=True)))
+    assert picture.height > 900 and len(picture.convert("RGB").getcolors(1 << 20)) > 50
