@@ -3,6 +3,8 @@ that could not score, and a one-line verdict. Never raises on odd but valid inpu
 
 from __future__ import annotations
 
+import re
+
 from rag_eval.advice.findings import (
     SEVERITY_ORDER,
     Diagnosis,
@@ -39,6 +41,8 @@ def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], _first_mean(f, means)))
     # Single samples' failure patterns first: the means can hide them.
     findings = [*pattern_findings(view), *findings]
+    for finding in findings:
+        finding.next_steps = [_said_of_this_run(step, run.metrics) for step in finding.next_steps]
     strengths = [
         Strength(
             metric=name,
@@ -132,6 +136,15 @@ def _verdict(run: ScoreRun, means: dict[str, float | None], findings: list[Findi
     else:
         text += f" No metric is below {WEAK_BELOW}."
     return text
+
+
+def _said_of_this_run(step: str, requested: list[str]) -> str:
+    """A step that names a metric this run did not score says so: it is one worth adding,
+    not one whose score is known."""
+    others = [m for m in REGISTRY if m not in requested and re.search(rf"\b{m}\b", step)]
+    if not others:
+        return step
+    return f"{step} ({', '.join(others)}: not scored in this run; worth adding)"
 
 
 def _first_mean(finding: Finding, means: dict[str, float | None]) -> float:

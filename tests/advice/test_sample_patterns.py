@@ -97,3 +97,15 @@ def test_a_narrative_with_numbers_the_run_lacks_is_left_out(diagnosed) -> None:
     assert f"Context recall is {recall}." in honest
     assert "Faithfulness is 0.12" not in invented
     assert "narrative was left out: it states numbers the run does not have: 0.12, 37" in invented
+
+
+def test_a_step_naming_a_metric_the_run_lacks_says_so(judge: ScriptedJudge) -> None:
+    # GIVEN a run of answer relevancy alone, low on the samples that drift
+    settings = Settings(openai_base_url=judge.base_url, openai_api_key="test")
+    request = parse_request({"samples": SAMPLES, "metrics": ["answer_relevancy"]})
+    diagnosis = diagnose(Scorer(settings).score(request), request)
+
+    # THEN the steps that point at context_recall say it was not scored here
+    steps = [step for f in diagnosis.findings for step in f.next_steps]
+    naming = [step for step in steps if "context_recall" in step]
+    assert naming and all("not scored in this run; worth adding" in s for s in naming)
