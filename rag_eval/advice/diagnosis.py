@@ -33,10 +33,7 @@ def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
         finding.evidence = view.evidence(
             finding.metrics,
             failed=finding.rule == "judge_failures",
-            # "the meaning matches" shows samples whose meaning-level metrics say so
-            good=tuple(m for m in finding.metrics if m in REFERENCE_METRICS)
-            if finding.rule == "overlap_low_paraphrase"
-            else (),
+            good=_claimed_good(finding),
         )
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], _first_mean(f, means)))
     # Single samples' failure patterns first: the means can hide them.
@@ -136,6 +133,18 @@ def _verdict(run: ScoreRun, means: dict[str, float | None], findings: list[Findi
     else:
         text += f" No metric is below {WEAK_BELOW}."
     return text
+
+
+def _claimed_good(finding: Finding) -> tuple[str, ...]:
+    """The metrics a finding says are good: its evidence shows only samples where they are
+    ("the generator sticks to its contexts" beside a sample of faithfulness 0 would be a
+    contradiction)."""
+    if finding.rule == "overlap_low_paraphrase":
+        return tuple(m for m in finding.metrics if m in REFERENCE_METRICS)
+    return {
+        "retriever_bottleneck": ("faithfulness",),
+        "generator_ignores_context": ("context_recall",),
+    }.get(finding.rule, ())
 
 
 def _said_of_this_run(step: str, requested: list[str]) -> str:

@@ -109,3 +109,22 @@ def test_a_step_naming_a_metric_the_run_lacks_says_so(judge: ScriptedJudge) -> N
     steps = [step for f in diagnosis.findings for step in f.next_steps]
     naming = [step for step in steps if "context_recall" in step]
     assert naming and all("not scored in this run; worth adding" in s for s in naming)
+
+
+def test_a_finding_that_calls_a_metric_good_shows_no_sample_where_it_is_not() -> None:
+    from rag_eval.domain.results import SampleResult, ScoreRun
+
+    # GIVEN low context recall and good faithfulness on average, but one sample failing both
+    scores = [(0.0, 0.0)] + [(0.4, 1.0)] * 5  # (context_recall, faithfulness)
+    request = parse_request({"samples": SAMPLES, "metrics": ["context_recall", "faithfulness"]})
+    results = [
+        SampleResult(sample_id=s["sample_id"], scores={"context_recall": r, "faithfulness": f})
+        for s, (r, f) in zip(SAMPLES, scores, strict=True)
+    ]
+    run = ScoreRun(metrics=["context_recall", "faithfulness"], results=results, skipped={})
+
+    finding = next(f for f in diagnose(run, request).findings if f.rule == "retriever_bottleneck")
+
+    # THEN "the generator sticks to what it is given" is not shown beside faithfulness 0
+    assert finding.evidence
+    assert all(item.other_scores["faithfulness"] >= 0.7 for item in finding.evidence)
