@@ -43,6 +43,7 @@ from rag_eval.judges.factory import JudgeModels, build_judge
 from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import judge_configured
 from rag_eval.report.html import render_report
+from rag_eval.scoring.intervals import run_intervals
 from rag_eval.scoring.run_folder import RUN_FILES, RunRecord, run_files
 from rag_eval.scoring.scorer import ProgressCallback, Scorer
 
@@ -146,6 +147,7 @@ class ScoringPipeline:
             cache=JobCache(mode=options.cache, **run.cache.model_dump()),
             budget=spent,
             concurrency=run.concurrency,
+            intervals=run_intervals(run),
         )
         report = render_report(record, request, run, diagnose(run, request))
         keys = self._write_run(
@@ -179,6 +181,7 @@ class ScoringPipeline:
                 "run_id": run_id,
                 "scores": run.means,
                 "weighted_score": run.weighted_score,
+                "intervals": record.intervals,
                 "coverage": run.coverage,
                 "low_coverage": run.coverage is not None
                 and run.coverage < self._settings.min_coverage,

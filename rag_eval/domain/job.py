@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import CacheMode, DatasetJob, ScoreOptions, ScoreRequest
-from rag_eval.domain.results import CacheReport, TokenUsage
+from rag_eval.domain.results import CacheReport, Interval, TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.domain.verdicts import Budget, budget_limits
@@ -63,6 +63,8 @@ class JobStatus(BaseModel):
     run_id: str | None = None
     scores: dict[str, float | None] = Field(default_factory=dict)
     weighted_score: float | None = None
+    # metric (and "weighted_score") -> the mean's 95% bootstrap confidence interval
+    intervals: dict[str, Interval] = Field(default_factory=dict)
     # Scored (sample, metric) pairs / pairs that could be scored (their inputs given).
     coverage: float | None = None
     # Coverage under RAGAS_MIN_COVERAGE: too little scored for the means to stand for the set.

@@ -102,6 +102,15 @@ class JudgeConcurrency(BaseModel):
         self.configured = max(self.configured, other.configured)
 
 
+class Interval(BaseModel):
+    """A mean and its 95% confidence interval, over the `n` samples that scored."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
 class SampleResult(BaseModel):
     """One sample's scores; `None` with a reason code where a metric did not score."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from rag_eval.advice.findings import Diagnosis
 from rag_eval.domain.evidence import LOW, why
 from rag_eval.domain.request import ScoreRequest
-from rag_eval.domain.results import ScoreRun
+from rag_eval.domain.results import Interval, ScoreRun
 from rag_eval.report.charts import distribution_chart, means_chart
 from rag_eval.scoring.run_folder import RunRecord
 
@@ -104,7 +104,7 @@ def _findings(diagnosis: Diagnosis) -> str:
     return "".join(parts)
 
 
-def _metric_rows(run: ScoreRun) -> str:
+def _metric_rows(run: ScoreRun, intervals: dict[str, Interval]) -> str:
     rows = []
     failures = run.failures
     for metric in run.metrics:
@@ -112,8 +112,11 @@ def _metric_rows(run: ScoreRun) -> str:
         why_not = run.skipped.get(metric) or ", ".join(
             f"{code} × {count}" for code, count in failures.get(metric, {}).items()
         )
+        interval = intervals.get(metric)
+        shown = "–" if interval is None else f"{interval.low:.3f} – {interval.high:.3f}"
         rows.append(
             f"<tr><td>{escape(metric)}</td><td>{_number(run.means.get(metric))}</td>"
+            f"<td>{shown}</td>"
             f"<td>{scored} of {len(run.results)}</td><td>{escape(why_not)}</td></tr>"
         )
     return "".join(rows)
@@ -172,12 +175,18 @@ def render_report(
         ),
         verdict=escape(diagnosis.verdict),
         weighted=_number(run.weighted_score),
+        weighted_range=(
+            f"95% interval {record.intervals['weighted_score'].low:.3f} – "
+            f"{record.intervals['weighted_score'].high:.3f}"
+            if "weighted_score" in record.intervals
+            else ""
+        ),
         coverage="–" if run.coverage is None else f"{run.coverage:.0%}",
         samples=f"{total:,}",
         findings=_findings(diagnosis),
         means_chart=means_chart(run, LOW),
         distribution_chart=distribution_chart(run),
-        metric_rows=_metric_rows(run),
+        metric_rows=_metric_rows(run, record.intervals),
         header_cells=header_cells,
         shown=escape(shown),
         facts=_run_facts(record, run),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any
 
@@ -18,7 +18,7 @@ from rag_eval.domain.evidence import why
 from rag_eval.domain.job import JobCache
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
-from rag_eval.domain.results import JudgeConcurrency, SampleResult, ScoreRun
+from rag_eval.domain.results import Interval, JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
 from rag_eval.domain.verdicts import Budget
 from rag_eval.metrics import REGISTRY
@@ -54,6 +54,8 @@ class RunRecord:
     cache: JobCache | None = None  # the verdict cache's hits, misses and savings
     budget: Budget | None = None  # the job's limits and its spend against them
     concurrency: JudgeConcurrency | None = None  # judge requests in flight, after 429s
+    # metric (and "weighted_score") -> the mean's 95% confidence interval
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
 
 def run_files(
@@ -165,6 +167,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         [
             name,
             stats.at[name, "mean"],
+            _range(record.intervals.get(name)),
             stats.at[name, "min"],
             stats.at[name, "max"],
             f"{int(stats.at[name, 'scored'])}/{total}",
@@ -192,7 +195,12 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         f"- Embedding model: {record.embedding_model or '(none)'}",
         f"- Finished: {record.finished_at} ({record.latency_ms} ms)",
         f"- Weighted score: {_cell(run.weighted_score)} "
-        f"(coverage {_cell(run.coverage)}: share of the scorable sample x metric pairs that "
+        + (
+            f"(95% interval {_range(record.intervals['weighted_score'])}; "
+            if "weighted_score" in record.intervals
+            else "("
+        )
+        + f"coverage {_cell(run.coverage)}: share of the scorable sample x metric pairs that "
         "scored)",
         *(
             [
@@ -229,7 +237,14 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         "",
         "## Metric means",
         "",
-        _table(["metric", "mean", "min", "max", "scored", "not scored because"], metric_rows),
+        _table(
+            ["metric", "mean", "95% interval", "min", "max", "scored", "not scored because"],
+            metric_rows,
+        ),
+        "",
+        "The interval is where the mean of this system would fall for 95 of 100 evaluation "
+        "sets like this one (bootstrap over the samples): two runs whose intervals overlap "
+        "widely are not shown to differ.",
         "",
         "## Per sample",
         "",
@@ -252,6 +267,10 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+def _range(interval: Interval | None) -> str:
+    return "–" if interval is None else f"{interval.low:.3f} – {interval.high:.3f}"
 
 
 def _version(distribution: str) -> str | None:
@@ -284,6 +303,7 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         },
         "weights": run.weights,
         "weighted_score": run.weighted_score,
+        "intervals": {name: i.model_dump() for name, i in record.intervals.items()},
         "coverage": run.coverage,
         "samples": {
             "total": len(run.results),

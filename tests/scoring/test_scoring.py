@@ -394,6 +394,10 @@ def test_a_job_completes_and_writes_the_run_folder(
     assert job.weighted_score == weighted_score(job.scores, {"faithfulness": 2})
     assert job.weighted_score == round(job.weighted_score, 4)
     assert job.coverage == 1.0
+    # AND every mean has its 95% interval, the weighted score too
+    assert set(job.intervals) == {*metrics, "weighted_score"}
+    for name, interval in job.intervals.items():
+        assert interval.low <= interval.mean <= interval.high, name
     assert job.skipped_metrics == []
     assert job.metric_failures == {}
     assert job.progress.samples_done == 2

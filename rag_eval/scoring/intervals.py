@@ -1,0 +1,91 @@
+"""95% confidence intervals on a run's means, by bootstrap over its samples (scipy's).
+
+Each metric's mean is resampled over the samples that scored it; the weighted score over
+all samples at once (a resample draws whole samples, so the metrics' means move together,
+as they do between two real evaluation sets). Seeded: the same scores give the same
+intervals. BCa up to BCA_MAX_SAMPLES samples (it corrects the bias and skew of a small
+set); above, the percentile method, whose cost grows linearly (BCa's jackknife does not).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from scipy import stats
+
+from rag_eval.domain.results import Interval, ScoreRun
+
+CONFIDENCE = 0.95
+RESAMPLES = 2_000
+SEED = 20_261_204
+BCA_MAX_SAMPLES = 5_000
+_BATCH_CELLS = 20_000_000  # resampled values held at once (memory: 8 bytes each)
+
+
+def _bootstrap(data: tuple[np.ndarray, ...], statistic, paired: bool) -> tuple[float, float]:
+    n = len(data[0])
+    result = stats.bootstrap(
+        data,
+        statistic,
+        n_resamples=RESAMPLES,
+        batch=max(1, _BATCH_CELLS // (n * len(data))),
+        paired=paired,
+        vectorized=True,
+        confidence_level=CONFIDENCE,
+        method="BCa" if n <= BCA_MAX_SAMPLES else "percentile",
+        rng=np.random.default_rng(SEED),
+    )
+    low, high = result.confidence_interval
+    return float(low), float(high)
+
+
+def _interval(mean: float, n: int, bounds: tuple[float, float] | None) -> Interval:
+    low, high = bounds if bounds is not None else (mean, mean)
+    if not (math.isfinite(low) and math.isfinite(high)):  # BCa on a degenerate sample
+        low, high = mean, mean
+    return Interval(
+        mean=round(mean, 4), low=round(max(0.0, low), 4), high=round(min(1.0, high), 4), n=n
+    )
+
+
+def run_intervals(run: ScoreRun) -> dict[str, Interval]:
+    """metric -> its mean's interval, and "weighted_score" -> the weighted score's."""
+    columns = {
+        metric: np.array(
+            [
+                r.scores.get(metric) if r.scores.get(metric) is not None else np.nan
+                for r in run.results
+            ],
+            dtype=float,
+        )
+        for metric in run.metrics
+    }
+    intervals: dict[str, Interval] = {}
+    for metric, column in columns.items():
+        values = column[~np.isnan(column)]
+        if not len(values):
+            continue
+        mean = float(values.mean())
+        varied = len(values) > 1 and float(values.min()) != float(values.max())
+        bounds = _bootstrap((values,), np.mean, paired=False) if varied else None
+        intervals[metric] = _interval(mean, len(values), bounds)
+    scored = [m for m in run.metrics if m in intervals]
+    weights = np.array([run.weights.get(m, 1.0) for m in scored])
+    if scored and weights.sum() > 0 and run.weighted_score is not None:
+
+        def weighted(*cols: np.ndarray, axis: int = -1) -> np.ndarray:
+            # A resample may hold none of a metric's scored samples: its mean is NaN.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means = np.stack([np.nanmean(c, axis=axis) for c in cols])
+            present = ~np.isnan(means)
+            w = weights[:, None] * present if means.ndim > 1 else weights * present
+            return np.nansum(means * w, axis=0) / w.sum(axis=0)
+
+        data = tuple(columns[m] for m in scored)
+        n = int(np.sum(~np.all(np.isnan(np.stack(data)), axis=0)))
+        bounds = _bootstrap(data, weighted, paired=True) if n > 1 else None
+        intervals["weighted_score"] = _interval(run.weighted_score, n, bounds)
+    return intervals
