@@ -1,13 +1,17 @@
-"""`rag-eval open JOB_ID`: a job's report.html, downloaded and opened in a browser."""
+"""`rag-eval open | compare | gate`: a job's report, two runs compared, and a pass or fail
+for CI judged on confidence intervals, so that noise alone neither fails nor passes it."""
 
 from __future__ import annotations
 
 import argparse
 import webbrowser
 from pathlib import Path
+from typing import Any
 
-from rag_eval.cli.exits import EXIT_OK
+from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK
 from rag_eval.cli.jobs import add_client_arguments, api_client
+from rag_eval.cli.scoring import metric_number
+from rag_eval.domain.errors import RequestInvalid
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -27,14 +31,152 @@ def cmd_open(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compare(client: Any, baseline: str, candidate: str, out: Path) -> Any:
+    """The comparison, written beside the candidate's run folder as .md and .html."""
+    from rag_eval.report.comparison import comparison_html, comparison_markdown
+    from rag_eval.scoring.compare import compare_runs, run_scores
+
+    def scores(job_id: str):
+        files = client.artifacts(job_id)["files"]
+        fetched = {
+            name: client.fetch(files[name]["url"])
+            for name in ("metadata.json", "scores.csv", "explanations.jsonl")
+            if name in files
+        }
+        return run_scores(
+            fetched["metadata.json"], fetched["scores.csv"], fetched.get("explanations.jsonl")
+        )
+
+    comparison = compare_runs(scores(baseline), scores(candidate))
+    folder = out / "score-async" / comparison.candidate_run
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"compare-{comparison.baseline_run}"
+    (folder / f"{name}.md").write_text(comparison_markdown(comparison), encoding="utf-8")
+    (folder / f"{name}.html").write_text(comparison_html(comparison), encoding="utf-8")
+    return comparison, folder / f"{name}.md"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rag_eval.report.comparison import HEADER, rows, verdict_line
+
+    comparison, written = _compare(api_client(args), args.baseline, args.candidate, args.out)
+    if args.json:
+        print(comparison.model_dump_json(indent=2))
+        return EXIT_OK
+    print(
+        f"{comparison.candidate_run} against {comparison.baseline_run}: {verdict_line(comparison)}"
+    )
+    for warning in comparison.warnings:
+        print(f"  note: {warning}")
+    _table(HEADER, rows(comparison))
+    print(f"written: {written} (and .html)")
+    return EXIT_OK
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Pass (0) or fail (1) on the job's intervals and, with a baseline, its significant
+    regressions; bad input is 2."""
+    client = api_client(args)
+    job = client.get_job(args.job_id)
+    if job["status"] != "completed":
+        print(f"gate: FAIL: job {args.job_id} is {job['status']}, not completed")
+        return EXIT_FAILED
+    failures, rows = [], []
+    intervals = job.get("intervals") or {}
+    for metric, minimum in args.min or []:
+        interval = intervals.get(metric)
+        if interval is None:
+            raise RequestInvalid(
+                [
+                    {
+                        "field": "--min",
+                        "message": f"job has no {metric!r} score",
+                        "allowed": sorted(intervals),
+                    }
+                ]
+            )
+        passed = interval["high"] >= minimum  # only a whole interval below fails
+        rows.append(
+            [
+                metric,
+                f">= {minimum:g}",
+                f"{interval['mean']:.3f} ({interval['low']:.3f} to {interval['high']:.3f})",
+                "pass" if passed else "FAIL",
+            ]
+        )
+        if not passed:
+            failures.append(
+                f"{metric} is below {minimum:g} (interval up to {interval['high']:.3f})"
+            )
+    if args.baseline:
+        comparison, _ = _compare(client, args.baseline, args.job_id, args.out)
+        allowed = dict(args.max_regression or [])
+        for change in comparison.metrics:
+            limit = allowed.get(change.metric, 0.0)
+            failed = change.verdict == "regressed" and -(change.difference or 0) > limit
+            rows.append(
+                [
+                    change.metric,
+                    f"loss <= {limit:g}",
+                    f"{change.difference:+.3f} ({change.verdict})"
+                    if change.difference is not None
+                    else "–",
+                    "FAIL" if failed else "pass",
+                ]
+            )
+            if failed:
+                failures.append(
+                    f"{change.metric} regressed by {-change.difference:.3f} "
+                    f"(p {change.adjusted_p:.3g})"
+                )
+    verdict = "FAIL: " + "; ".join(failures) if failures else "PASS"
+    print(f"gate: {verdict}")
+    _table(["metric", "rule", "this run", "result"], rows)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     opener = commands.add_parser("open", help="download a job's report.html and open it")
     opener.add_argument("job_id")
     add_client_arguments(opener, with_json=False)
-    opener.add_argument(
-        "--out", type=Path, default=Path("runs"), help="where it goes (default: runs/)"
-    )
+    opener.add_argument("--out", type=Path, default=Path("runs"), help="default: runs/")
     opener.add_argument(
         "--no-browser", action="store_true", help="only download it and print where it is"
     )
     opener.set_defaults(handler=cmd_open)
+
+    compare = commands.add_parser("compare", help="compare two runs, sample by sample")
+    compare.add_argument("baseline", help="the baseline's job id")
+    compare.add_argument("candidate", help="the candidate's job id")
+    add_client_arguments(compare)
+    compare.add_argument("--out", type=Path, default=Path("runs"), help="default: runs/")
+    compare.set_defaults(handler=cmd_compare)
+
+    gate = commands.add_parser(
+        "gate", help="exit 0 if a job passes, 1 if it fails (on intervals, not raw means)"
+    )
+    gate.add_argument("job_id")
+    gate.add_argument("--baseline", help="a job to compare with: fail on a significant loss")
+    gate.add_argument(
+        "--min",
+        action="append",
+        type=metric_number,
+        metavar="METRIC=VALUE",
+        help="fail when the mean's whole interval is below VALUE (repeatable)",
+    )
+    gate.add_argument(
+        "--max-regression",
+        action="append",
+        type=metric_number,
+        metavar="METRIC=DELTA",
+        help="with --baseline: a significant loss up to DELTA passes (default 0)",
+    )
+    add_client_arguments(gate, with_json=False)
+    gate.add_argument("--out", type=Path, default=Path("runs"), help="default: runs/")
+    gate.set_defaults(handler=cmd_gate)

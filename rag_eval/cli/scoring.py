@@ -21,7 +21,7 @@ def _csv_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _weight(value: str) -> tuple[str, float]:
+def metric_number(value: str) -> tuple[str, float]:
     name, sep, number = value.partition("=")
     try:
         if not sep:
@@ -50,7 +50,7 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weight",
         action="append",
-        type=_weight,
+        type=metric_number,
         dest="weights",
         metavar="METRIC=W",
         help="weight of a metric in the weighted score (repeatable; default 1 each)",

@@ -24,19 +24,26 @@ BCA_MAX_SAMPLES = 5_000
 _BATCH_CELLS = 20_000_000  # resampled values held at once (memory: 8 bytes each)
 
 
-def _bootstrap(data: tuple[np.ndarray, ...], statistic, paired: bool) -> tuple[float, float]:
+def bootstrap_interval(
+    data: tuple[np.ndarray, ...], statistic, *, paired: bool = False
+) -> tuple[float, float]:
+    """The statistic's 95% interval over resamples of the rows of `data` (seeded). NaN
+    bounds when the data have no spread (BCa cannot say): callers give a point instead."""
     n = len(data[0])
-    result = stats.bootstrap(
-        data,
-        statistic,
-        n_resamples=RESAMPLES,
-        batch=max(1, _BATCH_CELLS // (n * len(data))),
-        paired=paired,
-        vectorized=True,
-        confidence_level=CONFIDENCE,
-        method="BCa" if n <= BCA_MAX_SAMPLES else "percentile",
-        rng=np.random.default_rng(SEED),
-    )
+    with warnings.catch_warnings():  # BCa warns of data with no spread, then answers NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(
+            data,
+            statistic,
+            n_resamples=RESAMPLES,
+            batch=max(1, _BATCH_CELLS // (n * len(data))),
+            paired=paired,
+            vectorized=True,
+            confidence_level=CONFIDENCE,
+            method="BCa" if n <= BCA_MAX_SAMPLES else "percentile",
+            rng=np.random.default_rng(SEED),
+        )
     low, high = result.confidence_interval
     return float(low), float(high)
 
@@ -69,7 +76,7 @@ def run_intervals(run: ScoreRun) -> dict[str, Interval]:
             continue
         mean = float(values.mean())
         varied = len(values) > 1 and float(values.min()) != float(values.max())
-        bounds = _bootstrap((values,), np.mean, paired=False) if varied else None
+        bounds = bootstrap_interval((values,), np.mean) if varied else None
         intervals[metric] = _interval(mean, len(values), bounds)
     scored = [m for m in run.metrics if m in intervals]
     weights = np.array([run.weights.get(m, 1.0) for m in scored])
@@ -86,6 +93,6 @@ def run_intervals(run: ScoreRun) -> dict[str, Interval]:
 
         data = tuple(columns[m] for m in scored)
         n = int(np.sum(~np.all(np.isnan(np.stack(data)), axis=0)))
-        bounds = _bootstrap(data, weighted, paired=True) if n > 1 else None
+        bounds = bootstrap_interval(data, weighted, paired=True) if n > 1 else None
         intervals["weighted_score"] = _interval(run.weighted_score, n, bounds)
     return intervals

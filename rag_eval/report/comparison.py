@@ -1,0 +1,127 @@
+"""A comparison of two runs, for a person: `compare-<baseline_run_id>.md` and `.html`."""
+
+from __future__ import annotations
+
+from html import escape
+
+from rag_eval.domain.safe_text import markdown_cell
+from rag_eval.scoring.compare import Comparison
+
+
+def _n(value: float | None, sign: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.3f}" if sign else f"{value:.3f}"
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
+def verdict_line(comparison: Comparison) -> str:
+    """One line: what changed, significantly, after the correction for several metrics."""
+    moved = [c for c in comparison.metrics if c.verdict in ("improved", "regressed")]
+    if not moved:
+        return "No significant change on any metric."
+    return "; ".join(f"{c.metric} {c.verdict} ({_n(c.difference, True)})" for c in moved) + "."
+
+
+def rows(comparison: Comparison) -> list[list[str]]:
+    return [
+        [
+            c.metric,
+            _n(c.baseline),
+            _n(c.candidate),
+            _n(c.difference, True),
+            f"{_n(c.low, True)} to {_n(c.high, True)}",
+            _p(c.adjusted_p),
+            c.verdict,
+            str(c.pairs),
+        ]
+        for c in comparison.metrics
+    ]
+
+
+HEADER = [
+    "metric",
+    "baseline",
+    "candidate",
+    "difference",
+    "95% interval",
+    "p (Holm)",
+    "verdict",
+    "pairs",
+]
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    lines = [
+        f"# Comparison: {comparison.candidate_run} against {comparison.baseline_run}",
+        "",
+        f"**Verdict.** {verdict_line(comparison)}",
+        "",
+        *(f"- **Note:** {markdown_cell(w)}" for w in comparison.warnings),
+        "",
+        f"{comparison.matched} samples matched; {comparison.only_in_baseline} only in the "
+        f"baseline, {comparison.only_in_candidate} only in the candidate.",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+        *("| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows(comparison)),
+        "",
+        "A difference is significant when its p-value, corrected (Holm) for the metrics "
+        "compared together, is under 0.05; its interval is where the true difference lies "
+        "with 95% confidence. Wilcoxon's signed-rank test for graded scores, McNemar's exact "
+        "test for 0/1 scores.",
+        "",
+    ]
+    if comparison.regressions:
+        lines += [
+            "## Samples that lost most",
+            "",
+            "| sample | metric | baseline | candidate | why |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {markdown_cell(r.sample_id)} | {r.metric} | {_n(r.baseline)} | "
+            f"{_n(r.candidate)} | {markdown_cell(r.why)} |"
+            for r in comparison.regressions
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def comparison_html(comparison: Comparison) -> str:
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows(comparison)
+    )
+    lost = "".join(
+        f"<tr><td>{escape(r.sample_id)}</td><td>{escape(r.metric)}</td><td>{_n(r.baseline)}</td>"
+        f"<td>{_n(r.candidate)}</td><td>{escape(r.why)}</td></tr>"
+        for r in comparison.regressions
+    )
+    notes = "".join(f"<p class='warn'>{escape(w)}</p>" for w in comparison.warnings)
+    head = "".join(f"<th>{escape(h)}</th>" for h in HEADER)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'\">"
+        f"<title>Comparison {escape(comparison.candidate_run)}</title><style>"
+        "body{font:15px/1.45 system-ui,sans-serif;max-width:1000px;margin:auto;padding:1rem}"
+        "table{border-collapse:collapse;width:100%}td,th{padding:.3rem;border-bottom:1px solid "
+        "#eee;text-align:left}.warn{color:#a04000;font-weight:600}</style></head><body>"
+        f"<h1>{escape(comparison.candidate_run)} against {escape(comparison.baseline_run)}</h1>"
+        f"<p><b>{escape(verdict_line(comparison))}</b></p>{notes}"
+        f"<p>{comparison.matched} samples matched; {comparison.only_in_baseline} only in the "
+        f"baseline, {comparison.only_in_candidate} only in the candidate.</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+        + (
+            "<h2>Samples that lost most</h2><table><thead><tr><th>sample</th><th>metric</th>"
+            f"<th>baseline</th><th>candidate</th><th>why</th></tr></thead><tbody>{lost}"
+            "</tbody></table>"
+            if lost
+            else ""
+        )
+        + "</body></html>"
+    )

@@ -1,0 +1,263 @@
+"""Two runs of the same evaluation set, compared sample by sample.
+
+Samples are matched by `sample_id`, or by a hash of question and contexts where the ids
+were made up from positions (`sample-0001`: the caller gave none); unmatched samples are
+counted and listed. Per metric, over the pairs where both runs scored it:
+
+- the paired difference of the means (candidate - baseline) with a 95% bootstrap interval;
+- a p-value from a paired test: Wilcoxon's signed-rank test for graded scores, McNemar's
+  exact test (a binomial test on the pairs that changed) for scores that are all 0 or 1;
+- Holm's correction over the metrics compared (testing four metrics at 5% each would call
+  a change somewhere in one run of five from noise alone);
+- a verdict: improved, regressed, or no significant change.
+
+The samples that lost most are listed with the candidate's `why`. A change of judge,
+embedding model or metric set is said first: it moves scores by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+from scipy import stats
+
+from rag_eval.scoring.intervals import CONFIDENCE, bootstrap_interval
+
+ALPHA = 1 - CONFIDENCE
+MAX_LISTED = 20  # unmatched ids and regressed samples listed
+_POSITIONAL_ID = re.compile(r"^sample-\d{4,}$")
+
+Verdict = Literal["improved", "regressed", "no significant change", "too few pairs"]
+
+
+class RunScores(BaseModel):
+    """What a comparison reads of one run: its identity, models, and per-sample scores."""
+
+    job_id: str
+    run_id: str
+    judge_model: str = ""
+    embedding_model: str = ""
+    metrics: list[str]
+    # sample key -> metric -> score (None: not scored)
+    scores: dict[str, dict[str, float | None]]
+    why: dict[str, dict[str, str]] = Field(default_factory=dict)  # sample key -> metric -> why
+
+
+class MetricChange(BaseModel):
+    metric: str
+    pairs: int
+    baseline: float | None
+    candidate: float | None
+    difference: float | None
+    low: float | None  # the difference's 95% interval
+    high: float | None
+    test: str
+    p_value: float | None
+    adjusted_p: float | None  # Holm's, over the metrics compared
+    verdict: Verdict
+
+
+class Regression(BaseModel):
+    sample_id: str
+    metric: str
+    baseline: float
+    candidate: float
+    why: str = ""
+
+
+class Comparison(BaseModel):
+    baseline_job: str
+    candidate_job: str
+    baseline_run: str
+    candidate_run: str
+    warnings: list[str]
+    matched: int
+    only_in_baseline: int
+    only_in_candidate: int
+    unmatched_ids: dict[str, list[str]]
+    metrics: list[MetricChange]
+    regressions: list[Regression]
+
+
+def sample_key(sample_id: str, question: str, contexts: str) -> str:
+    """The caller's id, or for a positional one a hash of what the sample asks."""
+    if sample_id and not _POSITIONAL_ID.match(sample_id):
+        return sample_id
+    digest = hashlib.sha256(json.dumps([question, contexts]).encode("utf-8")).hexdigest()
+    return f"#{digest[:16]}"
+
+
+def _holm(p_values: list[float]) -> list[float]:
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def _paired(base: np.ndarray, cand: np.ndarray) -> tuple[str, float, tuple[float, float]]:
+    """The paired test's name and p-value, and the mean difference's interval."""
+    differences = cand - base
+    binary = bool(np.all(np.isin(base, (0.0, 1.0))) and np.all(np.isin(cand, (0.0, 1.0))))
+    if not np.any(differences):
+        return ("McNemar" if binary else "Wilcoxon"), 1.0, (0.0, 0.0)
+    if binary:
+        gained = int(np.sum(differences > 0))
+        lost = int(np.sum(differences < 0))
+        p = stats.binomtest(gained, gained + lost, 0.5).pvalue
+        test = "McNemar (exact)"
+    else:
+        p = stats.wilcoxon(differences, zero_method="zsplit").pvalue
+        test = "Wilcoxon signed-rank"
+    if np.all(differences == differences[0]):  # every pair moved alike: no spread to resample
+        return test, float(p), (float(differences[0]), float(differences[0]))
+    low, high = bootstrap_interval((differences,), np.mean)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = float(differences.mean())
+    return test, float(p), (low, high)
+
+
+def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
+    warnings = []
+    for what, one, other in (
+        ("judge model", baseline.judge_model, candidate.judge_model),
+        ("embedding model", baseline.embedding_model, candidate.embedding_model),
+    ):
+        if one != other:
+            warnings.append(
+                f"the {what} changed ({one or 'none'} -> {other or 'none'}): it moves the "
+                "scores by itself, so a difference is not the RAG system's alone"
+            )
+    shared = [m for m in candidate.metrics if m in baseline.metrics]
+    if set(baseline.metrics) != set(candidate.metrics):
+        warnings.append(
+            "the metrics differ: only those of both runs are compared "
+            f"({', '.join(shared) or 'none'})"
+        )
+    keys = [k for k in candidate.scores if k in baseline.scores]
+    only_base = [k for k in baseline.scores if k not in candidate.scores]
+    only_cand = [k for k in candidate.scores if k not in baseline.scores]
+    if only_base or only_cand:
+        warnings.append(
+            f"{len(only_base)} sample(s) only in the baseline and {len(only_cand)} only in the "
+            "candidate are left out of the comparison"
+        )
+    changes: list[MetricChange] = []
+    p_values: list[float] = []
+    for metric in shared:
+        pairs = [
+            (baseline.scores[k][metric], candidate.scores[k][metric], k)
+            for k in keys
+            if baseline.scores[k].get(metric) is not None
+            and candidate.scores[k].get(metric) is not None
+        ]
+        if len(pairs) < 2:
+            changes.append(
+                MetricChange(
+                    metric=metric,
+                    pairs=len(pairs),
+                    baseline=None,
+                    candidate=None,
+                    difference=None,
+                    low=None,
+                    high=None,
+                    test="",
+                    p_value=None,
+                    adjusted_p=None,
+                    verdict="too few pairs",
+                )
+            )
+            continue
+        base = np.array([p[0] for p in pairs], dtype=float)
+        cand = np.array([p[1] for p in pairs], dtype=float)
+        test, p, (low, high) = _paired(base, cand)
+        p_values.append(p)
+        changes.append(
+            MetricChange(
+                metric=metric,
+                pairs=len(pairs),
+                baseline=round(float(base.mean()), 4),
+                candidate=round(float(cand.mean()), 4),
+                difference=round(float((cand - base).mean()), 4),
+                low=round(low, 4),
+                high=round(high, 4),
+                test=test,
+                p_value=p,
+                adjusted_p=None,
+                verdict="no significant change",
+            )
+        )
+    tested = [c for c in changes if c.p_value is not None]
+    for change, adjusted in zip(tested, _holm(p_values), strict=True):
+        change.adjusted_p = adjusted
+        if adjusted < ALPHA and change.difference:
+            change.verdict = "improved" if change.difference > 0 else "regressed"
+    return Comparison(
+        baseline_job=baseline.job_id,
+        candidate_job=candidate.job_id,
+        baseline_run=baseline.run_id,
+        candidate_run=candidate.run_id,
+        warnings=warnings,
+        matched=len(keys),
+        only_in_baseline=len(only_base),
+        only_in_candidate=len(only_cand),
+        unmatched_ids={"baseline": only_base[:MAX_LISTED], "candidate": only_cand[:MAX_LISTED]},
+        metrics=changes,
+        regressions=_regressions(baseline, candidate, keys, shared),
+    )
+
+
+def _regressions(
+    baseline: RunScores, candidate: RunScores, keys: list[str], metrics: list[str]
+) -> list[Regression]:
+    lost = []
+    for key in keys:
+        for metric in metrics:
+            before, after = baseline.scores[key].get(metric), candidate.scores[key].get(metric)
+            if before is not None and after is not None and after < before:
+                why = candidate.why.get(key, {}).get(metric, "")
+                lost.append(
+                    Regression(
+                        sample_id=key, metric=metric, baseline=before, candidate=after, why=why
+                    )
+                )
+    lost.sort(key=lambda r: r.candidate - r.baseline)
+    return lost[:MAX_LISTED]
+
+
+def run_scores(metadata: bytes, scores_csv: bytes, explanations: bytes | None = None) -> RunScores:
+    """A run as its folder holds it: metadata.json, scores.csv, explanations.jsonl."""
+    import csv
+    import io
+
+    meta = json.loads(metadata)
+    metrics = list(meta.get("metrics") or {})
+    rows = csv.DictReader(io.StringIO(scores_csv.decode("utf-8")))
+    scores: dict[str, dict[str, float | None]] = {}
+    keys: dict[str, str] = {}  # sample_id -> key
+    for row in rows:
+        key = sample_key(row["sample_id"], row.get("question", ""), row.get("contexts", ""))
+        keys[row["sample_id"]] = key
+        scores[key] = {m: float(row[m]) if row.get(m) not in (None, "") else None for m in metrics}
+    why: dict[str, dict[str, str]] = {}
+    for line in (explanations or b"").decode("utf-8").splitlines():
+        record = json.loads(line)
+        key = keys.get(record["sample_id"])
+        if key is not None:
+            why[key] = {m: v.get("why") or "" for m, v in record["metrics"].items()}
+    return RunScores(
+        job_id=meta.get("job_id", ""),
+        run_id=meta.get("run_id", ""),
+        judge_model=meta.get("judge_model", ""),
+        embedding_model=meta.get("embedding_model", ""),
+        metrics=metrics,
+        scores=scores,
+        why=why,
+    )
