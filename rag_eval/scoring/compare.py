@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Literal
 
@@ -195,6 +196,16 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
             )
         )
     tested = [c for c in changes if c.p_value is not None]
+    # The smallest two-sided p-value n pairs can give is 2 / 2**n (every pair moved the same
+    # way); after Holm over m metrics, m times that. Below it no change can be shown.
+    needed = math.ceil(1 + math.log2(max(1, len(tested)) / ALPHA))
+    if tested and min(c.pairs for c in tested) < needed:
+        warnings.append(
+            f"only {min(c.pairs for c in tested)} paired samples: with {len(tested)} metric(s) "
+            f"compared, no change can be shown significant under {needed} pairs, however "
+            "large; score more samples (the differences' intervals still say how large a "
+            "change could be)"
+        )
     for change, adjusted in zip(tested, _holm(p_values), strict=True):
         change.adjusted_p = adjusted
         if adjusted < ALPHA and change.difference:

@@ -94,3 +94,13 @@ def test_samples_without_ids_are_matched_by_question_and_contexts() -> None:
     assert sample_key("sample-0001", "q", "[]") == sample_key("sample-0007", "q", "[]")
     assert sample_key("sample-0001", "q", "[]") != sample_key("sample-0001", "q2", "[]")
     assert sample_key("en-1", "q", "[]") == "en-1"
+
+
+def test_too_few_pairs_to_show_any_change_are_said_so() -> None:
+    base = {f"s{i}": {m: 1.0 for m in METRICS} for i in range(6)}
+    cand = {f"s{i}": {m: 0.0 for m in METRICS} for i in range(6)}
+
+    comparison = compare_runs(run("a", base), run("b", cand))
+
+    assert {c.verdict for c in comparison.metrics} == {"no significant change"}
+    assert any("no change can be shown significant under 8 pairs" in w for w in comparison.warnings)
