@@ -53,29 +53,33 @@ def _verdicts(outputs: list[dict], key: str, flag: str) -> list[dict]:
     return found
 
 
+def _judged(
+    outputs: list[dict], cut: _Bounded, key: str, flag: str, names: tuple[str, str]
+) -> list[dict]:
+    """The judge's {statement, flag, reason} items under `key`, as {text, verdict, reason}
+    in the metric's own words (`names`)."""
+    text, verdict = names
+    return [
+        {
+            text: cut.text(item.get("statement")),
+            verdict: bool(item.get(flag)),
+            "reason": cut.text(item.get("reason")),
+        }
+        for item in cut.items(_verdicts(outputs, key, flag))
+    ]
+
+
 def _faithfulness(outputs: list[dict], cut: _Bounded) -> Evidence:
     return {
-        "statements": [
-            {
-                "statement": cut.text(item.get("statement")),
-                "supported": bool(item.get("verdict")),
-                "reason": cut.text(item.get("reason")),
-            }
-            for item in cut.items(_verdicts(outputs, "statements", "verdict"))
-        ]
+        "statements": _judged(outputs, cut, "statements", "verdict", ("statement", "supported"))
     }
 
 
 def _context_recall(outputs: list[dict], cut: _Bounded) -> Evidence:
     return {
-        "reference_sentences": [
-            {
-                "sentence": cut.text(item.get("statement")),
-                "attributed": bool(item.get("attributed")),
-                "reason": cut.text(item.get("reason")),
-            }
-            for item in cut.items(_verdicts(outputs, "classifications", "attributed"))
-        ]
+        "reference_sentences": _judged(
+            outputs, cut, "classifications", "attributed", ("sentence", "attributed")
+        )
     }
 
 
@@ -124,14 +128,7 @@ def _factual_correctness(outputs: list[dict], cut: _Bounded) -> Evidence:
             cut.text(claim)
             for claim in cut.items([c for o in outputs for c in o.get("claims") or []])
         ],
-        "verdicts": [
-            {
-                "claim": cut.text(item.get("statement")),
-                "supported": bool(item.get("verdict")),
-                "reason": cut.text(item.get("reason")),
-            }
-            for item in cut.items(_verdicts(outputs, "statements", "verdict"))
-        ],
+        "verdicts": _judged(outputs, cut, "statements", "verdict", ("claim", "supported")),
     }
 
 

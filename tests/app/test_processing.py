@@ -34,6 +34,7 @@ from rag_eval.domain.states import JobState
 from rag_eval.local.deploy import deploy
 from rag_eval.local.dynamodb_writes import serialize_writes
 from tests.support.loopback import LoopbackServer
+from tests.support.run_folder import RUN_FILES
 
 METRICS = ["exact_match", "chrf_score"]
 
@@ -221,15 +222,7 @@ def test_a_one_sample_job_is_planned_and_scored_in_one_invocation(world: World) 
     assert done.progress.shards_total == done.progress.shards_done == 1
     assert done.started_at and done.finished_at and done.latency_ms is not None
     assert len(world.run_folders(job.job_id)) == 1
-    assert set(done.artifact_keys) == {
-        "report.html",
-        "summary.md",
-        "optimization_advice.md",
-        "scores.csv",
-        "explanations.jsonl",
-        "metadata.json",
-        "request.json",
-    }
+    assert set(done.artifact_keys) == RUN_FILES
 
 
 def test_every_shard_delivered_three_times_is_scored_once_and_fanned_in_once(

@@ -28,6 +28,7 @@ from tests.support.lambdas import (
     sqs_event,
     submit,
 )
+from tests.support.run_folder import RUN_FILES
 
 MODEL_FREE = ["bleu_score", "rouge_score", "chrf_score", "non_llm_string_similarity"]
 SAMPLE = {
@@ -35,15 +36,6 @@ SAMPLE = {
     "contexts": ["The Eiffel Tower was completed in 1889 for the World's Fair."],
     "answer": "It was completed in 1889.",
     "ground_truth": "The Eiffel Tower was completed in 1889.",
-}
-RUN_FILES = {
-    "report.html",
-    "summary.md",
-    "optimization_advice.md",
-    "scores.csv",
-    "explanations.jsonl",
-    "metadata.json",
-    "request.json",
 }
 
 

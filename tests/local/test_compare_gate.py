@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 from rag_eval.client import ScoreJobsClient
 from rag_eval.local.stack import LocalStack
 from testkit.scripted_judge import ScriptedJudge
+from tests.support.stacks import judged_stack
 
 pytestmark = pytest.mark.slow
 
@@ -30,19 +30,14 @@ WRONG = ["The museum is closed on Mondays.", "Tickets are sold at the entrance."
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Iterator[tuple[LocalStack, str, str]]:
     """GIVEN a baseline job and a candidate whose contexts are the wrong passages."""
-    with pytest.MonkeyPatch.context() as patch, ScriptedJudge() as judge:
-        for name in list(os.environ):
-            if re.match(r"^(OPENAI_|RAGAS_|RAG_EVAL_)", name) and name != "RAGAS_DO_NOT_TRACK":
-                patch.delenv(name)
-        settings = {"OPENAI_BASE_URL": judge.base_url, "OPENAI_API_KEY": "test"}
-        with LocalStack(port=0, environment=settings) as stack:
-            client = ScoreJobsClient(stack.endpoint)
-            baseline = client.submit({"samples": SAMPLES, "metrics": METRICS})["job_id"]
-            worse = [s | {"contexts": WRONG} for s in SAMPLES]
-            candidate = client.submit({"samples": worse, "metrics": METRICS})["job_id"]
-            for job in (baseline, candidate):
-                assert client.wait(job, timeout=120)["status"] == "completed"
-            yield stack, baseline, candidate
+    with ScriptedJudge() as judge, judged_stack(judge) as stack:
+        client = ScoreJobsClient(stack.endpoint)
+        baseline = client.submit({"samples": SAMPLES, "metrics": METRICS})["job_id"]
+        worse = [s | {"contexts": WRONG} for s in SAMPLES]
+        candidate = client.submit({"samples": worse, "metrics": METRICS})["job_id"]
+        for job in (baseline, candidate):
+            assert client.wait(job, timeout=120)["status"] == "completed"
+        yield stack, baseline, candidate
 
 
 def cli(stack: LocalStack, *arguments: str, out: Path) -> subprocess.CompletedProcess:

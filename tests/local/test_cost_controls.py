@@ -17,6 +17,7 @@ import pytest
 from rag_eval.client import ScoreJobsClient
 from rag_eval.local.stack import LocalStack
 from testkit.scripted_judge import ScriptedJudge
+from tests.support.stacks import judged_stack
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +36,9 @@ def judge() -> Iterator[ScriptedJudge]:
 @pytest.fixture(scope="module")
 def stack(judge: ScriptedJudge) -> Iterator[LocalStack]:
     """GIVEN the local stack, two workers, shards of 3 samples, the scripted judge."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if re.match(r"^(OPENAI_|RAGAS_|RAG_EVAL_)", name) and name != "RAGAS_DO_NOT_TRACK":
-                patch.delenv(name)
-        settings = {
-            "OPENAI_BASE_URL": judge.base_url,
-            "OPENAI_API_KEY": "test",
-            "RAGAS_MAX_RETRIES": "1",
-            "RAGAS_METRIC_TIMEOUT_SECONDS": "20",
-            "RAGAS_SHARD_SIZE": "3",
-        }
-        with LocalStack(
-            port=0, worker_concurrency=2, visibility_timeout=60, environment=settings
-        ) as running:
-            yield running
+    settings = {"RAGAS_METRIC_TIMEOUT_SECONDS": "20", "RAGAS_SHARD_SIZE": "3"}
+    with judged_stack(judge, settings, worker_concurrency=2, visibility_timeout=60) as running:
+        yield running
 
 
 def test_the_cache_serves_a_second_job_whose_shards_other_workers_score(

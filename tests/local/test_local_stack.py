@@ -31,6 +31,8 @@ from rag_eval.domain.request import parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.local.stack import LocalStack
 from testkit.scripted_judge import ScriptedJudge
+from tests.support.run_folder import RUN_FILES
+from tests.support.stacks import judged_stack
 
 pytestmark = pytest.mark.slow
 
@@ -45,15 +47,6 @@ SAMPLES = [
     if line.strip()
 ]
 LLM_AND_MODEL_FREE = ["faithfulness", "context_recall", "chrf_score", "exact_match"]
-RUN_FILES = {
-    "report.html",
-    "summary.md",
-    "optimization_advice.md",
-    "scores.csv",
-    "explanations.jsonl",
-    "metadata.json",
-    "request.json",
-}
 
 
 def without_judge_settings(environment: dict[str, str]) -> dict[str, str]:
@@ -143,18 +136,9 @@ def judge() -> Iterator[ScriptedJudge]:
 @pytest.fixture(scope="class")
 def stack(judge: ScriptedJudge) -> Iterator[LocalStack]:
     """GIVEN the local stack with the scripted judge as its OpenAI-compatible endpoint."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if re.match(r"^(OPENAI_|RAGAS_)", name) and name != "RAGAS_DO_NOT_TRACK":
-                patch.delenv(name)
-        settings = {
-            "OPENAI_BASE_URL": judge.base_url,
-            "OPENAI_API_KEY": "test",
-            "RAGAS_MAX_RETRIES": "1",
-            "RAGAS_METRIC_TIMEOUT_SECONDS": "10",
-        }
-        with LocalStack(port=0, visibility_timeout=60, environment=settings) as running:
-            yield running
+    settings = {"RAGAS_METRIC_TIMEOUT_SECONDS": "10"}
+    with judged_stack(judge, settings, visibility_timeout=60) as running:
+        yield running
 
 
 @pytest.fixture(scope="class")

@@ -14,6 +14,7 @@ import pytest
 
 from rag_eval.local.stack import LocalStack
 from testkit.scripted_judge import ScriptedJudge
+from tests.support.browser import chromium
 
 pytestmark = pytest.mark.slow
 
@@ -89,40 +90,25 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
 
 
 def test_swagger_try_it_out_submits_a_job_and_reads_it(stack: LocalStack) -> None:
-    from playwright.sync_api import sync_playwright
+    with chromium() as browser:
+        page = browser.new_page()
+        # GIVEN Swagger UI, as served by the API
+        page.goto(f"{stack.endpoint}/docs")
 
-    chromium = subprocess.run(
-        [str(ROOT / "scripts" / "chromium")], capture_output=True, text=True, check=False
-    )
-    assert chromium.returncode == 0, chromium.stderr
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium.stdout.strip(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page()
-            # GIVEN Swagger UI, as served by the API
-            page.goto(f"{stack.endpoint}/docs")
+        # WHEN a person opens "Submit a scoring job", tries it out and executes its example
+        submitted = _try_it_out(page, "submitScoreJob")
 
-            # WHEN a person opens "Submit a scoring job", tries it out and executes its example
-            submitted = _try_it_out(page, "submitScoreJob")
+        # THEN the API answered 202 with the queued job, shown on the page
+        assert submitted["status"] == "202", submitted["body"][:500]
+        job_id = re.search(r'"job_id": "([0-9a-f]{24})"', submitted["body"]).group(1)
+        assert '"status": "queued"' in submitted["body"]
 
-            # THEN the API answered 202 with the queued job, shown on the page
-            assert submitted["status"] == "202", submitted["body"][:500]
-            job_id = re.search(r'"job_id": "([0-9a-f]{24})"', submitted["body"]).group(1)
-            assert '"status": "queued"' in submitted["body"]
-
-            # AND reading that job through Swagger answers it too
-            operation = page.locator("#operations-default-getScoreJob")
-            read = _try_it_out(page, "getScoreJob", fill={"job_id": job_id})
-            assert read["status"] == "200", read["body"][:500]
-            assert job_id in read["body"]
-            assert operation.locator(".opblock-summary-path").inner_text() == (
-                "/score-jobs/{job_id}"
-            )
-        finally:
-            browser.close()
+        # AND reading that job through Swagger answers it too
+        operation = page.locator("#operations-default-getScoreJob")
+        read = _try_it_out(page, "getScoreJob", fill={"job_id": job_id})
+        assert read["status"] == "200", read["body"][:500]
+        assert job_id in read["body"]
+        assert operation.locator(".opblock-summary-path").inner_text() == "/score-jobs/{job_id}"
 
 
 def _try_it_out(page, operation_id: str, fill: dict[str, str] | None = None) -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from rag_eval.domain.job import new_job
 from rag_eval.domain.request import parse_request
 from rag_eval.domain.settings import Settings
 from testkit.scripted_judge import ScriptedJudge
+from tests.support.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = [
@@ -50,19 +50,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    chromium = subprocess.run(
-        [str(ROOT / "scripts" / "chromium")], capture_output=True, text=True, check=False
-    )
-    assert chromium.returncode == 0, chromium.stderr
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium.stdout.strip(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_the_report_opens_from_disk_draws_and_explains(report: Path, browser, tmp_path) -> None:

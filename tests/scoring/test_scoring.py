@@ -24,6 +24,7 @@ from rag_eval.domain.settings import Settings
 from rag_eval.metrics import REGISTRY
 from rag_eval.scoring.scorer import Scorer
 from testkit.scripted_judge import ScriptedJudge
+from tests.support.run_folder import RUN_FILES
 
 ENGLISH = {
     "sample_id": "en-paris",
@@ -405,17 +406,7 @@ def test_a_job_completes_and_writes_the_run_folder(
 
     # AND the run folder holds its seven files under score-async/<run_id>/
     folder = tmp_path / "score-async" / job.run_id
-    assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [
-            "report.html",
-            "summary.md",
-            "optimization_advice.md",
-            "scores.csv",
-            "explanations.jsonl",
-            "metadata.json",
-            "request.json",
-        ]
-    )
+    assert {p.name for p in folder.iterdir()} == RUN_FILES
     assert job.artifact_keys["scores.csv"] == f"score-async/{job.run_id}/scores.csv"
 
     # AND scores.csv has one row per sample with its inputs, an error column and the metrics
