@@ -31,6 +31,7 @@ ROUTES = {
     ("POST", "/score-jobs/{job_id}/cancel", "ApiFunction"),
     ("GET", "/score-jobs/{job_id}", "ApiFunction"),
     ("GET", "/score-jobs/{job_id}/artifacts", "ApiFunction"),
+    ("GET", "/score-jobs/{job_id}/compare", "ApiFunction"),
     ("GET", "/metrics", "ApiFunction"),
     ("GET", "/openapi.json", "ApiFunction"),
     ("GET", "/docs", "ApiFunction"),
@@ -343,10 +344,10 @@ def test_without_a_key_parameter_or_bedrock_the_worker_gets_neither(
     assert set(names) == {"ConsumeScoreQueue", "RunScoreJobs"}
 
 
-def test_api_routes_are_the_nine_explicit_routes() -> None:
+def test_api_routes_are_the_ten_explicit_routes() -> None:
     routes = api_routes()
 
-    assert len(routes) == 9
+    assert len(routes) == 10
     assert {(route.method, route.path, route.function) for route in routes} == ROUTES
     assert not any("{proxy+}" in route.path for route in routes)
 
@@ -461,6 +462,7 @@ def test_the_worker_role_consumes_its_queues_and_moves_job_status(
         ("dynamodb:GetItem", "ScoreJobs.Arn"),
         ("dynamodb:UpdateItem", "ScoreJobs.Arn"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-async/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-async/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-requests/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-work/*"),

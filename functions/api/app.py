@@ -79,6 +79,17 @@ def get_artifacts(job_id: str):
     return json_response(200, service().artifact_links(job_id, caller=caller_of(app)))
 
 
+@app.get("/score-jobs/<job_id>/compare")
+def compare(job_id: str):
+    ready, body = service().comparison(
+        job_id,
+        baseline=app.current_event.get_query_string_value("baseline"),
+        caller=caller_of(app),
+    )
+    # 202 while the worker computes it: ask again (Retry-After seconds).
+    return json_response(200, body) if ready else json_response(202, body, {"Retry-After": "2"})
+
+
 @app.get("/metrics")
 def list_metrics():
     return json_response(200, service().metrics())

@@ -53,7 +53,8 @@ def hold_lease(take: Callable[[], Any], delivery: Delivery) -> Any:
 
 
 def parse_message(body: str) -> dict[str, Any]:
-    """A job's message (`request` or `request_key`) or a shard's (`shard`), checked."""
+    """A job's message (`request` or `request_key`), a shard's (`shard`) or a comparison's
+    (`compare`: the baseline's job id), checked."""
     try:
         message = json.loads(body)
     except (TypeError, json.JSONDecodeError) as exc:
@@ -63,8 +64,11 @@ def parse_message(body: str) -> dict[str, Any]:
     if "shard" in message:
         if not isinstance(message["shard"], int) or isinstance(message["shard"], bool):
             raise MalformedMessage("a shard message's shard must be an integer")
+    elif "compare" in message:
+        if not isinstance(message["compare"], str):
+            raise MalformedMessage("a comparison message's baseline must be a job id")
     elif "request" not in message and "request_key" not in message:
-        raise MalformedMessage("message has neither request, request_key nor shard")
+        raise MalformedMessage("message has neither request, request_key, shard nor compare")
     return message
 
 

@@ -29,7 +29,7 @@ from rag_eval.domain.errors import (
     validation_problems,
 )
 from rag_eval.domain.job import JobStatus, iso, new_job, new_job_id, utc_now
-from rag_eval.domain.layout import request_key, upload_key
+from rag_eval.domain.layout import request_key, run_folder, upload_key
 from rag_eval.domain.request import DatasetJob, ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
@@ -264,6 +264,39 @@ class JobService:
                 for name, key in job.artifact_keys.items()
             },
         }
+
+    def comparison(
+        self, job_id: str, *, baseline: str | None, caller: str
+    ) -> tuple[bool, dict[str, Any]]:
+        """The comparison of the caller's run `job_id` against their run `baseline`: (True,
+        it) once the worker wrote it into the candidate's run folder; else (False, pending),
+        after asking the worker for it (scipy is the worker's, not this function's)."""
+        if not baseline:
+            raise RequestInvalid(
+                [
+                    {
+                        "field": "baseline",
+                        "message": "required: the job id of the run to compare with",
+                    }
+                ]
+            )
+        candidate = self.get(job_id, caller=caller)
+        base = self.get(baseline, caller=caller)
+        for job in (candidate, base):
+            if job.run_id is None:
+                raise Conflict(
+                    f"job {job.job_id} is {job.status}; a comparison needs both runs written"
+                )
+        prefix = f"{run_folder(candidate.run_id)}compare-{base.run_id}"
+        found = self._store.find(f"{prefix}.json")
+        if found is None:
+            try:
+                self._queue.send(json.dumps({"job_id": candidate.job_id, "compare": base.job_id}))
+            except Exception as exc:
+                raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
+            return False, {"status": "pending", "job_id": candidate.job_id, "baseline": base.job_id}
+        files = {ext: self._store.presign(f"{prefix}.{ext}", 900) for ext in ("md", "html")}
+        return True, {"status": "ready", **json.loads(found), "files": files}
 
     def list(
         self,

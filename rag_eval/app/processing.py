@@ -1,14 +1,13 @@
-"""The worker's job: queue messages -> planned, sharded, scored and fanned-in jobs, safely
-under at-least-once delivery and concurrent copies.
+"""The worker's job: queue messages -> planned, sharded, scored and fanned-in jobs (and
+comparisons of two runs), safely under at-least-once delivery and concurrent copies.
 
 A job's message (score queue) is planned under the job's lease: its samples are read,
 validated and cut into shards, one message each to the shard queue; a job of one shard is
 scored right away. A shard is scored under its own lease (two copies at once score it
 once), its results stored before it is counted, and counted once (a conditional update).
 Whoever counts the last shard writes the run folder (the fan-in). Every status write is
-conditional: a late or duplicate message never redoes a job nor moves a status back.
-
-A fault of ours raises (SQS retries the record); on the last delivery a shard is stored
+conditional: a late or duplicate message never redoes a job nor moves a status back. A
+fault of ours raises (SQS retries the record); on the last delivery a shard is stored
 unscored (`worker_error`), a planning or fan-in fails the job. ragas loads on first use.
 """
 
@@ -24,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rag_eval.app.comparing import write_comparison
 from rag_eval.app.delivery import (
     FINISH_MARGIN_SECONDS,
     Delivery,
@@ -92,6 +92,8 @@ class JobProcessor:
         message = parse_message(body)
         job_id = message["job_id"]
         with job_context(job_id):
+            if "compare" in message:
+                return write_comparison(self._repository, self._store, job_id, message["compare"])
             last = receive_count >= self._settings.max_receive_count
             delivery = Delivery(receive_count, seconds_left, last)
             if "shard" in message:
@@ -110,8 +112,7 @@ class JobProcessor:
             try:
                 request = message_request(message, self._store)
             except ValidationError as exc:
-                # Validated at submission; failing now means a changed contract, which no
-                # retry fixes.
+                # Validated at submission: failing now is a changed contract, no retry fixes it.
                 self._fail(job_id, f"RequestInvalid: {exc}")
                 logger.error("job failed: its request no longer validates")
                 return JobState.FAILED

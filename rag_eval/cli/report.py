@@ -4,13 +4,16 @@ for CI judged on confidence intervals, so that noise alone neither fails nor pas
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 import webbrowser
 from pathlib import Path
 from typing import Any
 
-from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK
+from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from rag_eval.cli.jobs import add_client_arguments, api_client
 from rag_eval.cli.scoring import metric_number
+from rag_eval.client import WaitTimeout
 from rag_eval.domain.errors import RequestInvalid
 
 
@@ -31,35 +34,35 @@ def cmd_open(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _compare(client: Any, baseline: str, candidate: str, out: Path) -> Any:
-    """The comparison, written beside the candidate's run folder as .md and .html."""
-    from rag_eval.report.comparison import comparison_html, comparison_markdown
-    from rag_eval.scoring.compare import compare_runs, run_scores
+def _compare(client: Any, baseline: str, candidate: str, out: Path, timeout: float = 300) -> Any:
+    """The service's comparison (the worker computes it: asked again until ready), and its
+    .md and .html saved beside the candidate's run folder under `out`."""
+    from rag_eval.domain.comparison import Comparison
 
-    def scores(job_id: str):
-        files = client.artifacts(job_id)["files"]
-        fetched = {
-            name: client.fetch(files[name]["url"])
-            for name in ("metadata.json", "scores.csv", "explanations.jsonl")
-            if name in files
-        }
-        return run_scores(
-            fetched["metadata.json"], fetched["scores.csv"], fetched.get("explanations.jsonl")
-        )
-
-    comparison = compare_runs(scores(baseline), scores(candidate))
+    deadline = time.monotonic() + timeout
+    answer = client.compare(candidate, baseline)
+    while answer.get("status") != "ready":
+        if time.monotonic() > deadline:
+            raise WaitTimeout({"job_id": candidate, "status": "being compared"}, timeout)
+        time.sleep(1.0)
+        answer = client.compare(candidate, baseline)
+    comparison = Comparison.model_validate(answer)
     folder = out / "score-async" / comparison.candidate_run
     folder.mkdir(parents=True, exist_ok=True)
     name = f"compare-{comparison.baseline_run}"
-    (folder / f"{name}.md").write_text(comparison_markdown(comparison), encoding="utf-8")
-    (folder / f"{name}.html").write_text(comparison_html(comparison), encoding="utf-8")
+    for extension, url in answer["files"].items():
+        (folder / f"{name}.{extension}").write_bytes(client.fetch(url))
     return comparison, folder / f"{name}.md"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from rag_eval.report.comparison import HEADER, rows, verdict_line
 
-    comparison, written = _compare(api_client(args), args.baseline, args.candidate, args.out)
+    try:
+        comparison, written = _compare(api_client(args), args.baseline, args.candidate, args.out)
+    except WaitTimeout as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_TIMEOUT
     if args.json:
         print(comparison.model_dump_json(indent=2))
         return EXIT_OK
@@ -115,7 +118,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
                 f"{metric} is below {minimum:g} (interval up to {interval['high']:.3f})"
             )
     if args.baseline:
-        comparison, _ = _compare(client, args.baseline, args.job_id, args.out)
+        try:
+            comparison, _ = _compare(client, args.baseline, args.job_id, args.out)
+        except WaitTimeout as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_TIMEOUT
         allowed = dict(args.max_regression or [])
         for change in comparison.metrics:
             limit = allowed.get(change.metric, 0.0)

@@ -213,6 +213,13 @@ class ScoreJobsClient:
     def metrics(self) -> dict[str, Any]:
         return self._call("GET", "/metrics")
 
+    def compare(self, job_id: str, baseline: str) -> dict[str, Any]:
+        """The comparison of two of the caller's runs; `status` "pending" until the worker
+        has written it (ask again), then "ready" with it."""
+        return self._call(
+            "GET", f"/score-jobs/{job_id}/compare?{urlencode({'baseline': baseline})}"
+        )
+
     # -- built on it -----------------------------------------------------------------------
 
     def download_artifacts(self, job_id: str, directory: Path) -> list[Path]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from rag_eval.domain.comparison import Comparison
 from rag_eval.domain.safe_text import markdown_cell
-from rag_eval.scoring.compare import Comparison
 
 
 def _n(value: float | None, sign: bool = False) -> str:

@@ -6,9 +6,12 @@ stack's fuzz test holds every answer to them (tests/local/test_openapi_fuzz.py).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_eval.app.jobs import UPLOAD_EXPIRES_IN
+from rag_eval.domain.comparison import Comparison
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.request import Sample, ScoreOptions
 
@@ -70,6 +73,22 @@ class ArtifactLinks(BaseModel):
     bucket: str
     expires_in: int
     files: dict[str, ArtifactFile]
+
+
+class ComparisonReady(Comparison):
+    """Two runs compared (GET /score-jobs/{job_id}/compare): per metric the paired
+    difference, its interval, the corrected p-value and a verdict."""
+
+    status: Literal["ready"]
+    files: dict[str, str] = Field(description="presigned URLs of the .md and .html (15 minutes)")
+
+
+class ComparisonPending(BaseModel):
+    """The worker is comparing the runs: ask again (Retry-After)."""
+
+    status: Literal["pending"]
+    job_id: str
+    baseline: str
 
 
 class UploadTicket(BaseModel):

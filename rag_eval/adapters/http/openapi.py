@@ -20,6 +20,8 @@ from pydantic.json_schema import models_json_schema
 
 from rag_eval.adapters.http.answers import (
     ArtifactLinks,
+    ComparisonPending,
+    ComparisonReady,
     Error,
     JobPage,
     MetricCatalogue,
@@ -50,6 +52,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     Estimate,
     JobPage,
     ArtifactLinks,
+    ComparisonReady,
+    ComparisonPending,
     UploadTicket,
     MetricCatalogue,
     Error,
@@ -231,6 +235,31 @@ def _paths() -> dict[str, Any]:
                 {200: _answer("The run folder's files.", "ArtifactLinks")},
                 (404, 409),
                 parameters=[_JOB_ID],
+            )
+        },
+        "/score-jobs/{job_id}/compare": {
+            "get": _operation(
+                "Compare the job's run with a baseline run of the caller's",
+                "compareScoreJobs",
+                {
+                    200: _answer("The comparison.", "ComparisonReady"),
+                    202: _answer(
+                        "The worker is comparing the runs: ask again.",
+                        "ComparisonPending",
+                        headers={"Retry-After": {"schema": {"type": "string"}}},
+                    ),
+                },
+                (404, 409, 422, 503),
+                parameters=[
+                    _JOB_ID | {"description": "the candidate: the job whose run is compared"},
+                    {
+                        "name": "baseline",
+                        "in": "query",
+                        "required": True,
+                        "description": "the job id of the run to compare with",
+                        "schema": {"type": "string"},
+                    },
+                ],
             )
         },
         "/uploads": {
