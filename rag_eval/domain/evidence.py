@@ -155,9 +155,11 @@ def evidence_for(metric: str, outputs: list[dict]) -> Evidence | None:
     return evidence
 
 
-def _first(items: list[dict], flag: str, text: str) -> str:
+def _failed(items: list[dict], flag: str, text: str, said: str) -> str:
+    """ "2 of 3 <said>, e.g. "<the first that failed>"": the items whose `flag` is false."""
     missing = [item for item in items if not item.get(flag)]
-    return f', e.g. "{missing[0][text][:80]}"' if missing else ""
+    example = f', e.g. "{missing[0][text][:80]}"' if missing else ""
+    return f"{len(missing)} of {len(items)} {said}{example}"
 
 
 def why(metric: str, evidence: Evidence | None, score: float | None, below: float = LOW) -> str:
@@ -166,18 +168,18 @@ def why(metric: str, evidence: Evidence | None, score: float | None, below: floa
     if evidence is None or score is None or score >= below:
         return ""
     if metric == "faithfulness":
-        items = evidence["statements"]
-        bad = sum(not i["supported"] for i in items)
-        return (
-            f"{bad} of {len(items)} statements of the answer are not supported by the contexts"
-            + _first(items, "supported", "statement")
+        return _failed(
+            evidence["statements"],
+            "supported",
+            "statement",
+            "statements of the answer are not supported by the contexts",
         )
     if metric == "context_recall":
-        items = evidence["reference_sentences"]
-        bad = sum(not i["attributed"] for i in items)
-        return (
-            f"{bad} of {len(items)} reference sentences are not in the retrieved contexts"
-            + _first(items, "attributed", "sentence")
+        return _failed(
+            evidence["reference_sentences"],
+            "attributed",
+            "sentence",
+            "reference sentences are not in the retrieved contexts",
         )
     if metric == "context_precision":
         items = evidence["contexts"]
@@ -198,9 +200,5 @@ def why(metric: str, evidence: Evidence | None, score: float | None, below: floa
             + (f', e.g. "{example}"' if example else "")
         )
     if metric == "factual_correctness":
-        items = evidence["verdicts"]
-        bad = sum(not i["supported"] for i in items)
-        return f"{bad} of {len(items)} claims are not supported" + _first(
-            items, "supported", "claim"
-        )
+        return _failed(evidence["verdicts"], "supported", "claim", "claims are not supported")
     return ""
