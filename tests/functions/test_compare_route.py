@@ -37,6 +37,11 @@ def test_a_comparison_is_asked_computed_by_the_worker_then_answered(stack, two_r
     messages = drain(stack["ScoreQueue"])
     assert len(messages) == 1
     assert invoke("worker", sqs_event(messages)) == {"batchItemFailures": []}
+    first = boto3.client("s3").list_objects_v2(
+        Bucket=stack["ArtifactsBucket"], Prefix="score-async/"
+    )["KeyCount"]
+    # AND a second delivery of the same message (at least once) writes the same files again
+    assert invoke("worker", sqs_event(messages)) == {"batchItemFailures": []}
 
     # THEN asked again, it is the comparison, with its files beside the candidate's run
     ready = compare(candidate, baseline)
@@ -50,6 +55,7 @@ def test_a_comparison_is_asked_computed_by_the_worker_then_answered(stack, two_r
         Bucket=stack["ArtifactsBucket"], Prefix="score-async/"
     )
     names = {item["Key"].rsplit("/", 1)[1] for item in listed["Contents"]}
+    assert listed["KeyCount"] == first
     assert {f"compare-{answer['baseline_run']}.{ext}" for ext in ("md", "html", "json")} <= names
 
 
