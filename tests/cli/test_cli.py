@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -402,3 +403,27 @@ def test_metrics_are_chosen_the_same_way_for_score_and_submit() -> None:
     # No judge at all: the model-free metrics
     metrics, why = choose_metrics(None, list(MODEL_FREE_METRICS))
     assert metrics == list(MODEL_FREE_METRICS) and why.startswith("model-free metrics only")
+
+
+def test_score_says_what_the_cache_saved_and_when_the_budget_ran_out(
+    judge_env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the bundled samples scored once, so that their verdicts are cached
+    arguments = ["score", "--file", str(BUNDLED_SAMPLES), "--metrics", "faithfulness"]
+    assert main([*arguments, "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+
+    # WHEN they are scored again from the cache, then asked afresh under a 4-call budget
+    assert main([*arguments, "--out", str(tmp_path)]) == 0
+    cached = capsys.readouterr().out
+    assert (
+        main([*arguments, "--cache", "refresh", "--max-judge-calls", "4", "--out", str(tmp_path)])
+        == 0
+    )
+    budgeted = capsys.readouterr().out
+
+    # THEN each run says so
+    assert re.search(r"cache: \d+ hits, 0 judge calls, \$[\d.]+ saved", cached)
+    assert "cost: $0.0000" in cached
+    assert "budget exhausted after 4 judge calls" in budgeted
+    assert "report: " in budgeted
