@@ -85,10 +85,12 @@ async def advise(
     llm: Any = None,
     *,
     narrative_timeout: float = NARRATIVE_TIMEOUT_SECONDS,
+    diagnosis: Diagnosis | None = None,
 ) -> str:
-    """The advice markdown; an LLM narrative is added when `llm` is given and it works."""
+    """The advice markdown; an LLM narrative is added when `llm` is given and it works.
+    `diagnosis`: the run's, when the caller has it already (the report shows it too)."""
     try:
-        diagnosis = diagnose(run, request)
+        diagnosis = diagnosis or diagnose(run, request)
     except Exception as exc:  # advice must never fail the job
         logger.exception("advice diagnosis failed")
         return (

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from rag_eval.advice.diagnosis import diagnose
+from rag_eval.advice.findings import Diagnosis
 from rag_eval.advice.narrative import advise
 from rag_eval.app.planning import Planner
 from rag_eval.app.ports import ObjectStore
@@ -127,7 +128,10 @@ class ScoringPipeline:
             concurrency=scored.concurrency,
         )
         judge_model, embedding_model = resolved_models(options, self._settings)
-        advice = await self._advise(run, request, judge_model, self.gate(options, budget))
+        diagnosis = diagnose(run, request)  # for the advice and the report alike
+        advice = await self._advise(
+            run, request, diagnosis, judge_model, self.gate(options, budget)
+        )
         spent = _budget_state(job.budget, budget, run)
         finished = iso(utc_now())
         started = job.started_at or job.created_at
@@ -149,7 +153,7 @@ class ScoringPipeline:
             concurrency=run.concurrency,
             intervals=run_intervals(run),
         )
-        report = render_report(record, request, run, diagnose(run, request))
+        report = render_report(record, request, run, diagnosis)
         keys = self._write_run(
             run_id, run_files(record, request, run, advice, report, plan.snapshot)
         )
@@ -230,21 +234,26 @@ class ScoringPipeline:
         return keys
 
     async def _advise(
-        self, run: ScoreRun, request: ScoreRequest, judge_model: str, gate: JudgeGate
+        self,
+        run: ScoreRun,
+        request: ScoreRequest,
+        diagnosis: Diagnosis,
+        judge_model: str,
+        gate: JudgeGate,
     ) -> str:
         """Rule-based advice always; a narrative too when a judge is reachable (through the
         job's gate: it is cached, and counts against the budget)."""
         if not judge_configured(request, self._settings):
-            return await advise(run, request)
+            return await advise(run, request, diagnosis=diagnosis)
         try:
             judge = self._judge_factory(
                 judge_model, "", self._settings, need_llm=True, need_embeddings=False, gate=gate
             )
         except Exception:  # the advice must never fail the job
             logger.warning("advice narrative skipped: judge unavailable", exc_info=True)
-            return await advise(run, request)
+            return await advise(run, request, diagnosis=diagnosis)
         try:
-            return await advise(run, request, judge.llm)
+            return await advise(run, request, judge.llm, diagnosis=diagnosis)
         finally:
             await judge.aclose()
             run.usage.merge(gate.usage)  # the narrative's tokens count too
