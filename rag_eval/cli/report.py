@@ -10,7 +10,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
+from rag_eval.cli.exits import EXIT_CANNOT_TELL, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from rag_eval.cli.jobs import add_client_arguments, api_client
 from rag_eval.cli.scoring import metric_number
 from rag_eval.client import WaitTimeout
@@ -83,69 +83,58 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    """Pass (0) or fail (1) on the job's intervals and, with a baseline, its significant
-    regressions; bad input is 2."""
+    """Pass (0), fail (1), or cannot tell (5: too few samples to decide either way) on the
+    job's intervals and, with a baseline, its significant regressions; bad input is 2."""
+    from rag_eval.domain.ci_gate import decide, minimum_rules, regression_rules
+    from rag_eval.domain.results import Interval
+
+    if not args.min and not args.baseline:
+        raise RequestInvalid(
+            [
+                {
+                    "field": "rules",
+                    "message": "a gate with no rule passes anything",
+                    "allowed": ["--min METRIC=VALUE", "--baseline JOB"],
+                }
+            ]
+        )
     client = api_client(args)
     job = client.get_job(args.job_id)
     if job["status"] != "completed":
         print(f"gate: FAIL: job {args.job_id} is {job['status']}, not completed")
         return EXIT_FAILED
-    failures, rows = [], []
-    intervals = job.get("intervals") or {}
-    for metric, minimum in args.min or []:
-        interval = intervals.get(metric)
-        if interval is None:
-            raise RequestInvalid(
-                [
-                    {
-                        "field": "--min",
-                        "message": f"job has no {metric!r} score",
-                        "allowed": sorted(intervals),
-                    }
-                ]
-            )
-        passed = interval["high"] >= minimum  # only a whole interval below fails
-        rows.append(
+    intervals = {m: Interval.model_validate(i) for m, i in (job.get("intervals") or {}).items()}
+    unknown = [metric for metric, _ in args.min or [] if metric not in intervals]
+    if unknown:
+        raise RequestInvalid(
             [
-                metric,
-                f">= {minimum:g}",
-                f"{interval['mean']:.3f} ({interval['low']:.3f} to {interval['high']:.3f})",
-                "pass" if passed else "FAIL",
+                {
+                    "field": "--min",
+                    "message": f"job has no {metric!r} score",
+                    "allowed": sorted(intervals),
+                }
+                for metric in unknown
             ]
         )
-        if not passed:
-            failures.append(
-                f"{metric} is below {minimum:g} (interval up to {interval['high']:.3f})"
-            )
+    rules = minimum_rules(intervals, args.min or [])
     if args.baseline:
         try:
             comparison, _ = _compare(client, args.baseline, args.job_id, args.out)
         except WaitTimeout as exc:
             print(exc, file=sys.stderr)
             return EXIT_TIMEOUT
-        allowed = dict(args.max_regression or [])
-        for change in comparison.metrics:
-            limit = allowed.get(change.metric, 0.0)
-            failed = change.verdict == "regressed" and -(change.difference or 0) > limit
-            rows.append(
-                [
-                    change.metric,
-                    f"loss <= {limit:g}",
-                    f"{change.difference:+.3f} ({change.verdict})"
-                    if change.difference is not None
-                    else "–",
-                    "FAIL" if failed else "pass",
-                ]
-            )
-            if failed:
-                failures.append(
-                    f"{change.metric} regressed by {-change.difference:.3f} "
-                    f"(p {change.adjusted_p:.3g})"
-                )
-    verdict = "FAIL: " + "; ".join(failures) if failures else "PASS"
-    print(f"gate: {verdict}")
-    _table(["metric", "rule", "this run", "result"], rows)
-    return EXIT_FAILED if failures else EXIT_OK
+        rules += regression_rules(comparison, dict(args.max_regression or []))
+    decision = decide(rules)
+    reasons = decision.reasons
+    more = f" (and {len(reasons) - 1} more, below)" if len(reasons) > 1 else ""
+    print(f"gate: {decision.outcome.upper()}" + (f": {reasons[0]}{more}" if reasons else ""))
+    _table(
+        ["metric", "rule", "this run", "result"],
+        [[r.metric, r.rule, r.observed, r.outcome] for r in decision.rules],
+    )
+    for reason in reasons[1:]:
+        print(f"  - {reason}")
+    return {"pass": EXIT_OK, "fail": EXIT_FAILED, "cannot tell": EXIT_CANNOT_TELL}[decision.outcome]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -166,7 +155,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=cmd_compare)
 
     gate = commands.add_parser(
-        "gate", help="exit 0 if a job passes, 1 if it fails (on intervals, not raw means)"
+        "gate",
+        help="exit 0 if a job passes, 1 if it fails, 5 if its samples are too few to tell "
+        "(judged on intervals and paired tests, not raw means)",
     )
     gate.add_argument("job_id")
     gate.add_argument("--baseline", help="a job to compare with: fail on a significant loss")

@@ -7,7 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Verdict = Literal["improved", "regressed", "no significant change", "too few pairs"]
+# "likely ...": the difference's interval excludes zero but the paired test, corrected for
+# the metrics compared, does not confirm it (often: too few pairs for any test to).
+Verdict = Literal[
+    "improved",
+    "regressed",
+    "likely improved",
+    "likely regressed",
+    "no significant change",
+    "too few pairs",
+]
 
 
 class RunScores(BaseModel):
@@ -35,6 +44,11 @@ class MetricChange(BaseModel):
     p_value: float | None
     adjusted_p: float | None  # Holm's, over the metrics compared
     verdict: Verdict
+    # No outcome of these pairs could reach significance: even every pair moving the same
+    # way would give an adjusted p-value of 0.05 or more.
+    underpowered: bool = False
+    min_pairs: int = 0  # the fewest pairs that could show a change, with the metrics compared
+    note: str = ""  # why the verdict is "likely ..." or the test could not decide
 
 
 class Regression(BaseModel):

@@ -19,11 +19,22 @@ def _p(value: float | None) -> str:
 
 
 def verdict_line(comparison: Comparison) -> str:
-    """One line: what changed, significantly, after the correction for several metrics."""
-    moved = [c for c in comparison.metrics if c.verdict in ("improved", "regressed")]
+    """One line: what changed, significantly after the correction for several metrics, or
+    likely (the interval says so, the test cannot confirm it)."""
+    moved = [
+        c for c in comparison.metrics if c.verdict not in ("no significant change", "too few pairs")
+    ]
     if not moved:
-        return "No significant change on any metric."
+        untested = any(c.underpowered for c in comparison.metrics)
+        return "No significant change on any metric" + (
+            ", but too few pairs to show one (see the notes)." if untested else "."
+        )
     return "; ".join(f"{c.metric} {c.verdict} ({_n(c.difference, True)})" for c in moved) + "."
+
+
+def metric_notes(comparison: Comparison) -> list[str]:
+    """Why a verdict is only "likely", or why the test could not decide: one line each."""
+    return [f"{c.metric}: {c.note}" for c in comparison.metrics if c.note]
 
 
 def rows(comparison: Comparison) -> list[list[str]]:
@@ -61,6 +72,7 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"**Verdict.** {verdict_line(comparison)}",
         "",
         *(f"- **Note:** {markdown_cell(w)}" for w in comparison.warnings),
+        *(f"- {markdown_cell(n)}" for n in metric_notes(comparison)),
         "",
         f"{comparison.matched} samples matched; {comparison.only_in_baseline} only in the "
         f"baseline, {comparison.only_in_candidate} only in the candidate.",
@@ -72,7 +84,8 @@ def comparison_markdown(comparison: Comparison) -> str:
         "A difference is significant when its p-value, corrected (Holm) for the metrics "
         "compared together, is under 0.05; its interval is where the true difference lies "
         "with 95% confidence. Wilcoxon's signed-rank test for graded scores, McNemar's exact "
-        "test for 0/1 scores.",
+        'test for 0/1 scores. "Likely" means the interval excludes zero but the corrected '
+        "test does not confirm it (the notes say why): score more samples to decide.",
         "",
     ]
     if comparison.regressions:
@@ -100,7 +113,10 @@ def comparison_html(comparison: Comparison) -> str:
         f"<td>{_n(r.candidate)}</td><td>{escape(r.why)}</td></tr>"
         for r in comparison.regressions
     )
-    notes = "".join(f"<p class='warn'>{escape(w)}</p>" for w in comparison.warnings)
+    notes = "".join(
+        f"<p class='warn'>{escape(w)}</p>"
+        for w in [*comparison.warnings, *metric_notes(comparison)]
+    )
     head = "".join(f"<th>{escape(h)}</th>" for h in HEADER)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"

@@ -25,7 +25,13 @@ import re
 import numpy as np
 from scipy import stats
 
-from rag_eval.domain.comparison import Comparison, MetricChange, Regression, RunScores
+from rag_eval.domain.comparison import (
+    Comparison,
+    MetricChange,
+    Regression,
+    RunScores,
+    Verdict,
+)
 from rag_eval.scoring.intervals import CONFIDENCE, bootstrap_interval
 
 ALPHA = 1 - CONFIDENCE
@@ -51,26 +57,68 @@ def _holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-def _paired(base: np.ndarray, cand: np.ndarray) -> tuple[str, float, tuple[float, float]]:
-    """The paired test's name and p-value, and the mean difference's interval."""
-    differences = cand - base
-    binary = bool(np.all(np.isin(base, (0.0, 1.0))) and np.all(np.isin(cand, (0.0, 1.0))))
-    if not np.any(differences):
-        return ("McNemar" if binary else "Wilcoxon"), 1.0, (0.0, 0.0)
-    if binary:
-        gained = int(np.sum(differences > 0))
-        lost = int(np.sum(differences < 0))
-        p = stats.binomtest(gained, gained + lost, 0.5).pvalue
-        test = "McNemar (exact)"
-    else:
-        p = stats.wilcoxon(differences, zero_method="zsplit").pvalue
-        test = "Wilcoxon signed-rank"
-    if np.all(differences == differences[0]):  # every pair moved alike: no spread to resample
-        return test, float(p), (float(differences[0]), float(differences[0]))
-    low, high = bootstrap_interval((differences,), np.mean)
-    if not (np.isfinite(low) and np.isfinite(high)):
-        low = high = float(differences.mean())
-    return test, float(p), (low, high)
+class _Tested:
+    """One metric's paired test: its name, p-value, the difference's interval, and the
+    smallest p-value the test could give on pairs of this size (all moving one way)."""
+
+    def __init__(self, base: np.ndarray, cand: np.ndarray) -> None:
+        differences = cand - base
+        binary = bool(np.all(np.isin(base, (0.0, 1.0))) and np.all(np.isin(cand, (0.0, 1.0))))
+        self.test = "McNemar (exact)" if binary else "Wilcoxon signed-rank"
+        # McNemar's test reads only the pairs that changed; Wilcoxon's reads every pair.
+        self.informative = int(np.count_nonzero(differences)) if binary else len(differences)
+        if not np.any(differences):  # as if every pair had moved one way: 2 / 2**n
+            self.p, self.p_min, self.interval = 1.0, min(1.0, 2.0 ** (1 - len(base))), (0.0, 0.0)
+            self.informative = len(base)
+            return
+        if binary:
+            gained, lost = int(np.sum(differences > 0)), int(np.sum(differences < 0))
+            self.p = float(stats.binomtest(gained, gained + lost, 0.5).pvalue)
+            self.p_min = float(stats.binomtest(gained + lost, gained + lost, 0.5).pvalue)
+        else:
+            self.p = float(stats.wilcoxon(differences, zero_method="zsplit").pvalue)
+            self.p_min = float(stats.wilcoxon(np.abs(differences), zero_method="zsplit").pvalue)
+        if np.all(differences == differences[0]):  # every pair moved alike: no spread
+            self.interval = (float(differences[0]), float(differences[0]))
+            return
+        low, high = bootstrap_interval((differences,), np.mean)
+        if not (np.isfinite(low) and np.isfinite(high)):
+            low = high = float(differences.mean())
+        self.interval = (low, high)
+
+
+def _verdict(change: MetricChange, tested: int, informative: int) -> tuple[Verdict, str]:
+    """The verdict that agrees with both the corrected test and the interval, and a note
+    when they disagree or when no outcome of these pairs could have been significant."""
+    assert change.adjusted_p is not None and change.low is not None and change.high is not None
+    gained = (change.difference or 0) > 0
+    significant = change.adjusted_p < ALPHA and bool(change.difference)
+    excludes_zero = change.low > 0 or change.high < 0
+    likely: Verdict = "likely improved" if gained else "likely regressed"
+    if informative == change.pairs:
+        counted, unit = f"{change.pairs} pairs cannot be tested", "pairs"
+    else:  # McNemar's test reads only the pairs that changed
+        counted = f"only {informative} of {change.pairs} pairs changed (the 0/1 test reads those)"
+        unit = "changed pairs"
+    untestable = (
+        f"{counted}: with {tested} metric(s) compared, no change can be shown significant "
+        f"under {change.min_pairs} {unit}"
+    )
+    if significant and excludes_zero:
+        return ("improved" if gained else "regressed"), ""
+    if excludes_zero:
+        because = (
+            untestable
+            if change.underpowered
+            else f"the paired test, corrected for {tested} metric(s), does not reach 5% "
+            f"(p {change.adjusted_p:.3g})"
+        )
+        return likely, f"the interval excludes zero, but {because}"
+    if significant:
+        return likely, "the paired test is significant, but the interval reaches zero"
+    if change.underpowered:
+        return "no significant change", untestable
+    return "no significant change", ""
 
 
 def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
@@ -99,7 +147,7 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
             "candidate are left out of the comparison"
         )
     changes: list[MetricChange] = []
-    p_values: list[float] = []
+    results: list[_Tested] = []
     for metric in shared:
         pairs = [
             (baseline.scores[k][metric], candidate.scores[k][metric], k)
@@ -121,13 +169,16 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
                     p_value=None,
                     adjusted_p=None,
                     verdict="too few pairs",
+                    underpowered=True,
+                    note=f"{len(pairs)} sample(s) scored by both runs: nothing to compare",
                 )
             )
             continue
         base = np.array([p[0] for p in pairs], dtype=float)
         cand = np.array([p[1] for p in pairs], dtype=float)
-        test, p, (low, high) = _paired(base, cand)
-        p_values.append(p)
+        result = _Tested(base, cand)
+        (low, high), test, p = result.interval, result.test, result.p
+        results.append(result)
         changes.append(
             MetricChange(
                 metric=metric,
@@ -154,10 +205,13 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
             "large; score more samples (the differences' intervals still say how large a "
             "change could be)"
         )
-    for change, adjusted in zip(tested, _holm(p_values), strict=True):
+    adjusted_p = _holm([r.p for r in results])
+    for change, result, adjusted in zip(tested, results, adjusted_p, strict=True):
         change.adjusted_p = adjusted
-        if adjusted < ALPHA and change.difference:
-            change.verdict = "improved" if change.difference > 0 else "regressed"
+        change.min_pairs = needed
+        # Holm's first step multiplies the smallest p-value by the number of metrics.
+        change.underpowered = len(tested) * result.p_min >= ALPHA
+        change.verdict, change.note = _verdict(change, len(tested), result.informative)
     return Comparison(
         baseline_job=baseline.job_id,
         candidate_job=candidate.job_id,
