@@ -167,6 +167,10 @@ class ScoringPipeline:
             },
         )
         cancelled = job.status is JobState.CANCELLED
+        error = None if cancelled else run.nothing_scored
+        status = (
+            JobState.CANCELLED if cancelled else JobState.FAILED if error else JobState.COMPLETED
+        )
         progress = job.progress.model_copy(
             update={
                 "samples_done": len(results),
@@ -178,7 +182,7 @@ class ScoringPipeline:
         )
         return job.model_copy(
             update={
-                "status": JobState.CANCELLED if cancelled else JobState.COMPLETED,
+                "status": status,
                 "partial": cancelled,
                 "finished_at": job.finished_at if cancelled and job.finished_at else finished,
                 "updated_at": finished,
@@ -199,7 +203,7 @@ class ScoringPipeline:
                 "budget": spent,
                 "artifact_keys": keys,
                 "progress": progress,
-                "error": None,
+                "error": error,
             }
         )
 

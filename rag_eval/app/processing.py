@@ -36,14 +36,14 @@ from rag_eval.app.planning import Planner
 from rag_eval.app.ports import JobMetrics, JobQueue, NoMetrics, ObjectStore, WorkerRepository
 from rag_eval.app.work_files import Plan, WorkFiles
 from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage, ShardBusy
-from rag_eval.domain.job import JobStatus, iso, resolved_models, utc_now
+from rag_eval.domain.job import JobStatus, iso, utc_now
 from rag_eval.domain.log_context import job_context
 from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import ShardResult, lost_to_worker_errors
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import FINAL_STATES, JobState
 from rag_eval.domain.verdicts import VerdictStore, budget_limits
-from rag_eval.judges.preflight import judge_unreachable
+from rag_eval.judges.preflight import judge_failure, judge_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -339,12 +339,14 @@ class JobProcessor:
             if not self._repository.finish(final):
                 return "duplicate"
         self._metrics.judge_used(final.token_usage.minus(scored.usage))  # the narrative's
-        if final.status is JobState.COMPLETED:  # a cancel was counted when it was asked
-            self._metrics.job_ended(JobState.COMPLETED, final.latency_ms)
+        if final.status is not JobState.CANCELLED:  # a cancel was counted when it was asked
+            completed = final.status is JobState.COMPLETED
+            self._metrics.job_ended(final.status, final.latency_ms if completed else None)
         logger.info(
-            "job completed"
-            if final.status is JobState.COMPLETED
-            else "cancelled job's results kept",
+            {
+                JobState.COMPLETED: "job completed",
+                JobState.FAILED: "job failed: nothing scored",
+            }.get(final.status, "cancelled job's results kept"),
             extra={
                 "run_id": final.run_id,
                 "latency_ms": final.latency_ms,
@@ -380,11 +382,7 @@ class JobProcessor:
 
     def _judge_failure(self, options: ScoreOptions) -> str | None:
         """A judge that cannot answer at all fails the job before any sample is scored."""
-        judge, embeddings = resolved_models(options, self._settings)
-        wanted = ((judge, options.needs_judge()), (embeddings, options.needs_embeddings()))
-        models = [model for model, needed in wanted if needed]
-        problem = self._preflight(self._settings, models) if models else None
-        return f"JudgeUnreachable: {problem}" if problem else None
+        return judge_failure(options, self._settings, self._preflight)
 
     def _fail(self, job_id: str, error: str) -> None:
         if self._repository.mark_failed(job_id, error[:1000], iso(utc_now())):

@@ -135,8 +135,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     from rag_eval.adapters.local_files import DiskVerdictStore, LocalObjectStore
     from rag_eval.app.pipeline import ScoringPipeline
-    from rag_eval.domain.job import new_job
+    from rag_eval.domain.job import iso, new_job, utc_now
     from rag_eval.domain.request import parse_request
+    from rag_eval.judges.preflight import judge_failure
     from rag_eval.judges.provider import available_metrics, judge_problems
 
     settings = Settings.from_env()
@@ -146,6 +147,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     if problems:
         raise RequestInvalid(problems)
     job = new_job(request, settings)
+    unreachable = judge_failure(request, settings)
+    if unreachable:  # as the service does: a judge that cannot answer fails the job at once
+        failed = job.model_copy(
+            update={"status": JobState.FAILED, "error": unreachable, "finished_at": iso(utc_now())}
+        )
+        if args.json:
+            print(failed.model_dump_json(indent=2))
+        else:
+            print_job(failed)
+        return EXIT_FAILED
     verdicts = (
         DiskVerdictStore(Path(settings.cache_dir), settings.cache_ttl_days)
         if request.cache != "off" and (request.needs_judge() or request.needs_embeddings())

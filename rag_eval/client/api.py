@@ -91,7 +91,7 @@ class ApiError(Exception):
 def describe_problems(problems: list[dict[str, Any]]) -> list[str]:
     """One line per problem; the same problem on many samples is one line that counts them
     (`300 samples (samples[0] .. samples[299]): user_input: unknown field ...`)."""
-    groups: dict[tuple[str, str, str], list[str]] = {}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for problem in problems:
         field = str(problem.get("field", "body"))
         where, sep, rest = field.partition("].")
@@ -100,13 +100,14 @@ def describe_problems(problems: list[dict[str, Any]]) -> list[str]:
             if sep and where.startswith("samples[")
             else (field, repr(problem), "")
         )
-        groups.setdefault(key, []).append(field)
+        groups.setdefault(key, []).append(problem)
     lines = []
-    for (_, _, _), fields in groups.items():
-        first = next(p for p in problems if str(p.get("field", "body")) == fields[0])
-        if len(fields) == 1:
+    for group in groups.values():
+        first = group[0]
+        if len(group) == 1:
             lines.append(describe_problem(first))
         else:
+            fields = [str(p.get("field", "body")) for p in group]
             samples = [f.partition("].")[0] + "]" for f in fields]
             span = f"{samples[0]} .. {samples[-1]}" if len(samples) > 2 else ", ".join(samples)
             lines.append(

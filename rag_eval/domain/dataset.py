@@ -29,6 +29,7 @@ from rag_eval.domain.dataset_columns import (
     checked_column_map,
     field_for,
     layout,
+    misspelt_problems,
     question_hints,
     question_names,
     scheme,
@@ -171,6 +172,9 @@ class DatasetReader:
         if "question" not in values:
             where = next((k for k in row if field_for(k, self._column_map) == "question"), None)
             return [RowError(line, where or "question", self._no_question(ignored))]
+        misspelt = misspelt_problems(ignored)
+        if misspelt:  # scored without it, the row would lose that field's metrics silently
+            return [RowError(line, name, message) for name, message in misspelt]
         return self._sample(line, values, names)
 
     def _no_question(self, ignored: list[str]) -> str:

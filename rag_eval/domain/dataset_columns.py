@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from difflib import get_close_matches
 from typing import Any, Literal
 
 from rag_eval.domain.errors import DatasetInvalid
@@ -82,6 +83,36 @@ def scheme(names: Iterable[str], column_map: Mapping[str, str]) -> Scheme:
     return "ragas" if kinds == {"ragas"} else "rag_eval"
 
 
+_NAMES = (*SAMPLE_FIELDS, *FIELD_SYNONYMS)
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def misspelt(name: str) -> str | None:
+    """The field a column's name misspells (`answr` -> answer, `Ground Truth` ->
+    ground_truth), else None. A name that adds a word to a field's (`question_id`,
+    `reference_contexts`) is a column of its own, and short names are left alone: an
+    ignored column must not fail a file by chance."""
+    normal = _SEPARATORS.sub("_", name.strip().lower())
+    if normal in _NAMES:
+        return normal
+    if len(normal) < 4 or any(
+        normal.startswith(f"{k}_") or normal.endswith(f"_{k}") for k in _NAMES
+    ):
+        return None
+    close = get_close_matches(normal, _NAMES, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def misspelt_problems(ignored: Iterable[str]) -> list[tuple[str, str]]:
+    """(column, the message) for each ignored column that misspells a field."""
+    found = [(name, misspelt(name)) for name in ignored]
+    return [
+        (name, f"is not a field (did you mean {guess}?): rename it; other columns are ignored")
+        for name, guess in found[:_MAX_HINTS]
+        if guess
+    ]
+
+
 def question_names(column_map: Mapping[str, str]) -> str:
     mapped = [name for name, field in column_map.items() if field == "question"]
     return " or ".join([*mapped, "question", "user_input"])
@@ -100,6 +131,12 @@ def check_header(
     column_map: Mapping[str, str],
 ) -> None:
     problems = [clash_problem(group, column_map) for group in clashes]
+    ignored = [name for name in header if field_for(name, column_map) is None]
+    problems += [
+        {"field": "dataset", "message": f"column {name} {message}", "allowed": list(SAMPLE_FIELDS)}
+        for name, message in misspelt_problems(ignored)
+        if "question" in names or misspelt(name) not in ("question", "user_input")
+    ]
     if "question" not in names:
         problems.append(
             {

@@ -244,6 +244,50 @@ class ScoreRun:
         return coverage(self.results, self.metrics)
 
     @property
+    def samples_cancelled(self) -> int:
+        """Samples a cancel reached before any of their metrics was tried."""
+        return sum(
+            1
+            for r in self.results
+            if "cancelled" in r.reasons.values()
+            and set(r.reasons.values()) <= {"cancelled", "missing_input"}
+            and all(v is None for v in r.scores.values())
+        )
+
+    @property
+    def pairs_cancelled(self) -> int:
+        """(sample, metric) pairs a cancel left untried, of the metrics that were scored."""
+        return sum(
+            1
+            for r in self.results
+            for metric, reason in r.reasons.items()
+            if reason == "cancelled" and metric not in self.skipped
+        )
+
+    def partial_note(self) -> str:
+        """What a cancelled job's results stand for, in counts that add up."""
+        total, cancelled = len(self.results), self.samples_cancelled
+        return (
+            f"the job was cancelled: {total - cancelled:,} of {total:,} samples were scored "
+            f"before it and {cancelled:,} were not; the means are those of the scored ones"
+        )
+
+    @property
+    def nothing_scored(self) -> str | None:
+        """The error of a run in which no sample scored any metric (a success it is not):
+        why each metric scored nothing. None when something scored."""
+        if any(mean is not None for mean in self.means.values()):
+            return None
+        why = [f"{metric} skipped ({reason})" for metric, reason in self.skipped.items()]
+        why += [
+            f"{metric}: " + ", ".join(f"{reason} on {n} sample(s)" for reason, n in counts.items())
+            for metric, counts in self.failures.items()
+        ]
+        return "NothingScored: no sample scored any metric" + (
+            f" ({'; '.join(why)})" if why else ""
+        )
+
+    @property
     def failures(self) -> dict[str, dict[str, int]]:
         """metric -> reason code -> number of samples (metrics skipped outright excluded)."""
         counts: dict[str, Counter[str]] = {}

@@ -10,7 +10,10 @@ codes. Bedrock needs only the worker's role; its failures show per metric.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from rag_eval.domain.job import resolved_models
+from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.provider import split_model
 
@@ -52,3 +55,18 @@ def judge_unreachable(settings: Settings, models: list[str]) -> str | None:
     finally:
         client.close()
     return None
+
+
+def judge_failure(
+    options: ScoreOptions,
+    settings: Settings,
+    check: Callable[[Settings, list[str]], str | None] = judge_unreachable,
+) -> str | None:
+    """The job's error when the judge or embedding model it needs cannot answer at all
+    (`JudgeUnreachable: ...`), else None. The service and `rag-eval score` both ask this
+    before scoring, so the same broken judge fails a job the same way in both."""
+    judge, embeddings = resolved_models(options, settings)
+    wanted = ((judge, options.needs_judge()), (embeddings, options.needs_embeddings()))
+    models = [model for model, needed in wanted if needed]
+    problem = check(settings, models) if models else None
+    return f"JudgeUnreachable: {problem}" if problem else None

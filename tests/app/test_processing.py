@@ -693,3 +693,22 @@ def test_a_small_job_cancelled_while_it_is_scored_keeps_all_it_scored(world: Wor
     assert outcome == [JobState.CANCELLED]
     assert done.status is JobState.CANCELLED and done.run_id and not done.partial
     assert done.progress.samples_done == 4 and done.scores["exact_match"] == 0.5
+
+
+def test_a_job_in_which_nothing_scored_is_failed_with_why(world: World) -> None:
+    # GIVEN samples that carry none of the inputs the metrics need
+    job = world.service.submit(
+        {"samples": [{"question": "q1"}, {"question": "q2"}], "metrics": METRICS}
+    ).job
+
+    # WHEN a worker scores it
+    outcome = world.worker().process(world.take("score")[0])
+
+    # THEN it is failed, not completed, saying why each metric scored nothing; its folder stays
+    done = world.job(job.job_id)
+    assert outcome == JobState.FAILED and done.status is JobState.FAILED
+    assert done.error == (
+        "NothingScored: no sample scored any metric (exact_match skipped (missing input: "
+        "answer, ground_truth); chrf_score skipped (missing input: answer, ground_truth))"
+    )
+    assert done.coverage is None and done.weighted_score is None and done.run_id
