@@ -6,6 +6,9 @@ shell it runs in and whether the local stack must be up; a block the README gain
 fails the test until the list says how to run it. `<bucket>` and `<job_id>` are filled in
 from what the stack and `submit` printed, as a reader would; a command that cannot run here
 says why in `NOT_RUN`.
+
+And its shape on GitHub: code blocks that end where they seem to, and a contents list of
+its sections.
 """
 
 from __future__ import annotations
@@ -180,3 +183,74 @@ def threading_drain(process: subprocess.Popen) -> None:
     import threading
 
     threading.Thread(target=process.stdout.read, daemon=True).start()
+
+
+# --- how GitHub shows it ----------------------------------------------------------------------
+
+# A code fence, as CommonMark reads one: up to 3 spaces, then 3 or more backticks or tildes.
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def fence_problems(text: str) -> list[str]:
+    """Where a code block does not end where it seems to. A block ends only at a fence of
+    its own character, at least as long, with nothing after it: `` ``` text`` inside it is
+    one more line of code, and the block runs on over the prose below."""
+    problems: list[str] = []
+    opened: tuple[str, int] | None = None  # the open block's fence and line
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = FENCE.match(line)
+        if match is None:
+            continue
+        fence, rest = match.groups()
+        if opened is None:
+            if fence[0] == "`" and "`" in rest:  # an info string holds no backtick
+                problems.append(f"line {number}: {line!r} opens no block (a ` after the fence)")
+            else:
+                opened = (fence, number)
+        elif fence[0] == opened[0][0] and len(fence) >= len(opened[0]):
+            if rest.strip():
+                problems.append(
+                    f"line {number}: {line!r} does not close the block of line {opened[1]} "
+                    "(text after the fence)"
+                )
+            else:
+                opened = None
+    if opened is not None:
+        problems.append(f"line {opened[1]}: this block is never closed")
+    return problems
+
+
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_every_code_block_of_the_readme_ends_where_it_seems_to() -> None:
+    # GIVEN the README WHEN its fences are read as GitHub (CommonMark) reads them
+    # THEN every block closes on a fence line of its own: no section is swallowed as code
+    assert fence_problems(README.read_text(encoding="utf-8")) == []
+
+
+def test_a_closing_fence_with_text_after_it_is_found() -> None:
+    # GIVEN a block "closed" by a fence with the next paragraph's first words after it
+    text = "```text\noutput\n``` Each command takes `--endpoint URL`\n\n## Running one\n"
+
+    # THEN the check says which line keeps the block open, and that it never closes
+    assert fence_problems(text) == [
+        "line 3: '``` Each command takes `--endpoint URL`' does not close the block of line 1 "
+        "(text after the fence)",
+        "line 1: this block is never closed",
+    ]
+
+
+def test_the_readme_contents_link_every_section_in_order() -> None:
+    # GIVEN the README's sections (its ## headings outside code blocks)
+    text = README.read_text(encoding="utf-8")
+    prose = re.sub(r"^```.*?^```$", "", text, flags=re.M | re.S)
+    sections = re.findall(r"^## (.+)$", prose, re.M)
+
+    # WHEN the contents list before the first of them is read
+    contents = re.findall(r"^- \[(.+)\]\(#(.+)\)$", text.split("\n## ", 1)[0], re.M)
+
+    # THEN it links each section, in order, by the anchor GitHub gives it
+    assert contents == [(heading, github_anchor(heading)) for heading in sections]
