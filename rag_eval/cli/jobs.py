@@ -19,10 +19,10 @@ from rag_eval.cli.render import (
     print_json,
     progress_line,
 )
-from rag_eval.cli.scoring import add_sample_arguments, request_body
+from rag_eval.cli.scoring import add_sample_arguments, column_pair, request_body
 from rag_eval.client.upload import count_rows, csv_header, human_bytes
 from rag_eval.domain.errors import RequestInvalid
-from rag_eval.domain.request import MAX_SAMPLES, Sample
+from rag_eval.domain.request import MAX_SAMPLES
 from rag_eval.domain.states import FINAL_STATES, JobState
 
 # The API takes request bodies up to 5 MiB; samples grow when written as JSON, so a file
@@ -204,15 +204,6 @@ def _body_without_samples(args: argparse.Namespace, available: list[str]) -> dic
     return body
 
 
-def _column_pair(value: str) -> tuple[str, str]:
-    theirs, sep, ours = value.rpartition("=")
-    if not sep or not theirs or ours not in Sample.model_fields:
-        raise argparse.ArgumentTypeError(
-            f"expected THEIRS=OURS, OURS one of {', '.join(Sample.model_fields)}; got {value!r}"
-        )
-    return theirs, ours
-
-
 def _judge_settings_here_hint() -> None:
     """Judge settings in the client's shell do not reach a service: say so, once."""
     here = [name for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY") if os.environ.get(name)]
@@ -355,7 +346,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     large.add_argument(
         "--column-map",
         action="append",
-        type=_column_pair,
+        type=column_pair,
         metavar="THEIRS=OURS",
         help="read the file's column THEIRS as OURS, e.g. query=question (repeatable; "
         "uploads the file)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from rag_eval.domain.errors import DatasetInvalid, RequestInvalid
 MAX_REPORTED_PROBLEMS = 20
 
 
-def load_samples(path: Path) -> list[dict[str, Any]]:
-    """The file's samples as dicts for `ScoreRequest`. Raises RequestInvalid naming every
-    bad row's problems (the same one on many rows once, up to MAX_REPORTED_PROBLEMS)."""
+def load_samples(path: Path, column_map: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The file's samples as dicts for `ScoreRequest`, its columns read through column_map
+    as a dataset's are. Raises RequestInvalid naming every bad row's problems (the same one
+    on many rows once, up to MAX_REPORTED_PROBLEMS)."""
     path = Path(path)
     if not path.is_file():
         raise RequestInvalid([{"field": "--file", "message": f"no such file: {path}"}])
@@ -39,8 +41,8 @@ def load_samples(path: Path) -> list[dict[str, Any]]:
     samples: list[dict[str, Any]] = []
     errors: list[RowError] = []
     with path.open("rb") as handle:
-        reader = DatasetReader(handle, fmt)
         try:
+            reader = DatasetReader(handle, fmt, column_map)
             for item in reader:
                 if isinstance(item, DatasetRow):
                     samples.append(item.sample.model_dump(exclude_none=True))
@@ -60,7 +62,9 @@ def load_samples(path: Path) -> list[dict[str, Any]]:
 
 
 def _about_file(path: Path, problem: dict[str, Any]) -> dict[str, Any]:
-    return problem | {"field": "--file", "message": f"{path} {problem['message']}"}
+    # A column map's problem is fixed in --column-map; any other, in the file.
+    flag = "--column-map" if problem["field"].startswith("dataset.column_map") else "--file"
+    return problem | {"field": flag, "message": f"{path} {problem['message']}"}
 
 
 def _row_problems(path: Path, errors: list[RowError]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK
 from rag_eval.cli.render import print_job, scoring_progress
 from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.request import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
@@ -29,6 +30,16 @@ def metric_number(value: str) -> tuple[str, float]:
         return name.strip(), float(number)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected METRIC=NUMBER, got {value!r}") from None
+
+
+def column_pair(value: str) -> tuple[str, str]:
+    """`--column-map THEIRS=OURS`, OURS one of the sample's fields."""
+    theirs, sep, ours = value.rpartition("=")
+    if not sep or not theirs or ours not in Sample.model_fields:
+        raise argparse.ArgumentTypeError(
+            f"expected THEIRS=OURS, OURS one of {', '.join(Sample.model_fields)}; got {value!r}"
+        )
+    return theirs, ours
 
 
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +117,7 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
             [{"field": "--file", "message": "give --file or --question, not both"}]
         )
     if args.file:
-        body: dict[str, Any] = {"samples": load_samples(args.file)}
+        body: dict[str, Any] = {"samples": load_samples(args.file, dict(args.column_map or ()))}
     elif inline:
         body = {
             "question": args.question,
@@ -140,6 +151,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from rag_eval.judges.preflight import judge_failure
     from rag_eval.judges.provider import available_metrics, judge_problems
 
+    if args.column_map and not args.file:
+        raise RequestInvalid([{"field": "--column-map", "message": "needs --file"}])
     settings = Settings.from_env()
     available = available_metrics(settings, args.judge_model or "", args.embedding_model or "")
     request = parse_request(request_body(args, available))
@@ -216,6 +229,13 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     score = commands.add_parser("score", help="score samples in this process (no AWS)")
     add_sample_arguments(score)
+    score.add_argument(
+        "--column-map",
+        action="append",
+        type=column_pair,
+        metavar="THEIRS=OURS",
+        help="read the file's column THEIRS as OURS, e.g. query=question (repeatable)",
+    )
     score.add_argument(
         "--out", type=Path, default=Path("runs"), help="where run folders go (default: runs/)"
     )
