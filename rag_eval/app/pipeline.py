@@ -173,9 +173,10 @@ class ScoringPipeline:
         )
         progress = job.progress.model_copy(
             update={
-                "samples_done": len(results),
+                "samples_done": len(results) - run.samples_cancelled,
+                "samples_cancelled": run.samples_cancelled,
                 "shards_done": plan.shards_total,
-                "metric_calls_done": job.progress.metric_calls_total,
+                "metric_calls_done": job.progress.metric_calls_total - run.pairs_cancelled,
                 "running_scores": run.means,
                 "eta_seconds": None,
             }

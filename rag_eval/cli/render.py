@@ -23,8 +23,8 @@ def print_job(job, run_root: Path | None = None) -> None:
     if job.partial:
         done, total = job.progress.samples_done, job.progress.samples_total
         print(
-            f"  partial: {done:,} of {total:,} samples were scored before the cancel; the "
-            "means and the run folder are theirs only"
+            f"  partial: {done:,} of {total:,} samples were scored before the cancel and "
+            f"{job.progress.samples_cancelled:,} were not; the means are theirs only"
         )
     if job.error:
         print(f"  error: {job.error}")

@@ -25,6 +25,7 @@ class Progress(BaseModel):
     samples_total: int = 0  # 0 until a dataset job is planned
     samples_done: int = 0
     samples_skipped: int = 0  # invalid rows left out (on_invalid: skip)
+    samples_cancelled: int = 0  # samples a cancel left unscored (set when its results are kept)
     metric_calls_total: int = 0
     metric_calls_done: int = 0
     shards_total: int = 0
@@ -118,7 +119,18 @@ def live_progress(
         elapsed = (now - parse_iso(started_at)).total_seconds()
         left = progress.shards_total - progress.shards_done
         eta = max(0, round(elapsed / progress.shards_done * left))
-    return progress.model_copy(update={"running_scores": running, "eta_seconds": eta})
+    # A shard faster than the live reports' interval reports no call: its samples, once
+    # counted, say how many calls they took (each sample: metric_calls_total / samples_total).
+    per_sample = (
+        progress.metric_calls_total // progress.samples_total if progress.samples_total else 0
+    )
+    calls = min(
+        progress.metric_calls_total,
+        max(progress.metric_calls_done, progress.samples_done * per_sample),
+    )
+    return progress.model_copy(
+        update={"running_scores": running, "eta_seconds": eta, "metric_calls_done": calls}
+    )
 
 
 def utc_now() -> datetime:

@@ -168,10 +168,7 @@ def render_report(
         run_id=escape(record.run_id),
         job_id=escape(record.job_id),
         partial=(
-            "<p class='warn'>Partial: the job was cancelled; these are the samples scored "
-            "before it.</p>"
-            if record.partial
-            else ""
+            f"<p class='warn'>Partial: {escape(run.partial_note())}.</p>" if record.partial else ""
         ),
         verdict=escape(diagnosis.verdict),
         weighted=_number(run.weighted_score),

@@ -186,11 +186,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         "",
         f"- Job: `{record.job_id}`",
         f"- Samples: {total}",
-        *(
-            ["- **Partial**: the job was cancelled; these are the samples scored before it"]
-            if record.partial
-            else []
-        ),
+        *([f"- **Partial**: {run.partial_note()}"] if record.partial else []),
         f"- Judge model: {record.judge_model or '(none: model-free metrics only)'}",
         f"- Embedding model: {record.embedding_model or '(none)'}",
         f"- Finished: {record.finished_at} ({record.latency_ms} ms)",
@@ -308,6 +304,7 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         "samples": {
             "total": len(run.results),
             "fully_scored": sum(not r.reasons for r in run.results),
+            "cancelled": run.samples_cancelled,
         },
         "token_usage": run.usage.model_dump(),
         "cost": record.cost.model_dump() if record.cost is not None else None,

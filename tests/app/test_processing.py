@@ -27,6 +27,7 @@ from rag_eval.adapters.aws.sqs import SqsJobQueue
 from rag_eval.app.jobs import JobService
 from rag_eval.app.pipeline import ScoringPipeline
 from rag_eval.app.processing import JobProcessor
+from rag_eval.cli.render import print_job
 from rag_eval.domain.errors import Conflict, MalformedMessage, RequestInvalid, ShardBusy
 from rag_eval.domain.layout import RUN_PREFIX, upload_key
 from rag_eval.domain.settings import Settings
@@ -437,12 +438,16 @@ def test_progress_shows_shards_samples_running_means_and_an_eta(world: World) ->
     running = world.job(job.job_id)
     assert running.status is JobState.RUNNING
     assert (running.progress.samples_done, running.progress.shards_done) == (50, 1)
+    # the shard scored faster than a live report: its counted samples give its calls
+    calls_per_sample = len(METRICS)
+    assert running.progress.metric_calls_total == 150 * calls_per_sample
+    assert running.progress.metric_calls_done == 50 * calls_per_sample
     assert running.progress.running_scores["exact_match"] == 0.5
     assert running.progress.eta_seconds is not None and running.progress.eta_seconds >= 0
 
 
 def test_cancel_of_a_running_job_stops_judge_work_and_keeps_a_partial_folder(
-    world: World,
+    world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a three-shard job of which one shard is scored
     job = world.service.submit({"samples": samples(150), "metrics": METRICS}).job
@@ -463,8 +468,25 @@ def test_cancel_of_a_running_job_stops_judge_work_and_keeps_a_partial_folder(
     assert done.status is JobState.CANCELLED and done.partial and done.run_id
     assert done.scores["exact_match"] == 0.5
     assert done.metric_failures["exact_match"] == {"cancelled": 100}
-    assert "**Partial**" in world.file(job.job_id, "summary.md")
-    assert json.loads(world.file(job.job_id, "metadata.json"))["partial"] is True
+    # AND every count says 50 scored and 100 cancelled: the job, summary.md, metadata.json,
+    # report.html and the command line's view
+    progress = done.progress
+    assert (progress.samples_total, progress.samples_done, progress.samples_cancelled) == (
+        150,
+        50,
+        100,
+    )
+    assert progress.metric_calls_done == 50 * len(METRICS)
+    said = "50 of 150 samples were scored before it and 100 were not"
+    assert f"**Partial**: the job was cancelled: {said}" in world.file(job.job_id, "summary.md")
+    assert said in world.file(job.job_id, "report.html")
+    metadata = json.loads(world.file(job.job_id, "metadata.json"))
+    assert metadata["partial"] is True
+    assert (metadata["samples"]["total"], metadata["samples"]["cancelled"]) == (150, 100)
+    print_job(done)
+    assert "partial: 50 of 150 samples were scored before the cancel and 100 were not" in (
+        capsys.readouterr().out
+    )
     assert set(world.service.artifact_links(job.job_id)["files"]) >= {"scores.csv"}
     # a late duplicate changes nothing
     assert world.worker().process(shard_messages[1]) == "duplicate"

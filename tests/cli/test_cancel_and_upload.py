@@ -66,6 +66,7 @@ def test_cancel_prints_the_cancelled_job_and_that_its_results_are_partial(
             job(
                 status="cancelled",
                 partial=True,
+                progress={"samples_total": 2, "samples_done": 1, "samples_cancelled": 1},
                 run_id="20261129T160000Z-j1",
                 artifact_keys={"scores.csv": "score-async/20261129T160000Z-j1/scores.csv"},
             ),
@@ -75,8 +76,8 @@ def test_cancel_prints_the_cancelled_job_and_that_its_results_are_partial(
     out, err = capsys.readouterr()
     assert out.splitlines()[:2] == [
         "job j1: cancelled",
-        "  partial: 1 of 2 samples were scored before the cancel; the means and the run "
-        "folder are theirs only",
+        "  partial: 1 of 2 samples were scored before the cancel and 1 were not; the means "
+        "are theirs only",
     ]
     assert "run folder: 20261129T160000Z-j1" in out
     # AND what was scored can be fetched, as a completed job's run folder can

@@ -435,7 +435,7 @@ def test_a_job_completes_and_writes_the_run_folder(
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     assert metadata["run_id"] == job.run_id and metadata["job_id"] == job.job_id
     assert metadata["versions"]["ragas"] == "0.4.3"
-    assert metadata["samples"] == {"total": 2, "fully_scored": 2}
+    assert metadata["samples"] == {"total": 2, "fully_scored": 2, "cancelled": 0}
     assert metadata["token_usage"] == job.token_usage.model_dump()
     assert metadata["weighted_score"] == job.weighted_score
 
