@@ -266,10 +266,12 @@ def test_the_same_mistake_on_many_rows_is_one_line_with_the_likely_name(
 def test_rows_with_ragas_names_are_scored_and_extra_columns_named_once(
     no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN rows as a ragas testset exports them: its names, and columns of no sample field
+    # GIVEN rows as a ragas testset exports them (with the RAG system's responses): its
+    # names, and columns of no sample field
     rows = tmp_path / "testset.jsonl"
     row = {
         "user_input": "q?",
+        "response": "a",
         "reference": "a",
         "reference_contexts": ["c"],
         "synthesizer_name": "s",
@@ -283,7 +285,7 @@ def test_rows_with_ragas_names_are_scored_and_extra_columns_named_once(
     # THEN every row is scored, and the ignored columns are said once
     out, err = capsys.readouterr()
     assert code == 0
-    assert json.loads(out)["sample_count"] == 3
+    assert json.loads(out)["sample_count"] == 3 and json.loads(out)["scores"]["exact_match"] == 1
     assert (
         "testset.jsonl: ignoring reference_contexts, synthesizer_name (not sample fields: "
         "sample_id, question, answer, contexts, ground_truth)"
@@ -413,11 +415,11 @@ def test_score_says_what_the_cache_saved_and_when_the_budget_ran_out(
     assert main([*arguments, "--out", str(tmp_path)]) == 0
     capsys.readouterr()
 
-    # WHEN they are scored again from the cache, then asked afresh under a 4-call budget
+    # WHEN they are scored again from the cache, then asked afresh under an 8-call budget
     assert main([*arguments, "--out", str(tmp_path)]) == 0
     cached = capsys.readouterr().out
     assert (
-        main([*arguments, "--cache", "refresh", "--max-judge-calls", "4", "--out", str(tmp_path)])
+        main([*arguments, "--cache", "refresh", "--max-judge-calls", "8", "--out", str(tmp_path)])
         == 0
     )
     budgeted = capsys.readouterr().out
@@ -425,5 +427,5 @@ def test_score_says_what_the_cache_saved_and_when_the_budget_ran_out(
     # THEN each run says so
     assert re.search(r"cache: \d+ hits, 0 judge calls, \$[\d.]+ saved", cached)
     assert "cost: $0.0000" in cached
-    assert "budget exhausted after 4 judge calls" in budgeted
+    assert "budget exhausted after 8 judge calls" in budgeted
     assert "report: " in budgeted

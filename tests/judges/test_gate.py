@@ -78,9 +78,12 @@ def test_judge_calls_never_pass_their_limit(judge: ScriptedJudge, tmp_path: Path
     # GIVEN a budget of 10 judge calls for the bundled samples (about 50 calls unbudgeted)
     job = run_job(judge, tmp_path, {"max_concurrency": 4}, max_judge_calls=10)
 
-    # THEN the judge was asked at most 10 times, and the job says the budget ran out
+    # THEN the judge was asked at most 10 times, and the job says the budget ran out: before
+    # any metric of any sample could finish, so the job failed, saying why
     assert judge.total_calls <= 10
-    assert job.status is JobState.COMPLETED
+    assert job.status is JobState.FAILED and job.error is not None
+    assert job.error.startswith("NothingScored: no sample scored any metric (context_recall: ")
+    assert "faithfulness: budget_exhausted on 6 sample(s)" in job.error
     assert job.budget is not None and job.budget.exhausted
     assert job.budget.max_judge_calls == 10 and job.budget.judge_calls <= 10
     refused = [
