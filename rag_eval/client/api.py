@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from rag_eval.client.sigv4 import RequestNotSent, sigv4_headers
 from rag_eval.client.upload import Progress, human_bytes, post_form, s3_error
+from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.states import FINAL_STATES
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3000/v1"
@@ -143,6 +144,45 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+def checked_endpoint(endpoint: str | None) -> str:
+    """The API's base URL, given or from RAG_EVAL_ENDPOINT; RequestInvalid when it is no
+    http(s) URL, before anything is signed or sent."""
+    field = "--endpoint" if endpoint else "RAG_EVAL_ENDPOINT"
+    url = (endpoint or os.environ.get("RAG_EVAL_ENDPOINT") or DEFAULT_ENDPOINT).strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RequestInvalid(
+            [
+                {
+                    "field": field,
+                    "message": f"{url!r} is not the API's URL: give its scheme, host and "
+                    "stage, e.g. http://127.0.0.1:3000/v1 for the local stack, or the deployed "
+                    "stack's ApiUrl output (https://<api-id>.execute-api.<region>."
+                    "amazonaws.com/v1)",
+                }
+            ]
+        )
+    return url.rstrip("/")
+
+
+def _not_the_api(url: str, status: int, body: bytes, aws: bool) -> RequestNotSent:
+    """An answer that is not the API's (XML, HTML): say what answered and where to go."""
+    code = s3_error(body).get("Code") if body.lstrip().startswith(b"<?xml") else None
+    said = f"HTTP {status}" + (f", {code}" if code else "")
+    message = f"{url} did not answer as the rag-eval API ({said})"
+    port = urlsplit(url).port
+    if aws or code:
+        message += ": it looks like an AWS service, such as the local stack's AWS emulator (moto)"
+    if is_loopback(url) and port:
+        message += (
+            f". The local stack's API is on its own port, by default the one before moto's: "
+            f"--endpoint http://127.0.0.1:{port - 1}/v1 (`rag-eval local start` prints it)"
+        )
+    else:
+        message += ". Check --endpoint / RAG_EVAL_ENDPOINT: the deployed stack's ApiUrl output"
+    return RequestNotSent(message)
+
+
 class ScoreJobsClient:
     def __init__(
         self,
@@ -152,9 +192,7 @@ class ScoreJobsClient:
         timeout: float = 30.0,
         retries: int = 3,
     ) -> None:
-        self.endpoint = (
-            endpoint or os.environ.get("RAG_EVAL_ENDPOINT") or DEFAULT_ENDPOINT
-        ).rstrip("/")
+        self.endpoint = checked_endpoint(endpoint)
         self.api_key = api_key if api_key is not None else os.environ.get("RAG_EVAL_API_KEY")
         self.timeout = timeout
         self.retries = retries
@@ -271,7 +309,7 @@ class ScoreJobsClient:
 
     def fetch(self, url: str) -> bytes:
         """GET a presigned URL (it carries its own signature: no auth is added)."""
-        return self._send(urllib.request.Request(url, method="GET"), retry=True)
+        return self._send(urllib.request.Request(url, method="GET"), retry=True, api=False)
 
     def wait(
         self,
@@ -318,9 +356,13 @@ class ScoreJobsClient:
             all_headers.update(sigv4_headers(method, url, data, all_headers))
         request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
         answer = self._send(request, retry=method == "GET" if retry is None else retry)
-        return json.loads(answer) if answer else {}
+        try:
+            return json.loads(answer) if answer else {}
+        except ValueError:
+            raise _not_the_api(url, 200, answer, aws=False) from None
 
-    def _send(self, request: urllib.request.Request, retry: bool) -> bytes:
+    def _send(self, request: urllib.request.Request, retry: bool, api: bool = True) -> bytes:
+        """The answer's body; `api`: the request is the API's (not a presigned URL's)."""
         attempts = self.retries + 1 if retry else 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -329,6 +371,9 @@ class ScoreJobsClient:
                     return response.read()
             except urllib.error.HTTPError as exc:
                 body = exc.read()
+                if api and body.lstrip().startswith(b"<"):  # XML or HTML: not the API
+                    aws = "x-amzn-requestid" in {k.lower() for k in exc.headers}
+                    raise _not_the_api(request.full_url, exc.code, body, aws) from None
                 if exc.code not in _RETRYABLE or last:
                     raise ApiError.from_response(exc.code, body, request.full_url) from None
                 time.sleep(_backoff(attempt, exc.headers.get("Retry-After")))
