@@ -13,7 +13,7 @@ import sys
 
 from rag_eval.cli import jobs, local, report, scoring
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
-from rag_eval.cli.render import configure_logging, own_command
+from rag_eval.cli.render import configure_logging, in_flags, own_command
 from rag_eval.client import ApiError, RequestNotSent
 from rag_eval.domain.errors import RequestInvalid, SettingsInvalid
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         error = {"code": "unreachable", "message": str(exc)}
         lines, details, code = [str(exc)], [], EXIT_UNAVAILABLE
     for line in lines:
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {in_flags(line)}", file=sys.stderr)
     for hint in hints:
         print(f"next: {hint}", file=sys.stderr)
     if getattr(args, "json", False):  # the machine-readable error, where the result would be

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +16,28 @@ from rag_eval.domain.states import FINAL_STATES
 
 # The first invalid rows shown under a job; --json has all the job keeps.
 _SHOWN_ROW_PROBLEMS = 5
+
+# The request's options as the API names them in its messages, and the flag each is here.
+_API_OPTION_FLAGS = {
+    "on_invalid": "--on-invalid",
+    "column_map": "--column-map",
+    "judge_model": "--judge-model",
+    "embedding_model": "--embedding-model",
+    "max_cost_usd": "--max-cost-usd",
+    "max_judge_calls": "--max-judge-calls",
+}
+_OPTIONS = "|".join(_API_OPTION_FLAGS)
+_OPTION_WITH_VALUE = re.compile(rf'"({_OPTIONS})": "([^"]*)"')  # "on_invalid": "skip"
+_OPTION = re.compile(rf"\b(?:dataset\.)?({_OPTIONS})\b")  # judge_model, dataset.column_map
+
+
+def in_flags(message: str) -> str:
+    """A message of the service (or of the code it shares with `score`) in the words of
+    this CLI: the options it names as the flags that set them, so that the advice can be
+    followed as written (`"on_invalid": "skip"` -> `--on-invalid skip`)."""
+    message = _OPTION_WITH_VALUE.sub(lambda m: f"{_API_OPTION_FLAGS[m[1]]} {m[2]}", message)
+    message = _OPTION.sub(lambda m: _API_OPTION_FLAGS[m[1]], message)
+    return message.replace("with a column map", "with --column-map THEIRS=question")
 
 
 def print_job(job, run_root: Path | None = None) -> None:
@@ -27,7 +50,7 @@ def print_job(job, run_root: Path | None = None) -> None:
             f"{job.progress.samples_cancelled:,} were not; the means are theirs only"
         )
     if job.error:
-        print(f"  error: {job.error}")
+        print(f"  error: {in_flags(job.error)}")
     skipped = job.progress.samples_skipped
     if skipped or job.invalid_rows:
         print(f"  invalid rows: {skipped:,} skipped" if skipped else "  invalid rows:")
