@@ -5,6 +5,8 @@ it opens from a private bucket or from disk with nothing to fetch and no script 
 
 from __future__ import annotations
 
+from html import escape
+from itertools import count
 from typing import Any
 
 from rag_eval.domain.results import ScoreRun
@@ -19,9 +21,16 @@ def _svg(spec: dict[str, Any]) -> str:
     return vl_convert.vegalite_to_svg({"$schema": _SCHEMA, **spec})
 
 
+def _nothing(text: str) -> str:
+    """What stands in for a chart with no data: a sentence, not an empty axis frame."""
+    return f'<p class="small">{escape(text)}</p>'
+
+
 def means_chart(run: ScoreRun, low: float) -> str:
     """One bar a metric: its mean, red under `low`."""
     values = [{"metric": m, "mean": v} for m, v in run.means.items() if v is not None]
+    if not values:
+        return _nothing("No metric has a mean: nothing scored.")
     return _svg(
         {
             "width": 420,
@@ -46,43 +55,63 @@ def means_chart(run: ScoreRun, low: float) -> str:
     )
 
 
-def distribution_chart(run: ScoreRun) -> str:
-    """Per metric, how many samples scored in each tenth of [0, 1]."""
-    counts: dict[tuple[str, int], int] = {}
+def _whole_ticks(most: int) -> list[int]:
+    """0 to `most` or just above, in steps of 1, 2, 5, 10, 20, 50, ...: five ticks at most.
+    Counts of samples have no halves; Vega's `tickMinStep` does not stop them yet
+    (vega/vega#4163), so the ticks are given."""
+    steps = (factor * 10**power for power in count() for factor in (1, 2, 5))
+    step = next(s for s in steps if most <= 4 * s)
+    return list(range(0, -(-most // step) * step + 1, step))
+
+
+def _histogram(metric: str, tenths: dict[int, int], low: float) -> dict[str, Any]:
+    """`tenths`: how many samples scored in each tenth of [0, 1] that any did."""
+    values = [{"from": t / 10, "to": (t + 1) / 10, "samples": n} for t, n in tenths.items()]
+    ticks = _whole_ticks(max(tenths.values()))
+    return {
+        "title": metric,
+        "width": 180,
+        "height": 90,
+        "data": {"values": values},
+        "mark": "bar",
+        "encoding": {
+            "x": {
+                "field": "from",
+                "bin": {"binned": True, "step": 0.1},
+                "type": "quantitative",
+                "scale": {"domain": [0, 1]},
+                "title": "score",
+            },
+            "x2": {"field": "to"},
+            "y": {
+                "field": "samples",
+                "type": "quantitative",
+                "title": "samples",
+                "scale": {"domain": [0, ticks[-1]], "nice": False},
+                "axis": {"values": ticks, "format": "d"},
+            },
+            "color": {
+                "condition": {"test": f"datum.to <= {low}", "value": _RED},
+                "value": _BLUE,
+            },
+        },
+    }
+
+
+def distribution_chart(run: ScoreRun, low: float) -> str:
+    """Per metric, how many samples scored in each tenth of [0, 1]. A metric with no score
+    gets a sentence instead of an empty frame."""
+    counts: dict[str, dict[int, int]] = {}
     for result in run.results:
         for metric, value in result.scores.items():
             if value is not None:
                 tenth = min(9, int(value * 10))
-                counts[metric, tenth] = counts.get((metric, tenth), 0) + 1
-    values = [
-        {"metric": metric, "from": tenth / 10, "to": (tenth + 1) / 10, "samples": n}
-        for (metric, tenth), n in counts.items()
-    ]
-    return _svg(
-        {
-            "data": {"values": values},
-            "facet": {"field": "metric", "type": "nominal", "title": None, "sort": run.metrics},
-            "columns": 3,
-            "spec": {
-                "width": 180,
-                "height": 90,
-                "mark": "bar",
-                "encoding": {
-                    "x": {
-                        "field": "from",
-                        "bin": {"binned": True, "step": 0.1},
-                        "type": "quantitative",
-                        "scale": {"domain": [0, 1]},
-                        "title": "score",
-                    },
-                    "x2": {"field": "to"},
-                    "y": {"field": "samples", "type": "quantitative", "title": "samples"},
-                    "color": {
-                        "condition": {"test": "datum.to <= 0.5", "value": _RED},
-                        "value": _BLUE,
-                    },
-                },
-            },
-            "resolve": {"scale": {"y": "independent"}},
-        }
+                tenths = counts.setdefault(metric, {})
+                tenths[tenth] = tenths.get(tenth, 0) + 1
+    charts = [_histogram(metric, counts[metric], low) for metric in run.metrics if metric in counts]
+    unplotted = [metric for metric in run.metrics if metric not in counts]
+    return (_svg({"concat": charts, "columns": 3}) if charts else "") + (
+        _nothing(f"No score to plot for {', '.join(unplotted)}: the table below says why.")
+        if unplotted
+        else ""
     )

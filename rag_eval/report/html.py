@@ -182,7 +182,7 @@ def render_report(
         samples=f"{total:,}",
         findings=_findings(diagnosis),
         means_chart=means_chart(run, LOW),
-        distribution_chart=distribution_chart(run),
+        distribution_chart=distribution_chart(run, LOW),
         metric_rows=_metric_rows(run, record.intervals),
         header_cells=header_cells,
         shown=escape(shown),

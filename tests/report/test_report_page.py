@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +126,24 @@ def test_the_report_opens_from_disk_draws_and_explains(report: Path, browser, tm
     page.locator("#close").click()
     picture = Image.open(io.BytesIO(page.screenshot(full_page=True)))
     assert picture.height > 900 and len(picture.convert("RGB").getcolors(1 << 20)) > 50
+
+
+def _open(browser, report: Path, width: int):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(report.as_uri())
+    return page
+
+
+def test_the_histograms_count_whole_samples_and_draw_no_empty_frame(report: Path, browser):
+    page = _open(browser, report, 1280)
+    histograms = page.locator("#distribution svg")
+
+    # THEN every y axis counts samples in whole numbers
+    y_axes = histograms.locator('g[aria-label^="Y-axis"]')
+    assert y_axes.count() == len(METRICS)
+    for index in range(y_axes.count()):
+        ticks = y_axes.nth(index).locator(".role-axis-label text").all_text_contents()
+        assert ticks and all(re.fullmatch(r"\d+", tick) for tick in ticks), ticks
+    # AND an x axis is drawn under a histogram only: one a metric, as many as y axes
+    assert histograms.locator('g[aria-label^="X-axis"]').count() == len(METRICS)
+    page.close()
