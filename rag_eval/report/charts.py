@@ -1,6 +1,9 @@
 """The report's charts: Vega-Lite specs rendered to SVG here, by vl-convert (the Vega
 runtime in a Rust library: no browser, no network). The page embeds the SVG as it is, so
 it opens from a private bucket or from disk with nothing to fetch and no script to run.
+
+Bars are red under the run's `low` threshold and blue at or above it; `colour_legend`
+says so in words on the page, with the same colours.
 """
 
 from __future__ import annotations
@@ -24,6 +27,17 @@ def _svg(spec: dict[str, Any]) -> str:
 def _nothing(text: str) -> str:
     """What stands in for a chart with no data: a sentence, not an empty axis frame."""
     return f'<p class="small">{escape(text)}</p>'
+
+
+def colour_legend(low: float) -> str:
+    """The colours in words: the bars of the charts, the scores of the samples table."""
+    swatch = '<span class="swatch" style="background:{}"></span>'
+    return (
+        '<p class="legend">'
+        f"<span>{swatch.format(_RED)}red: low, under {low:g}</span>"
+        f"<span>{swatch.format(_BLUE)}blue: {low:g} or above</span>"
+        '<span class="small">the bars of the charts; scores in red elsewhere are low too</span></p>'
+    )
 
 
 def means_chart(run: ScoreRun, low: float) -> str:

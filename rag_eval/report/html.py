@@ -22,7 +22,7 @@ from rag_eval.advice.findings import Diagnosis
 from rag_eval.domain.evidence import LOW, why
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, ScoreRun
-from rag_eval.report.charts import distribution_chart, means_chart
+from rag_eval.report.charts import colour_legend, distribution_chart, means_chart
 from rag_eval.scoring.run_folder import RunRecord
 
 MAX_SAMPLES = 1_000
@@ -181,6 +181,7 @@ def render_report(
         coverage="–" if run.coverage is None else f"{run.coverage:.0%}",
         samples=f"{total:,}",
         findings=_findings(diagnosis),
+        legend=colour_legend(LOW),
         means_chart=means_chart(run, LOW),
         distribution_chart=distribution_chart(run, LOW),
         metric_rows=_metric_rows(run, record.intervals),

@@ -134,6 +134,26 @@ def _open(browser, report: Path, width: int):
     return page
 
 
+def test_a_legend_says_what_the_bar_colours_mean(report: Path, browser) -> None:
+    page = _open(browser, report, 1280)
+
+    # THEN the legend is on screen, in words
+    legend = page.locator("#metrics .legend")
+    assert legend.is_visible()
+    assert "red: low, under 0.5" in legend.inner_text()
+    assert "blue: 0.5 or above" in legend.inner_text()
+    # AND its swatches are the colours the bars are drawn in
+    backgrounds = legend.locator(".swatch").evaluate_all(
+        "spans => spans.map(s => getComputedStyle(s).backgroundColor)"
+    )
+    bars = page.locator("#means svg path[fill], #distribution svg path[fill]").evaluate_all(
+        "paths => paths.map(p => p.getAttribute('fill'))"
+    )
+    swatches = ["#{:02x}{:02x}{:02x}".format(*map(int, re.findall(r"\d+", b))) for b in backgrounds]
+    assert len(swatches) == 2 and set(swatches) <= set(bars)
+    page.close()
+
+
 def test_the_histograms_count_whole_samples_and_draw_no_empty_frame(report: Path, browser):
     page = _open(browser, report, 1280)
     histograms = page.locator("#distribution svg")
