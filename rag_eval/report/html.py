@@ -18,7 +18,7 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-from rag_eval.advice.findings import Diagnosis
+from rag_eval.advice.findings import Diagnosis, Evidence, Finding
 from rag_eval.domain.evidence import LOW, why
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, ScoreRun
@@ -78,6 +78,21 @@ def _samples(request: ScoreRequest, run: ScoreRun) -> tuple[list[dict[str, Any]]
     return rows, len(run.results)
 
 
+def _evidence_scores(finding: Finding, evidence: Evidence) -> str:
+    """The scores beside a sample's chip, each named by its metric: a bare number would
+    not say which of the finding's metrics it is."""
+    shown = []
+    for position, metric in enumerate(finding.metrics):
+        value = evidence.score if position == 0 else evidence.other_scores.get(metric)
+        text = _number(value)
+        if value is None and position == 0 and evidence.note:  # the first metric's reason
+            text = f"not scored ({escape(evidence.note)})"
+        elif value is not None and value < LOW:
+            text = f'<span class="low">{text}</span>'
+        shown.append(f"{escape(metric)} {text}")
+    return " · ".join(shown)
+
+
 def _findings(diagnosis: Diagnosis) -> str:
     if not diagnosis.findings:
         return "<p>No finding: no metric and no sample stands out as weak.</p>"
@@ -85,7 +100,7 @@ def _findings(diagnosis: Diagnosis) -> str:
     for finding in diagnosis.findings:
         samples = "".join(
             f'<li><button class="sample" data-sample="{escape(e.sample_id)}">'
-            f"{escape(e.sample_id)}</button> {_number(e.score)}"
+            f"{escape(e.sample_id)}</button> {_evidence_scores(finding, e)}"
             + (f' <span class="small">{escape(e.why)}</span>' if e.why else "")
             + "</li>"
             for e in finding.evidence

@@ -134,6 +134,28 @@ def _open(browser, report: Path, width: int):
     return page
 
 
+def test_the_scores_beside_the_findings_samples_name_their_metric(report: Path, browser) -> None:
+    page = _open(browser, report, 1280)
+
+    # THEN each score beside a sample of a finding says which metric it is
+    metric = "|".join(METRICS)
+    score = rf"(?:{metric}) (?:\d\.\d{{3}}|–|not scored \(\w+\))"
+    entries = page.locator("#findings li:has(button.sample)")
+    assert entries.count() >= 3
+    for index in range(entries.count()):
+        entry = entries.nth(index)
+        chip = entry.locator("button.sample").inner_text()
+        text = entry.inner_text()
+        assert re.match(rf"{re.escape(chip)} {score}( · {score})*( |$)", text), text
+    # AND the retrieval miss reads as such: the first metric is the finding's first
+    assert (
+        entries.filter(has_text="en-photosynthesis-miss")
+        .first.inner_text()
+        .startswith("en-photosynthesis-miss context_recall 0.000 · faithfulness 0.000")
+    )
+    page.close()
+
+
 def test_a_legend_says_what_the_bar_colours_mean(report: Path, browser) -> None:
     page = _open(browser, report, 1280)
 
