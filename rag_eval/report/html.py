@@ -173,8 +173,10 @@ def render_report(
         if total > len(rows)
         else f"All {total:,} samples."
     )
+    # A metric's name may break after an underscore, so that its column stays narrow.
     header_cells = "".join(
-        f'<th data-key="{escape(m)}" class="num">{escape(m)}</th>' for m in run.metrics
+        f'<th data-key="{escape(m)}" class="num">{escape(m).replace("_", "_<wbr>")}</th>'
+        for m in run.metrics
     )
     return _PAGE.substitute(
         css=_CSS,

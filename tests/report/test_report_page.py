@@ -1,6 +1,8 @@
 """report.html in a real browser (headless Chromium, from disk): it loads with no console
 error and no request, its charts draw, sorting, filtering and the evidence view work, and
-hostile texts stay text."""
+hostile texts stay text; at common widths every column of the samples table is on screen,
+the scores beside the findings' samples name their metric, a legend says what the colours
+mean, and the histograms count whole samples."""
 
 from __future__ import annotations
 
@@ -132,6 +134,26 @@ def _open(browser, report: Path, width: int):
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(report.as_uri())
     return page
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_samples_table_shows_every_column(report: Path, browser, width: int) -> None:
+    # WHEN the report is opened in a window of a common width
+    page = _open(browser, report, width)
+
+    # THEN every column of the samples table is on screen, the last ones included
+    headers = page.locator("#table thead th")
+    assert headers.all_inner_texts() == ["sample", "question", *METRICS, "weighted", "why"]
+    for index in range(headers.count()):
+        header = headers.nth(index)
+        box = header.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, index
+        # AND each header's name fits in its cell, not spilling over its neighbour
+        assert header.evaluate("th => th.scrollWidth <= th.clientWidth"), index
+    # AND nothing of the table is left behind a horizontal scroll
+    assert page.locator("#samples .tablewrap").evaluate("w => w.scrollWidth <= w.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.close()
 
 
 def test_the_scores_beside_the_findings_samples_name_their_metric(report: Path, browser) -> None:
