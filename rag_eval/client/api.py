@@ -8,7 +8,6 @@ with the usual AWS credential chain (botocore, imported only then).
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import os
 import time
@@ -19,12 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from rag_eval.client.endpoint import checked_endpoint, is_loopback, not_the_api, reach_hint
 from rag_eval.client.sigv4 import RequestNotSent, sigv4_headers
 from rag_eval.client.upload import Progress, human_bytes, post_form, s3_error
-from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.states import FINAL_STATES
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:3000/v1"
 # Answers worth another try: throttled, or the service briefly unavailable.
 _RETRYABLE = {429, 502, 503, 504}
 # S3's InternalError too: a repeated upload only writes the same object again.
@@ -132,55 +130,6 @@ class WaitTimeout(Exception):
     def __init__(self, job: dict[str, Any], timeout: float) -> None:
         self.job = job
         super().__init__(f"job {job.get('job_id')} still {job.get('status')} after {timeout:g} s")
-
-
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def checked_endpoint(endpoint: str | None) -> str:
-    """The API's base URL, given or from RAG_EVAL_ENDPOINT; RequestInvalid when it is no
-    http(s) URL, before anything is signed or sent."""
-    field = "--endpoint" if endpoint else "RAG_EVAL_ENDPOINT"
-    url = (endpoint or os.environ.get("RAG_EVAL_ENDPOINT") or DEFAULT_ENDPOINT).strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RequestInvalid(
-            [
-                {
-                    "field": field,
-                    "message": f"{url!r} is not the API's URL: give its scheme, host and "
-                    "stage, e.g. http://127.0.0.1:3000/v1 for the local stack, or the deployed "
-                    "stack's ApiUrl output (https://<api-id>.execute-api.<region>."
-                    "amazonaws.com/v1)",
-                }
-            ]
-        )
-    return url.rstrip("/")
-
-
-def _not_the_api(url: str, status: int, body: bytes, aws: bool) -> RequestNotSent:
-    """An answer that is not the API's (XML, HTML): say what answered and where to go."""
-    code = s3_error(body).get("Code") if body.lstrip().startswith(b"<?xml") else None
-    said = f"HTTP {status}" + (f", {code}" if code else "")
-    message = f"{url} did not answer as the rag-eval API ({said})"
-    port = urlsplit(url).port
-    if aws or code:
-        message += ": it looks like an AWS service, such as the local stack's AWS emulator (moto)"
-    if is_loopback(url) and port:
-        message += (
-            f". The local stack's API is on its own port, by default the one before moto's: "
-            f"--endpoint http://127.0.0.1:{port - 1}/v1 (`rag-eval local start` prints it)"
-        )
-    else:
-        message += ". Check --endpoint / RAG_EVAL_ENDPOINT: the deployed stack's ApiUrl output"
-    return RequestNotSent(message)
 
 
 class ScoreJobsClient:
@@ -359,7 +308,7 @@ class ScoreJobsClient:
         try:
             return json.loads(answer) if answer else {}
         except ValueError:
-            raise _not_the_api(url, 200, answer, aws=False) from None
+            raise not_the_api(url, 200, answer, aws=False) from None
 
     def _send(self, request: urllib.request.Request, retry: bool, api: bool = True) -> bytes:
         """The answer's body; `api`: the request is the API's (not a presigned URL's)."""
@@ -373,7 +322,7 @@ class ScoreJobsClient:
                 body = exc.read()
                 if api and body.lstrip().startswith(b"<"):  # XML or HTML: not the API
                     aws = "x-amzn-requestid" in {k.lower() for k in exc.headers}
-                    raise _not_the_api(request.full_url, exc.code, body, aws) from None
+                    raise not_the_api(request.full_url, exc.code, body, aws) from None
                 if exc.code not in _RETRYABLE or last:
                     raise ApiError.from_response(exc.code, body, request.full_url) from None
                 time.sleep(_backoff(attempt, exc.headers.get("Retry-After")))
@@ -382,7 +331,7 @@ class ScoreJobsClient:
                 # Refused: nothing listens there (not started, wrong port); waiting won't help.
                 if last or isinstance(reason, ConnectionRefusedError):
                     raise RequestNotSent(
-                        f"cannot reach {request.full_url}: {reason}. {_reach_hint(self.endpoint)}"
+                        f"cannot reach {request.full_url}: {reason}. {reach_hint(self.endpoint)}"
                     ) from None
                 time.sleep(_backoff(attempt, None))
         raise AssertionError("unreachable")
@@ -412,15 +361,6 @@ def _upload_refused(
     else:
         message = f"S3 refused the upload of {filename}: {said or f'HTTP {status}'}"
     return ApiError(status, code, message, url=upload["url"])
-
-
-def _reach_hint(endpoint: str) -> str:
-    if is_loopback(endpoint):
-        return (
-            "Is the local stack running? Start it with `rag-eval local start` (it serves "
-            "http://127.0.0.1:3000/v1), or point --endpoint / RAG_EVAL_ENDPOINT at the API"
-        )
-    return "Check --endpoint / RAG_EVAL_ENDPOINT: the deployed stack's ApiUrl output"
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

@@ -16,7 +16,7 @@ import pytest
 
 from rag_eval.cli.main import main
 from rag_eval.client import ApiError, ScoreJobsClient, sigv4_headers
-from rag_eval.client.api import is_loopback
+from rag_eval.client.endpoint import is_loopback
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
 from tests.support.loopback import LoopbackServer
 
