@@ -14,6 +14,7 @@ from rag_eval.advice.findings import AdviceNarrative, Diagnosis
 from rag_eval.advice.render import render_advice
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import ScoreRun
+from rag_eval.judges.failures import failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -103,14 +104,30 @@ async def advise(
     try:
         narrative = await asyncio.wait_for(write_narrative(llm, diagnosis), narrative_timeout)
     except Exception as exc:  # the rule-based advice stands without the narrative
-        logger.warning(
-            "advice narrative failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]}
-        )
-        note = (
-            f"The judge's narrative was left out: {exc}; the rule-based advice below is complete."
-            if isinstance(exc, InventedNumbers)
-            else f"The narrative could not be written ({type(exc).__name__}); "
+        return render_advice(diagnosis, narrative_note=_left_out(exc))
+    return render_advice(diagnosis, narrative)
+
+
+def _left_out(exc: Exception) -> str:
+    """Why the narrative is missing, logged and as the advice's note."""
+    if failure_reason(exc) == "budget_exhausted":
+        # The budget refusing one more judge call is the budget working, not a fault.
+        logger.info("advice narrative left out: the job's judge budget was spent")
+        return (
+            "The judge's narrative was left out: the job's judge budget was spent before it; "
             "the rule-based advice below is complete."
         )
-        return render_advice(diagnosis, narrative_note=note)
-    return render_advice(diagnosis, narrative)
+    error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]  # one line
+    logger.warning(
+        "advice narrative failed (%s); the advice has its rule-based findings only",
+        error,
+        extra={"error": error},
+    )
+    if isinstance(exc, InventedNumbers):
+        return (
+            f"The judge's narrative was left out: {exc}; the rule-based advice below is complete."
+        )
+    return (
+        f"The narrative could not be written ({type(exc).__name__}); "
+        "the rule-based advice below is complete."
+    )
