@@ -5,6 +5,7 @@ API with the client, waits for the worker, prints the scores and the run folder 
 a copy of that folder on disk (runs/score-async/<run_id>/) and stops. With no judge
 configured it scores the model-free metrics; with OPENAI_BASE_URL (or OPENAI_API_KEY) set
 it scores the LLM metrics too.
+The handlers' JSON logs and EMF metrics go to a file beside the run folders, not the console.
 """
 
 from __future__ import annotations
@@ -24,16 +25,22 @@ from rag_eval.domain.job import JobStatus
 from rag_eval.domain.layout import run_folder
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.local.handler_output import HandlerLog
 from rag_eval.local.stack import LocalStack
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS
 
 SAMPLES = files("rag_eval") / "sample_data" / "samples.jsonl"
+# Beside the run folders (--out): the handlers' JSON lines of the last demo.
+HANDLER_LOG = "demo-handlers.jsonl"
 
 
-def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
-    """0 when the job completed, 1 otherwise."""
+def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = False) -> int:
+    """0 when the job completed, 1 otherwise. `verbose`: the handlers' JSON lines are shown
+    too, not only kept in the file the demo names."""
     # The demo's own lines tell the story; the stack logs only what goes wrong.
     configure_logging(logging.WARNING)
+    handler_log = HandlerLog(out / HANDLER_LOG, echo=verbose)
+    handler_log.path.unlink(missing_ok=True)  # this run's lines only
     has_judge = Settings.from_env().openai_configured
     metrics = [*DEFAULT_METRICS, *MODEL_FREE_METRICS] if has_judge else list(MODEL_FREE_METRICS)
     samples = [json.loads(line) for line in SAMPLES.read_text("utf-8").splitlines() if line]
@@ -41,10 +48,13 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs")) -> int:
     print("rag-eval demo: the serverless stack on this machine (template.yaml in moto, ")
     print("the real Lambda handlers behind a local API Gateway and SQS poller)\n")
     print("[1/5] starting the local stack")
-    with LocalStack(
-        port=0, parameters={"LogLevel": "WARNING"}, worker_isolation="process"
-    ) as stack:
-        print(f"      API {stack.endpoint}   AWS (moto) {stack.moto_url}\n")
+    with LocalStack(port=0, worker_isolation="process", handler_log=handler_log) as stack:
+        print(f"      API {stack.endpoint}   AWS (moto) {stack.moto_url}")
+        print(
+            f"      the handlers' JSON logs and EMF metrics: {handler_log.path}"
+            + ("" if verbose else " (--verbose: here too)")
+            + "\n"
+        )
         client = ScoreJobsClient(stack.endpoint)
 
         print(f"[2/5] POST /score-jobs: {len(samples)} samples from {SAMPLES.name}")

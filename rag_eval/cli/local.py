@@ -22,10 +22,15 @@ def _parameter(value: str) -> tuple[str, str]:
     return name, setting
 
 
+# In the state dir: the handlers' JSON lines, kept across restarts as the state is.
+HANDLER_LOG = "handlers.jsonl"
+
+
 def cmd_local_start(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from rag_eval.local.handler_output import HandlerLog
     from rag_eval.local.stack import LocalStack
     from rag_eval.local.state import STATE_FILE
 
@@ -58,6 +63,7 @@ def cmd_local_start(args: argparse.Namespace) -> int:
         worker_concurrency=args.worker_concurrency,
         worker_isolation="process",
         state_dir=state_dir,
+        handler_log=HandlerLog(state_dir / HANDLER_LOG, echo=args.verbose),
     )
     try:
         stack.start()
@@ -92,6 +98,8 @@ def local_stack_banner(stack) -> str:
             f"  queues       {stack.queue_url} (jobs), {stack.physical_ids['ShardQueue']} (shards)",
             f"  judge        {judge or 'none (model-free metrics only; set OPENAI_BASE_URL)'}",
             f"  state        {state_line(stack)}",
+            f"  logs         {stack.handler_log.path} (the handlers' JSON logs and EMF metrics; "
+            + ("shown here too)" if stack.handler_log.echo else "--verbose: here too)"),
             "",
             "In another shell:",
             f"  export {exports}",
@@ -151,7 +159,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rag_eval.cli.demo import run_demo
 
-    return run_demo(timeout=args.timeout, out=args.out)
+    return run_demo(timeout=args.timeout, out=args.out, verbose=args.verbose)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -190,6 +198,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--fresh", action="store_true", help="start empty: forget the state kept in --state-dir"
     )
     start.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the handlers' JSON logs and EMF metrics here too, not only in the state "
+        f"dir's {HANDLER_LOG}",
+    )
+    start.add_argument(
         "--parameter",
         action="append",
         type=_parameter,
@@ -223,5 +237,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("runs"),
         help="where the run folder is kept (default: runs/, as DIR/score-async/<run_id>/)",
+    )
+    demo.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the handlers' JSON logs and EMF metrics here too, not only in the file "
+        "the demo names",
     )
     demo.set_defaults(handler=cmd_demo)

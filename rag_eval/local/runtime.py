@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rag_eval.local.handler_output import HandlerLog
 from rag_eval.local.lambda_context import LambdaContext
 from rag_eval.local.sandbox import Environment, ModuleEnvironment, ProcessEnvironment
 from rag_eval.local.template import TEMPLATE_PATH, load_template
@@ -93,7 +94,9 @@ class LocalFunction:
     and serves one invocation at a time; environments are made on demand, up to
     `max_environments`, and reused warm. With isolation "process" each one is a child
     process, stopped by `close()`, and an invocation past the function's Timeout is stopped
-    as Lambda stops it (`TaskTimedOut`); with "thread" it is only logged.
+    as Lambda stops it (`TaskTimedOut`); with "thread" it is only logged. `handler_log`:
+    where a process's handler writes its JSON lines (a thread's: wherever this process's
+    stdout goes).
     """
 
     def __init__(
@@ -102,12 +105,14 @@ class LocalFunction:
         function_name: str = "",
         max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
         isolation: Isolation = "thread",
+        handler_log: HandlerLog | None = None,
     ) -> None:
         if isolation not in ("thread", "process"):
             raise ValueError(f"isolation is 'thread' or 'process', not {isolation!r}")
         self.code = code
         self.function_name = function_name or code.logical_id
         self.isolation = isolation
+        self._handler_log = handler_log
         self._max = max_environments
         self._environments: list[Environment] = []  # started and not yet dropped
         self._idle: list[Environment] = []
@@ -224,5 +229,7 @@ class LocalFunction:
     def _start_environment(self) -> Environment:
         code = self.code
         if self.isolation == "process":
-            return ProcessEnvironment(code.path, code.handler, code.logical_id, self.function_name)
+            return ProcessEnvironment(
+                code.path, code.handler, code.logical_id, self.function_name, self._handler_log
+            )
         return ModuleEnvironment(code.path, code.handler, code.logical_id)

@@ -22,6 +22,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from rag_eval.local.handler_output import HandlerLog, route_output
 from rag_eval.local.lambda_context import LambdaContext
 
 logger = logging.getLogger(__name__)
@@ -89,18 +90,27 @@ class ProcessEnvironment(Environment):
 
     Spawned, not forked: this process has threads (moto, the API front, the pollers) whose
     locks a forked child could inherit held. The child inherits os.environ as it is now,
-    and this process's stderr and stdout. As for any spawned process, the child imports
-    this process's main script first: a script needs its `if __name__ == "__main__":`.
+    and this process's stderr and stdout; with `handler_log`, the handler's JSON lines go
+    to that file instead of stdout (`handler_output.py`). As for any spawned process, the
+    child imports this process's main script first: a script needs its
+    `if __name__ == "__main__":`.
     """
 
-    def __init__(self, path: Path, handler: str, logical_id: str, function_name: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        handler: str,
+        logical_id: str,
+        function_name: str,
+        handler_log: HandlerLog | None = None,
+    ) -> None:
         self._logical_id = logical_id
         context = multiprocessing.get_context("spawn")
         self._connection, child_end = context.Pipe()
         # Daemonic: should this process exit without close(), multiprocessing ends the child.
         self._process = context.Process(
             target=_serve,
-            args=(child_end, str(path), handler, logical_id, _logging_setup()),
+            args=(child_end, str(path), handler, logical_id, _logging_setup(), handler_log),
             name=f"{function_name} execution environment",
             daemon=True,
         )
@@ -298,7 +308,14 @@ def _apply_logging_setup(setup: bytes) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-def _serve(connection: Any, path: str, handler_name: str, logical_id: str, setup: bytes) -> None:
+def _serve(
+    connection: Any,
+    path: str,
+    handler_name: str,
+    logical_id: str,
+    setup: bytes,
+    handler_log: HandlerLog | None,
+) -> None:
     """An execution environment's process: the cold start once, then one invocation at a
     time until the parent closes the pipe. Events and results cross it as JSON, as on Lambda."""
     # Ctrl-C in a terminal reaches the whole process group; the parent decides when to stop.
@@ -307,6 +324,9 @@ def _serve(connection: Any, path: str, handler_name: str, logical_id: str, setup
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     _apply_logging_setup(setup)
+    if handler_log is not None:
+        # Before the handler's module loads: its logger keeps the stdout it finds then.
+        route_output(handler_log)
     started = time.monotonic()
     try:
         handler = load_handler(Path(path), handler_name, logical_id)

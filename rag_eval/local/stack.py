@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from rag_eval.local.environment import (
     stack_physical_ids,
     warm_aws_clients,
 )
+from rag_eval.local.handler_output import HandlerLog, route_output
 from rag_eval.local.poller import queue_event_sources
 from rag_eval.local.runtime import (
     DEFAULT_MAX_ENVIRONMENTS,
@@ -76,6 +77,8 @@ class LocalStack:
     Lambda (the API's functions always run in this process).
     `state_dir`: keep moto's state in that folder and start from what it holds
     (`rag_eval/local/state.py`; `restored` says whether it did); None: in memory only.
+    `handler_log`: the handlers' JSON logs and EMF metrics go to that file, not to stdout
+    (`rag_eval/local/handler_output.py`); None: to stdout, as on Lambda.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class LocalStack:
         worker_isolation: Isolation = "thread",
         wait_time_seconds: int = 1,
         state_dir: Path | None = None,
+        handler_log: HandlerLog | None = None,
     ) -> None:
         self._port = port
         self._moto_port = moto_port
@@ -102,6 +106,8 @@ class LocalStack:
         self._worker_isolation = worker_isolation
         self._wait_time_seconds = wait_time_seconds
         self._state = LocalState(state_dir) if state_dir is not None else None
+        self.handler_log = handler_log
+        self._unroute_output: Callable[[], None] | None = None
         self.restored = False
         self._moto: Any = None
         self._front: Any = None
@@ -181,6 +187,9 @@ class LocalStack:
         _check_free(self._host, self._moto_port, "--moto-port")
         _check_free(self._host, self._port, "--port")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
+        if self.handler_log is not None:
+            # Before any handler's module loads: its logger keeps the stdout it finds then.
+            self._unroute_output = route_output(self.handler_log)
         serialize_writes()
         self.restored = self._state is not None and self._state.restore()
         self._moto = MotoServer(
@@ -225,6 +234,7 @@ class LocalStack:
                 self.physical_ids.get(name, name),
                 max_environments=max(DEFAULT_MAX_ENVIRONMENTS, concurrency.get(name, 0)),
                 isolation=self._worker_isolation if name in concurrency else "thread",
+                handler_log=self.handler_log,
             )
             for name in names
         }
@@ -289,6 +299,9 @@ class LocalStack:
                 os.environ[name] = value
         self._saved_environment = {}
         fresh_aws_clients()
+        if self._unroute_output is not None:
+            self._unroute_output()
+            self._unroute_output = None
         if self._running:
             self._running = False
             _running_stack.release()

@@ -440,6 +440,15 @@ def test_the_demo_runs_end_to_end_without_a_judge(tmp_path: Path) -> None:
     assert "zh-great-wall" in result.stdout
     assert re.search(r"score-async/\S+/scores\.csv", result.stdout)
     assert "OPENAI_BASE_URL" in result.stdout  # how to add a judge
+    # AND the console is the demo's story alone: the handlers' JSON logs and EMF metrics are
+    # in the file it names
+    log = tmp_path / "demo-handlers.jsonl"
+    assert f"the handlers' JSON logs and EMF metrics: {log} (--verbose: here too)" in result.stdout
+    console = (result.stdout + result.stderr).splitlines()
+    assert [line for line in console if line.startswith("{")] == []
+    logged = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert any("SamplesScored" in document for document in logged)
+    assert "job completed" in {document.get("message") for document in logged}
     # AND the run folder outlives the stack, at the paths the demo printed
     [folder] = (tmp_path / "score-async").iterdir()
     for name in ("summary.md", "optimization_advice.md"):
