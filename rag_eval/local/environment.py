@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from rag_eval.local.front import SERVER_NAME, STAGE
 from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, function_environment
 
 # moto accepts any credentials; these keep boto3 from looking for real ones.
@@ -35,6 +36,56 @@ def stack_physical_ids(cloudformation_client: Any, stack_name: str = STACK_NAME)
         for resource in resources["StackResources"]
         if "LogicalResourceId" in resource
     }
+
+
+def running_stack_at(host: str, port: int) -> str | None:
+    """Where the local stack holding host:port serves ("API <url>", or moto's URL with the
+    API's beside it), or None when something else holds the port."""
+    url = f"http://{host}:{port}"
+    if _serves_api(host, port):
+        return f"API {url}/{STAGE}"
+    from botocore.config import Config
+
+    # Whatever holds the port may not answer at all: ask once, briefly.
+    quick = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=2)
+    try:
+        stack_physical_ids(local_aws_client("cloudformation", url, quick))
+    except LocalStackNotFound:
+        return None
+    # `local start` puts the API on the port below moto's unless told otherwise.
+    beside = f"API http://{host}:{port - 1}/{STAGE}, " if _serves_api(host, port - 1) else ""
+    return f"{beside}AWS (moto) {url}"
+
+
+def _serves_api(host: str, port: int) -> bool:
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=2)
+    try:
+        # Read to the end and say goodbye: a reset would be logged by the server as an error.
+        connection.request("GET", "/", headers={"Connection": "close"})
+        response = connection.getresponse()
+        response.read()
+        server = response.getheader("Server") or ""
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+    return server.startswith(SERVER_NAME)
+
+
+def local_aws_client(service: str, endpoint_url: str, config: Any = None) -> Any:
+    """A boto3 client of a local stack's AWS (moto), with its credentials and region."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=config,
+    )
 
 
 def handler_environment(

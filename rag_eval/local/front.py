@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 STAGE = "v1"
 API_ID = "local"
+SERVER_NAME = "rag-eval-local"  # the Server header: how `local start` knows a running stack
 # Who the local API says is calling (the IAM identity API Gateway would put in the event).
 # A request with an x-api-key header is that key's caller instead, as in API_KEY mode: two
 # keys are two callers, each seeing only its own jobs.
@@ -228,7 +229,7 @@ def _json(status: int, body: Any, request_id: str) -> tuple[int, list[tuple[str,
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "rag-eval-local"
+    server_version = SERVER_NAME
 
     def _serve(self) -> None:
         started = time.monotonic()

@@ -24,6 +24,8 @@ from rag_eval.local.environment import (
     LOCAL_CREDENTIALS,
     fresh_aws_clients,
     handler_environment,
+    local_aws_client,
+    running_stack_at,
     stack_physical_ids,
     warm_aws_clients,
 )
@@ -55,9 +57,19 @@ def _check_free(host: str, port: int, option: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise OSError(
-                f"{host}:{port} is not free ({exc.strerror}): choose another {option}"
-            ) from None
+            error = exc
+        else:
+            return
+    running = running_stack_at(host, port)
+    if running:
+        raise OSError(
+            f"a local stack is already running on this port ({running}): use it (the "
+            "banner it printed has a client's settings), or stop it (Ctrl-C where it runs) "
+            "before starting another"
+        )
+    raise OSError(
+        f"{host}:{port} is taken by another program ({error.strerror}): choose another {option}"
+    )
 
 
 class LocalStack:
@@ -142,15 +154,7 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client of the local AWS (moto)."""
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.moto_url,
-            region_name=DEFAULT_REGION,
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return local_aws_client(service, self.moto_url)
 
     def client_environment(self) -> dict[str, str]:
         """What a client in another shell needs: the API, and moto as its AWS."""
@@ -332,18 +336,12 @@ def invoke(
     The stack's resources are found through moto's CloudFormation; the handler gets the
     function's template environment, as in `LocalStack`. Sets os.environ of this process.
     """
-    import boto3
     from botocore.config import Config
 
     logical_id = resolve_function(function)
-    cloudformation = boto3.client(
-        "cloudformation",
-        endpoint_url=moto_url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        # A stack that is not running should say so at once, not after retries.
-        config=Config(retries={"max_attempts": 1}, connect_timeout=2),
+    # A stack that is not running should say so at once, not after retries.
+    cloudformation = local_aws_client(
+        "cloudformation", moto_url, Config(retries={"max_attempts": 1}, connect_timeout=2)
     )
     physical_ids = stack_physical_ids(cloudformation, stack_name)
     os.environ.update(handler_environment(moto_url, physical_ids, [logical_id], parameters))

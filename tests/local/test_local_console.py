@@ -1,6 +1,6 @@
 """What a person reads on the console of `rag-eval local start`: short lines. The handlers'
 JSON logs and EMF metrics go to the log file the banner names (and to the console too with
---verbose); a handler's warning is one readable line."""
+--verbose); a handler's warning is one readable line; a taken port says by whom."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -203,3 +204,45 @@ def test_verbose_shows_the_json_on_the_console_too(tmp_path: Path) -> None:
     assert {"job queued", "job completed"} <= {d.get("message") for d in shown}
     assert any("SamplesScored" in d for d in shown)
     assert shown == json_lines((tmp_path / "handlers.jsonl").read_text("utf-8").splitlines())
+
+
+def test_a_second_start_on_a_running_stacks_port_says_where_it_runs(console: Console) -> None:
+    # GIVEN the running stack's API port
+    endpoint = endpoint_of(console)
+    port = endpoint.split(":")[2].split("/")[0]
+
+    # WHEN another stack is started on it
+    done = subprocess.run(
+        [RAG_EVAL, "local", "start", "--port", port, "--moto-port", "0"],
+        env=shell_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # THEN it says a stack is running there, and where, rather than asking for another port
+    assert done.returncode == 2
+    assert f"error: a local stack is already running on this port (API {endpoint})" in done.stderr
+    assert "choose another" not in done.stderr
+
+
+def test_a_port_held_by_another_program_asks_for_another_port() -> None:
+    # GIVEN a port some other program listens on
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+
+        # WHEN the stack is started on it
+        done = subprocess.run(
+            [RAG_EVAL, "local", "start", "--port", str(port), "--moto-port", "0"],
+            env=shell_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    # THEN it asks for another port
+    assert done.returncode == 2
+    assert f"127.0.0.1:{port} is taken by another program" in done.stderr
+    assert "choose another --port" in done.stderr
