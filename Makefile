@@ -12,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export RAGAS_DO_NOT_TRACK := true
 
-.PHONY: demo test lint bench clean
+.PHONY: demo demo-judge test lint bench clean
 
 $(BIN)/.installed: pyproject.toml requirements/constraints.txt
 	$(PY312) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: lint sam-check template-check
 # print the scores and the run folder in (moto's) S3, stop.
 demo: $(BIN)/.installed
 	$(BIN)/rag-eval demo
+
+# The same with every LLM metric, offline: the scripted judge (testkit/scripted_judge.py),
+# a deterministic stand-in for a model, answers in place of one.
+demo-judge: $(BIN)/.installed
+	$(BIN)/python -m testkit.demo_judge
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam runs .pytest_cache .ruff_cache

@@ -4,7 +4,7 @@ Starts the local stack, submits the bundled samples (English and Chinese) throug
 API with the client, waits for the worker, prints the scores and the run folder in S3, keeps
 a copy of that folder on disk (runs/score-async/<run_id>/) and stops. With no judge
 configured it scores the model-free metrics; with OPENAI_BASE_URL (or OPENAI_API_KEY) set
-it scores the LLM metrics too.
+it scores the LLM metrics too (`make demo-judge`: with the scripted judge, testkit/demo_judge.py).
 The handlers' JSON logs and EMF metrics go to a file beside the run folders, not the console.
 """
 
@@ -41,7 +41,8 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
     configure_logging(logging.WARNING)
     handler_log = HandlerLog(out / HANDLER_LOG, echo=verbose)
     handler_log.path.unlink(missing_ok=True)  # this run's lines only
-    has_judge = Settings.from_env().openai_configured
+    settings = Settings.from_env()
+    has_judge = settings.openai_configured
     metrics = [*DEFAULT_METRICS, *MODEL_FREE_METRICS] if has_judge else list(MODEL_FREE_METRICS)
     samples = [json.loads(line) for line in SAMPLES.read_text("utf-8").splitlines() if line]
 
@@ -59,10 +60,13 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
 
         print(f"[2/5] POST /score-jobs: {len(samples)} samples from {SAMPLES.name}")
         print(f"      metrics: {', '.join(metrics)}")
-        if not has_judge:
+        if has_judge:
+            print(f"      judge: {settings.openai_base_url or 'api.openai.com'}")
+        else:
             print(
                 "      no judge configured: model-free metrics only. For the LLM metrics too:\n"
-                "      OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=sk-... make demo"
+                "      OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=sk-... make demo\n"
+                "      or offline, with a scripted stand-in for a model: make demo-judge"
             )
         job = client.submit({"samples": samples, "metrics": metrics})
         print(f"      202 job {job['job_id']} ({job['status']})\n")
