@@ -20,19 +20,59 @@ import re
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 _LINES = re.compile(r"[^\n]*\n|[^\n]+")
+# The fields of every Powertools record (and the module's name, which the handlers add):
+# the console's own line says them its way, or they are the same on every line.
+_EVERY_RECORDS = frozenset(
+    {
+        "level",
+        "location",
+        "message",
+        "timestamp",
+        "service",
+        "name",
+        "sampling_rate",
+        "xray_trace_id",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "exception",
+        "exception_name",
+        "stack_trace",
+        "taskName",  # Python 3.12's LogRecord field: the asyncio task
+    }
+)
+
+
+def _explicit_levels() -> dict[str, int]:
+    """The levels set on this process's loggers, the root's under ""."""
+    levels = {
+        name: logger.level
+        for name, logger in list(logging.Logger.manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET
+    }
+    return levels | {"": logging.getLogger().level}
 
 
 @dataclass(frozen=True)
 class HandlerLog:
-    """The file the handlers' JSON lines go to; `echo`: to the console as well."""
+    """The file the handlers' JSON lines go to; `echo`: to the console as well.
+
+    `console_levels`: the levels of this process's loggers when it is made, i.e. as the
+    console is set up, before any handler's module sets its packages' levels for Powertools
+    (a worker process is spawned after that): a handler's line the console would not show
+    stays off it.
+    """
 
     path: Path
     echo: bool = False
+    console_levels: dict[str, int] = field(default_factory=_explicit_levels)
 
 
 class HandlerOutput(io.TextIOBase):
@@ -53,9 +93,6 @@ class HandlerOutput(io.TextIOBase):
         self._lock = threading.Lock()
         self._held: dict[int, str] = {}  # thread -> the start of a line that may be JSON
         self._mid_line: set[int] = set()  # threads whose last write did not end a line
-        # The console's levels as set before the handlers' modules load (they set their
-        # packages' levels for Powertools): a line the console would not show stays off it.
-        self._console_levels = _explicit_levels()
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -126,7 +163,7 @@ class HandlerOutput(io.TextIOBase):
         if not isinstance(level, int) or level < logging.WARNING:
             return
         name = str(document.get("name") or document.get("service") or "handler")
-        if level < _level_for(name, self._console_levels):
+        if level < _level_for(name, self._log.console_levels):
             return
         record = logging.makeLogRecord(
             {"name": name, "levelno": level, "levelname": logging.getLevelName(level)}
@@ -136,18 +173,17 @@ class HandlerOutput(io.TextIOBase):
 
 
 def readable(document: dict[str, Any], log_path: Path) -> str:
-    """A Powertools log record as one line: its message, the error, the job, where the
-    rest is."""
+    """A Powertools log record as one line: its message, then what it adds to the fields
+    every record has (`job 1a2b`, `metric faithfulness`), and where its traceback is."""
     message = str(document.get("message", ""))
-    error = document.get("error") or document.get("exception_name")
-    job = document.get("job_id")
-    where = f"traceback in {log_path}" if document.get("exception") else ""
-    details = "; ".join(part for part in (f"job {job}" if job else "", where) if part)
-    line = (
-        message
-        + (f": {error}" if error and str(error) not in message else "")
-        + (f" ({details})" if details else "")
-    )
+    details = [
+        f"{key.removesuffix('_id')} {value}"
+        for key, value in document.items()
+        if key not in _EVERY_RECORDS and value not in (None, "") and str(value) not in message
+    ]
+    if document.get("exception"):
+        details.append(f"{document.get('exception_name', 'traceback')} in {log_path}")
+    line = message + (f" ({'; '.join(details)})" if details else "")
     return " ".join(line.split())
 
 
@@ -163,15 +199,6 @@ def route_output(log: HandlerLog) -> Callable[[], None]:
         routed.close()
 
     return undo
-
-
-def _explicit_levels() -> dict[str, int]:
-    levels = {
-        name: logger.level
-        for name, logger in list(logging.Logger.manager.loggerDict.items())
-        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET
-    }
-    return levels | {"": logging.getLogger().level}
 
 
 def _level_for(name: str, levels: dict[str, int]) -> int:

@@ -152,9 +152,11 @@ def test_a_budget_limited_job_leaves_the_narrative_out_without_a_warning(
     job = client.submit(body)
     done = client.wait(job["job_id"], timeout=180)
 
-    # THEN it completes with what the budget allowed; the console has no warning about it
+    # THEN it completes with what the budget allowed; the console has no warning about it,
+    # neither of the narrative nor of the pairs left unscored (the job's summary has those)
     assert done["status"] == "completed" and done["budget"]["exhausted"], done
     console.wait_for(rf"GET /v1/score-jobs/{job['job_id']} 200")
+    assert [line for line in console.lines if job["job_id"] in line and "WARNING" in line] == []
     assert "advice narrative" not in console.text
     assert json_lines(console.lines) == []
     # AND the advice says plainly why it has no narrative, and that it is otherwise complete
