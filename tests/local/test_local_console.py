@@ -156,8 +156,9 @@ def test_a_budget_limited_job_leaves_the_narrative_out_without_a_warning(
     # neither of the narrative nor of the pairs left unscored (the job's summary has those)
     assert done["status"] == "completed" and done["budget"]["exhausted"], done
     console.wait_for(rf"GET /v1/score-jobs/{job['job_id']} 200")
-    assert [line for line in console.lines if job["job_id"] in line and "WARNING" in line] == []
-    assert "advice narrative" not in console.text
+    # (the module's stack is shared: another test's job may have warned on this console)
+    ours = [line for line in console.lines if job["job_id"] in line]
+    assert [line for line in ours if "WARNING" in line or "advice narrative" in line] == []
     assert json_lines(console.lines) == []
     # AND the advice says plainly why it has no narrative, and that it is otherwise complete
     advice = client.fetch(client.artifacts(job["job_id"])["files"]["optimization_advice.md"]["url"])
@@ -174,7 +175,10 @@ def test_a_handlers_warning_is_one_readable_line(console: Console, judge: Script
 
     # WHEN a job of an LLM metric is scored
     job = client.submit({"samples": SAMPLES[:1], "metrics": ["faithfulness"]})
-    assert client.wait(job["job_id"], timeout=180)["status"] == "completed"
+    try:
+        assert client.wait(job["job_id"], timeout=180)["status"] == "completed"
+    finally:
+        judge.clear_failures()  # the judge is the module's: the next test's job is not garbled
 
     # THEN the worker's warning is one line, as the console's own lines read: what failed,
     # what the advice has instead, which job
