@@ -3,26 +3,16 @@ its data could have failed."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from rag_eval.domain.ci_gate import decide, minimum_rules, regression_rules
 from rag_eval.domain.results import Interval
 from rag_eval.scoring.compare import RunScores, compare_runs
+from tests.support.runs import paired_runs
 
 METRICS = ["faithfulness", "context_recall"]
 
 
-def runs(n: int, shift: float, seed: int = 1) -> tuple[RunScores, RunScores]:
-    rng = np.random.default_rng(seed)
-    base = {f"s{i}": {m: float(rng.uniform(0.6, 0.9)) for m in METRICS} for i in range(n)}
-    cand = {
-        k: {m: float(np.clip(v + shift + rng.normal(0, 0.05), 0, 1)) for m, v in row.items()}
-        for k, row in base.items()
-    }
-    return (
-        RunScores(job_id="a", run_id="run-a", metrics=METRICS, scores=base),
-        RunScores(job_id="b", run_id="run-b", metrics=METRICS, scores=cand),
-    )
+def runs(n: int, shift: float) -> tuple[RunScores, RunScores]:
+    return paired_runs(1, n, METRICS, shift, spread=(0.6, 0.9), noise=0.05)
 
 
 def gate(n: int, shift: float, allowed: dict[str, float] | None = None) -> str:

@@ -212,19 +212,24 @@ def test_verbose_shows_the_json_on_the_console_too(tmp_path: Path) -> None:
     assert shown == json_lines((tmp_path / "handlers.jsonl").read_text("utf-8").splitlines())
 
 
-def test_a_second_start_on_a_running_stacks_port_says_where_it_runs(console: Console) -> None:
-    # GIVEN the running stack's API port
-    endpoint = endpoint_of(console)
-    port = endpoint.split(":")[2].split("/")[0]
-
-    # WHEN another stack is started on it
-    done = subprocess.run(
+def start_on(port: str) -> subprocess.CompletedProcess[str]:
+    """`rag-eval local start` on the API port given (moto's: any free one), to its end."""
+    return subprocess.run(
         [RAG_EVAL, "local", "start", "--port", port, "--moto-port", "0"],
         env=shell_env(),
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_second_start_on_a_running_stacks_port_says_where_it_runs(console: Console) -> None:
+    # GIVEN the running stack's API port
+    endpoint = endpoint_of(console)
+    port = endpoint.split(":")[2].split("/")[0]
+
+    # WHEN another stack is started on it
+    done = start_on(port)
 
     # THEN it says a stack is running there, and where, rather than asking for another port
     assert done.returncode == 2
@@ -240,13 +245,7 @@ def test_a_port_held_by_another_program_asks_for_another_port() -> None:
         port = other.getsockname()[1]
 
         # WHEN the stack is started on it
-        done = subprocess.run(
-            [RAG_EVAL, "local", "start", "--port", str(port), "--moto-port", "0"],
-            env=shell_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = start_on(str(port))
 
     # THEN it asks for another port
     assert done.returncode == 2

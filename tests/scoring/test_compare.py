@@ -7,6 +7,7 @@ import numpy as np
 
 from rag_eval.report.comparison import comparison_markdown, verdict_line
 from rag_eval.scoring.compare import RunScores, compare_runs, sample_key
+from tests.support.runs import paired_runs
 
 METRICS = ["faithfulness", "answer_relevancy", "context_precision", "context_recall"]
 
@@ -22,13 +23,7 @@ def run(job: str, scores: dict[str, dict[str, float | None]], **models: str) -> 
 
 
 def noisy(seed: int, n: int, shift: float = 0.0) -> tuple[RunScores, RunScores]:
-    rng = np.random.default_rng(seed)
-    base = {f"s{i}": {m: float(rng.uniform(0.2, 0.8)) for m in METRICS} for i in range(n)}
-    cand = {
-        key: {m: float(np.clip(v + shift + rng.normal(0, 0.1), 0, 1)) for m, v in row.items()}
-        for key, row in base.items()
-    }
-    return run("a", base), run("b", cand)
+    return paired_runs(seed, n, METRICS, shift)
 
 
 def test_identical_runs_show_no_significant_change() -> None:
