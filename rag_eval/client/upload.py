@@ -107,25 +107,34 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
     """A connection for the URL through the proxy urllib would use for it (environment
     variables, no_proxy); the request target to send on it; headers the proxy needs."""
     parts = urlsplit(url)
+    host = _host(parts.hostname, url)
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     kind = http.client.HTTPSConnection if secure else http.client.HTTPConnection
     proxy = urllib.request.getproxies().get(parts.scheme)
-    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
-        return kind(parts.hostname, port, timeout=timeout), target, {}
+    if not proxy or urllib.request.proxy_bypass(host):
+        return kind(host, port, timeout=timeout), target, {}
     via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    proxy_host = _host(via.hostname, f"the {parts.scheme} proxy setting")  # it may hold a password
     auth = {}
     if via.username:
         token = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
         auth["Proxy-Authorization"] = "Basic " + base64.b64encode(token).decode()
     if secure:
         # TLS to S3 inside a CONNECT tunnel through the proxy.
-        connection = kind(via.hostname, via.port or 80, timeout=timeout)
-        connection.set_tunnel(parts.hostname, port, headers=auth)
+        connection = kind(proxy_host, via.port or 80, timeout=timeout)
+        connection.set_tunnel(host, port, headers=auth)
         return connection, target, {}
     # A plain-HTTP proxy takes the absolute URL as the target.
-    return http.client.HTTPConnection(via.hostname, via.port or 80, timeout=timeout), url, auth
+    return http.client.HTTPConnection(proxy_host, via.port or 80, timeout=timeout), url, auth
+
+
+def _host(hostname: str | None, where: str) -> str:
+    # An HTTPException, so the upload says it could not be sent rather than crashing.
+    if not hostname:
+        raise http.client.InvalidURL(f"no host in {where}")
+    return hostname
 
 
 def s3_error(body: bytes) -> dict[str, str]:

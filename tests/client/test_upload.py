@@ -241,6 +241,28 @@ def test_an_answer_before_the_file_was_read_is_still_heard(tmp_path: Path) -> No
         assert post_form(url, {"key": "k"}, data, timeout=10) == (403, refusal)
 
 
+@pytest.mark.parametrize(
+    ("url", "proxy"),
+    [("http:///rag-eval-uploads", None), ("http://s3.test/b", "http://user:secret@:3128")],
+)
+def test_a_url_or_proxy_without_a_host_cannot_be_sent_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, proxy: str | None
+) -> None:
+    # GIVEN an upload URL, or the proxy it would go through, that names no host
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    if proxy is not None:
+        monkeypatch.setenv("http_proxy", proxy)
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"q")
+
+    # WHEN the file is posted THEN it is an HTTP error the client reports as not sent,
+    # and the proxy's password is not in it
+    with pytest.raises(http.client.InvalidURL, match="no host") as raised:
+        post_form(url, {"key": "k"}, data, timeout=1)
+    assert "secret" not in str(raised.value)
+
+
 def test_samples_are_counted_as_their_readers_count_them(tmp_path: Path) -> None:
     csv_file = tmp_path / "s.csv"
     csv_file.write_text(
