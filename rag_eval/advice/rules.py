@@ -63,11 +63,12 @@ def combination_findings(view: RunView) -> Iterable[Finding]:
             next_steps=list(RECALL_STEPS),
         )
     if view.low("context_recall") and view.low("faithfulness"):
+        worst = view.lowest_first(["context_recall", "faithfulness"])[0]
         yield Finding(
             rule="gaps_filled_from_memory",
             title="Missing context, filled in from the model's memory",
             metrics=["context_recall", "faithfulness"],
-            severity=severity(min(recall, faith)),
+            severity=severity(view.mean(worst)),
             component="retriever",
             meaning=(
                 f"context_recall is {recall:.2f}: the contexts lack facts the reference answers "
@@ -93,7 +94,7 @@ def combination_findings(view: RunView) -> Iterable[Finding]:
             next_steps=list(RANKING_STEPS),
         )
     # semantic_similarity alone is too coarse to call the facts wrong; it only joins in.
-    wrong = sorted((m for m in REFERENCE_METRICS[:2] if view.low(m)), key=lambda m: view.mean(m))
+    wrong = view.lowest_first(m for m in REFERENCE_METRICS[:2] if view.low(m))
     if wrong and view.good("faithfulness") and not view.low("context_recall"):
         correctness = wrong[0]
         also_low = [m for m in REFERENCE_METRICS if m != correctness and view.low(m)]
@@ -162,7 +163,7 @@ def single_findings(view: RunView, explained: set[str]) -> list[Finding]:
 
 
 def _reference_finding(view: RunView, low: list[str]) -> Finding:
-    worst = min(low, key=lambda m: view.mean(m))
+    worst = view.lowest_first(low)[0]
     meaning = " ".join(guide(m).meaning for m in low)
     meaning += (
         " Low scores mean the answers miss reference facts, state different ones, or add "
@@ -220,7 +221,7 @@ def _overlap_findings(view: RunView) -> list[Finding]:
         return findings
     meaning_metrics = [m for m in REFERENCE_METRICS if view.mean(m) is not None]
     paraphrase = bool(meaning_metrics) and all(view.good(m) for m in meaning_metrics)
-    worst = min(low, key=lambda m: view.mean(m))
+    worst = view.lowest_first(low)[0]
     limits = " ".join(guide(m).meaning for m in low)
     if paraphrase:
         findings.append(

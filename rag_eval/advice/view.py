@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from rag_eval.advice.findings import Evidence, Severity
@@ -38,6 +39,11 @@ class RunView:
     def good(self, metric: str) -> bool:
         value = self.mean(metric)
         return value is not None and value >= WEAK_BELOW
+
+    def lowest_first(self, metrics: Iterable[str]) -> list[str]:
+        """The metrics that have a mean, the lowest first (ties keep their order)."""
+        scored = [(mean, m) for m in metrics if (mean := self.mean(m)) is not None]
+        return [m for _, m in sorted(scored, key=lambda pair: pair[0])]
 
     def unspaced_text_share(self) -> float:
         texts = [f"{s.answer or ''} {s.ground_truth or ''}" for s in self.samples.values()]

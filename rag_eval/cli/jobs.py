@@ -262,8 +262,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     client = api_client(args)
     if args.all:
-        page = {"jobs": list(client.iter_jobs(args.limit, args.status, args.cursor))}
-        page["next_cursor"] = None
+        page: dict[str, Any] = {
+            "jobs": list(client.iter_jobs(args.limit, args.status, args.cursor)),
+            "next_cursor": None,
+        }
     else:
         page = client.list_jobs(args.limit, args.cursor, args.status)
     if args.json:

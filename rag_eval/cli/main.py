@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from rag_eval.client.api import describe_problems
 
     hints: list[str] = []
+    error: dict[str, str | int]  # the JSON error: code, message, and the API's HTTP status
     try:
         return args.handler(args)
     except RequestInvalid as exc:

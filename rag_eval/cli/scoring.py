@@ -147,7 +147,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from rag_eval.adapters.local_files import DiskVerdictStore, LocalObjectStore
     from rag_eval.app.pipeline import ScoringPipeline
     from rag_eval.domain.job import iso, new_job, utc_now
-    from rag_eval.domain.request import parse_request
+    from rag_eval.domain.request import parse_inline_request
     from rag_eval.judges.preflight import judge_failure
     from rag_eval.judges.provider import available_metrics, judge_problems
 
@@ -155,7 +155,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise RequestInvalid([{"field": "--column-map", "message": "needs --file"}])
     settings = Settings.from_env()
     available = available_metrics(settings, args.judge_model or "", args.embedding_model or "")
-    request = parse_request(request_body(args, available))
+    request = parse_inline_request(request_body(args, available))
     problems = judge_problems(request, settings)
     if problems:
         raise RequestInvalid(problems)

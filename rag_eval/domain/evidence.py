@@ -21,7 +21,12 @@ MAX_ITEMS = 20
 MAX_CHARS = 300
 LOW = 0.5  # a score under this gets a `why`
 
+# Both are JSON: a structured answer of the judge as it parsed it, and the evidence as
+# results.json keeps it (read back by the report and the advisor).
+JudgeAnswer = dict[str, Any]
 Evidence = dict[str, Any]
+# One judged item in the metric's own words: {text name: str, verdict name: bool, reason: str}
+Judged = dict[str, str | bool]
 
 
 class _Bounded:
@@ -43,9 +48,9 @@ class _Bounded:
         return values[:MAX_ITEMS]
 
 
-def _verdicts(outputs: list[dict], key: str, flag: str) -> list[dict]:
+def _verdicts(outputs: list[JudgeAnswer], key: str, flag: str) -> list[JudgeAnswer]:
     """Every {statement, flag, reason} item of the answers that carry `key`."""
-    found = []
+    found: list[JudgeAnswer] = []
     for output in outputs:
         for item in output.get(key) or []:
             if isinstance(item, dict) and flag in item:
@@ -54,8 +59,8 @@ def _verdicts(outputs: list[dict], key: str, flag: str) -> list[dict]:
 
 
 def _judged(
-    outputs: list[dict], cut: _Bounded, key: str, flag: str, names: tuple[str, str]
-) -> list[dict]:
+    outputs: list[JudgeAnswer], cut: _Bounded, key: str, flag: str, names: tuple[str, str]
+) -> list[Judged]:
     """The judge's {statement, flag, reason} items under `key`, as {text, verdict, reason}
     in the metric's own words (`names`)."""
     text, verdict = names
@@ -69,13 +74,13 @@ def _judged(
     ]
 
 
-def _faithfulness(outputs: list[dict], cut: _Bounded) -> Evidence:
+def _faithfulness(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
     return {
         "statements": _judged(outputs, cut, "statements", "verdict", ("statement", "supported"))
     }
 
 
-def _context_recall(outputs: list[dict], cut: _Bounded) -> Evidence:
+def _context_recall(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
     return {
         "reference_sentences": _judged(
             outputs, cut, "classifications", "attributed", ("sentence", "attributed")
@@ -83,7 +88,7 @@ def _context_recall(outputs: list[dict], cut: _Bounded) -> Evidence:
     }
 
 
-def _context_precision(outputs: list[dict], cut: _Bounded) -> Evidence:
+def _context_precision(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
     verdicts = [o for o in outputs if "verdict" in o and "statements" not in o]
     return {
         "contexts": [
@@ -97,7 +102,7 @@ def _context_precision(outputs: list[dict], cut: _Bounded) -> Evidence:
     }
 
 
-def _answer_relevancy(outputs: list[dict], cut: _Bounded) -> Evidence:
+def _answer_relevancy(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
     asked = [o for o in outputs if "question" in o]
     return {
         # Asked at once, so answered in any order: sorted, they read the same every time.
@@ -106,10 +111,10 @@ def _answer_relevancy(outputs: list[dict], cut: _Bounded) -> Evidence:
     }
 
 
-def _answer_correctness(outputs: list[dict], cut: _Bounded) -> Evidence:
-    classified = next((o for o in reversed(outputs) if "TP" in o), {})
+def _answer_correctness(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
+    classified: JudgeAnswer = next((o for o in reversed(outputs) if "TP" in o), {})
 
-    def statements(key: str) -> list[dict]:
+    def statements(key: str) -> list[dict[str, str]]:
         return [
             {"statement": cut.text(item.get("statement")), "reason": cut.text(item.get("reason"))}
             for item in cut.items([i for i in classified.get(key) or [] if isinstance(i, dict)])
@@ -122,7 +127,7 @@ def _answer_correctness(outputs: list[dict], cut: _Bounded) -> Evidence:
     }
 
 
-def _factual_correctness(outputs: list[dict], cut: _Bounded) -> Evidence:
+def _factual_correctness(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
     return {
         "claims": [
             cut.text(claim)
@@ -132,7 +137,7 @@ def _factual_correctness(outputs: list[dict], cut: _Bounded) -> Evidence:
     }
 
 
-_READERS: dict[str, Callable[[list[dict], _Bounded], Evidence]] = {
+_READERS: dict[str, Callable[[list[JudgeAnswer], _Bounded], Evidence]] = {
     "faithfulness": _faithfulness,
     "context_recall": _context_recall,
     "context_precision": _context_precision,
@@ -142,7 +147,7 @@ _READERS: dict[str, Callable[[list[dict], _Bounded], Evidence]] = {
 }
 
 
-def evidence_for(metric: str, outputs: list[dict]) -> Evidence | None:
+def evidence_for(metric: str, outputs: list[JudgeAnswer]) -> Evidence | None:
     """The evidence of one metric call from the judge's answers; None when the metric has
     no intermediate outputs (embeddings, string overlap) or the judge gave none."""
     reader = _READERS.get(metric)
@@ -155,7 +160,7 @@ def evidence_for(metric: str, outputs: list[dict]) -> Evidence | None:
     return evidence
 
 
-def _failed(items: list[dict], flag: str, text: str, said: str) -> str:
+def _failed(items: list[dict[str, Any]], flag: str, text: str, said: str) -> str:
     """ "2 of 3 <said>, e.g. "<the first that failed>"": the items whose `flag` is false."""
     missing = [item for item in items if not item.get(flag)]
     example = f', e.g. "{missing[0][text][:80]}"' if missing else ""

@@ -177,7 +177,7 @@ def new_job(
     counts are 0 and its summary has no texts until then."""
     judge_model, embedding_model = resolved_models(request, settings)
     samples = request.samples if isinstance(request, ScoreRequest) else []
-    skipped = request.skipped_metrics() if samples else {}
+    skipped = request.skipped_metrics() if isinstance(request, ScoreRequest) and samples else {}
     limits = budget_limits(request, settings)
     return JobStatus(
         job_id=job_id or new_job_id(),

@@ -138,7 +138,9 @@ class ScoreOptions(BaseModel):
 
     @field_validator("weights")
     @classmethod
-    def _weights_match_metrics(cls, value: dict[str, float], info: ValidationInfo) -> dict:
+    def _weights_match_metrics(
+        cls, value: dict[str, float], info: ValidationInfo
+    ) -> dict[str, float]:
         if "metrics" not in info.data:
             return value  # the metrics were invalid and are reported already
         metrics = info.data["metrics"]
@@ -314,6 +316,12 @@ def parse_request(body: Any) -> ScoreRequest | DatasetJob:
         )
     if "dataset" in body:
         return _parse_dataset_job(body)
+    return parse_inline_request(body)
+
+
+def parse_inline_request(body: dict[str, Any]) -> ScoreRequest:
+    """Validate a body of inline samples (one sample, or a 'samples' list) as
+    `parse_request` does."""
     if "samples" not in body and "question" not in body:
         others = [name for name in body if FIELD_SYNONYMS.get(name) == "question"]
         raise RequestInvalid(

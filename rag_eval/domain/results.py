@@ -231,7 +231,7 @@ class ScoreRun:
     def means(self) -> dict[str, float | None]:
         means: dict[str, float | None] = {}
         for name in self.metrics:
-            values = [r.scores[name] for r in self.results if r.scores.get(name) is not None]
+            values = [v for r in self.results if (v := r.scores.get(name)) is not None]
             means[name] = round(sum(values) / len(values), 4) if values else None
         return means
 

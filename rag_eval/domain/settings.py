@@ -94,7 +94,8 @@ class Settings(BaseModel):
         Raises SettingsInvalid, one line naming the variable, for a value that does not fit.
         """
         env = os.environ if env is None else env
-        names = {field.alias for field in cls.model_fields.values()}
+        # Every field has its variable's name as alias: a field without one is not read.
+        names = {field.alias for field in cls.model_fields.values() if field.alias}
         given = {name: env[name].strip() for name in names if env.get(name, "").strip()}
         try:
             return cls.model_validate(given)

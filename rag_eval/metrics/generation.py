@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from rag_eval.metrics.spec import JudgeLoad, MetricGuide, MetricSpec
+
+if TYPE_CHECKING:
+    from ragas.metrics.collections import AnswerRelevancy
 
 GROUNDING_STEPS = (
     "Tell the generator to answer only from the provided contexts, and to say so when they "
@@ -17,7 +21,7 @@ GROUNDING_STEPS = (
 
 
 @cache
-def concurrent_answer_relevancy() -> type:
+def concurrent_answer_relevancy() -> type[AnswerRelevancy]:
     """ragas' AnswerRelevancy with its judge calls sent at once rather than one by one.
 
     ragas 0.4.3 awaits its `strictness` (3) question generations one after another, then
@@ -37,13 +41,18 @@ def concurrent_answer_relevancy() -> type:
     from ragas.metrics.result import MetricResult
 
     class ConcurrentAnswerRelevancy(AnswerRelevancy):
-        async def ascore(self, user_input: str, response: str) -> MetricResult:
+        # ragas 0.4.3 declares `ascore(**kwargs)` on its base classes, though each metric
+        # (AnswerRelevancy among them) takes its own named inputs: this is its signature.
+        async def ascore(self, user_input: str, response: str) -> MetricResult:  # type: ignore[override]
             if not user_input:
                 raise ValueError("user_input cannot be empty")
             if not response:
                 raise ValueError("response cannot be empty")
             prompt = self.prompt.to_string(AnswerRelevanceInput(response=response))
             failure = None
+            # ragas 0.4.3's `agenerate` returns the model it is given, but its type variable
+            # is malformed (`TypeVar("T")` named InstructorTypeVar) so mypy cannot tell.
+            tasks: list[asyncio.Task[AnswerRelevanceOutput]]
             try:
                 async with asyncio.TaskGroup() as group:  # one failure cancels the others
                     tasks = [

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from ragas.metrics.collections.base import BaseMetric
 
 # Our sample fields, and the ragas argument each one feeds.
 RAGAS_ARGUMENT = MappingProxyType(
@@ -66,7 +69,7 @@ class MetricSpec:
     chain: int = 0
     chain_per_context: bool = False
     # Builds the class to use instead of ragas' own (same prompts and formula, faster).
-    custom_class: Callable[[], type] | None = None
+    custom_class: Callable[[], type[BaseMetric]] | None = None
     # ragas' ascore() calls the blocking embed_text(): the scorer runs it in a thread.
     blocking_embeddings: bool = False
     load: JudgeLoad = JudgeLoad()
@@ -75,7 +78,7 @@ class MetricSpec:
     def model_free(self) -> bool:
         return not (self.needs_judge or self.needs_embeddings)
 
-    def build(self, llm: Any = None, embeddings: Any = None) -> Any:
+    def build(self, llm: Any = None, embeddings: Any = None) -> BaseMetric:
         """The ragas metric object, ready for `await metric.ascore(**arguments)`."""
         from ragas.metrics import collections
 
@@ -84,7 +87,9 @@ class MetricSpec:
             kwargs["llm"] = llm
         if self.needs_embeddings:
             kwargs["embeddings"] = embeddings
-        cls = self.custom_class() if self.custom_class else getattr(collections, self.ragas_class)
+        cls: type[BaseMetric] = (
+            self.custom_class() if self.custom_class else getattr(collections, self.ragas_class)
+        )
         metric = cls(**kwargs)
         # Set after construction: some classes (ContextPrecision) fix their own name and
         # refuse a `name` argument.

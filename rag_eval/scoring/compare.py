@@ -262,9 +262,9 @@ def run_scores(metadata: bytes, scores_csv: bytes, explanations: bytes | None = 
     why: dict[str, dict[str, str]] = {}
     for line in (explanations or b"").decode("utf-8").splitlines():
         record = json.loads(line)
-        key = keys.get(record["sample_id"])
-        if key is not None:
-            why[key] = {m: v.get("why") or "" for m, v in record["metrics"].items()}
+        record_key = keys.get(record["sample_id"])  # None: a sample scores.csv does not hold
+        if record_key is not None:
+            why[record_key] = {m: v.get("why") or "" for m, v in record["metrics"].items()}
     return RunScores(
         job_id=meta.get("job_id", ""),
         run_id=meta.get("run_id", ""),

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 from rag_eval.domain.results import Interval, ScoreRun
@@ -25,7 +27,10 @@ _BATCH_CELLS = 20_000_000  # resampled values held at once (memory: 8 bytes each
 
 
 def bootstrap_interval(
-    data: tuple[np.ndarray, ...], statistic, *, paired: bool = False
+    data: tuple[np.ndarray, ...],
+    statistic: Callable[..., np.ndarray],
+    *,
+    paired: bool = False,
 ) -> tuple[float, float]:
     """The statistic's 95% interval over resamples of the rows of `data` (seeded). NaN
     bounds when the data have no spread (BCa cannot say): callers give a point instead."""
@@ -79,10 +84,10 @@ def run_intervals(run: ScoreRun) -> dict[str, Interval]:
         bounds = bootstrap_interval((values,), np.mean) if varied else None
         intervals[metric] = _interval(mean, len(values), bounds)
     scored = [m for m in run.metrics if m in intervals]
-    weights = np.array([run.weights.get(m, 1.0) for m in scored])
+    weights = np.array([run.weights.get(m, 1.0) for m in scored], dtype=np.float64)
     if scored and weights.sum() > 0 and run.weighted_score is not None:
 
-        def weighted(*cols: np.ndarray, axis: int = -1) -> np.ndarray:
+        def weighted(*cols: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
             # A resample may hold none of a metric's scored samples: its mean is NaN.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_eval.domain.evidence import evidence_for
 from rag_eval.domain.job import Progress
@@ -28,6 +28,9 @@ from rag_eval.judges.factory import JudgeModels, build_judge, default_gate
 from rag_eval.judges.failures import failure_reason
 from rag_eval.judges.gate import BudgetExhausted, JudgeGate, metric_call
 from rag_eval.metrics.spec import MetricSpec
+
+if TYPE_CHECKING:
+    from ragas.metrics.collections.base import BaseMetric
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +129,7 @@ class Scorer:
     async def _score_one(
         self,
         spec: MetricSpec,
-        metric: object,
+        metric: BaseMetric,
         sample: Sample,
         result: SampleResult,
         scoring: _Scoring,
@@ -178,14 +181,15 @@ class Scorer:
             scoring.tracker.done(result.sample_id)
 
     @staticmethod
-    async def _call(spec: MetricSpec, metric: object, arguments: dict) -> object:
+    async def _call(spec: MetricSpec, metric: BaseMetric, arguments: dict[str, Any]) -> Any:
+        """The metric's value: ragas' MetricResult.value, whatever the metric returned."""
         if spec.blocking_embeddings:
             # ragas calls the blocking embed_text() inside ascore(); keep it off our loop.
             return await asyncio.to_thread(lambda: asyncio.run(metric.ascore(**arguments)).value)
         return (await metric.ascore(**arguments)).value
 
 
-def _clean(value: object) -> float | None:
+def _clean(value: Any) -> float | None:
     """A score in [0, 1], or None for NaN / non-numbers (ragas' 'could not score')."""
     try:
         number = float(value)
