@@ -2,9 +2,11 @@
 describe the API."""
 
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rag_eval.adapters.aws.api_root import job_service
 from rag_eval.adapters.aws.metrics import handler_metrics
@@ -32,7 +34,7 @@ def service() -> JobService:
 
 
 @app.post("/score-jobs")
-def submit():
+def submit() -> Response[str]:
     submission = service().submit(
         parse_json_body(app, MAX_REQUEST_BYTES),
         idempotency_key=app.current_event.headers.get("Idempotency-Key")
@@ -53,7 +55,7 @@ def submit():
 
 
 @app.post("/uploads")
-def create_upload():
+def create_upload() -> Response[str]:
     return json_response(
         201,
         service().create_upload(
@@ -63,24 +65,24 @@ def create_upload():
 
 
 @app.post("/score-jobs/<job_id>/cancel")
-def cancel_job(job_id: str):
+def cancel_job(job_id: str) -> Response[str]:
     job = service().cancel(job_id, caller=caller_of(app))
     return json_response(202, job.model_dump(mode="json"))
 
 
 @app.get("/score-jobs/<job_id>")
-def get_job(job_id: str):
+def get_job(job_id: str) -> Response[str]:
     job = service().get(job_id, caller=caller_of(app))
     return json_response(200, job.model_dump(mode="json"))
 
 
 @app.get("/score-jobs/<job_id>/artifacts")
-def get_artifacts(job_id: str):
+def get_artifacts(job_id: str) -> Response[str]:
     return json_response(200, service().artifact_links(job_id, caller=caller_of(app)))
 
 
 @app.get("/score-jobs/<job_id>/compare")
-def compare(job_id: str):
+def compare(job_id: str) -> Response[str]:
     ready, body = service().comparison(
         job_id,
         baseline=app.current_event.get_query_string_value("baseline"),
@@ -91,20 +93,20 @@ def compare(job_id: str):
 
 
 @app.get("/metrics")
-def list_metrics():
+def list_metrics() -> Response[str]:
     return json_response(200, service().metrics())
 
 
 # The schema's models are built on these two routes only: off the cold start.
 @app.get("/openapi.json")
-def openapi():
+def openapi() -> Response[str]:
     from rag_eval.adapters.http.openapi import openapi_json
 
     return Response(200, "application/json", openapi_json(base_path(app)))
 
 
 @app.get("/docs")
-def docs():
+def docs() -> Response[str]:
     from rag_eval.adapters.http.openapi import swagger_page
 
     return Response(200, "text/html; charset=utf-8", swagger_page(base_path(app)))
@@ -112,5 +114,5 @@ def docs():
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

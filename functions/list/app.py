@@ -1,9 +1,11 @@
 """List function: the caller's jobs, newest first, paginated, optionally by status."""
 
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rag_eval.adapters.aws.api_root import job_service
 from rag_eval.adapters.aws.observability import handler_logger
@@ -26,7 +28,7 @@ def service() -> JobService:
 
 
 @app.get("/score-jobs")
-def list_jobs() -> Response:
+def list_jobs() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
     raw_limit = query.get("limit", "20")
     # isdigit() alone takes "²" and 5,000-digit numbers, which int() then refuses.
@@ -44,5 +46,5 @@ def list_jobs() -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from rag_eval.app.ports import ObjectStore, WorkerRepository
+from rag_eval.domain.comparison import RunScores
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.layout import run_folder
 
@@ -21,14 +22,14 @@ def write_comparison(
     from rag_eval.scoring.compare import compare_runs, run_scores
 
     found = [repository.get(i) for i in (job_id, baseline_id)]
-    jobs = [f[0] for f in found if f is not None and f[0].run_id is not None]
-    if len(jobs) != 2 or jobs[0].owner != jobs[1].owner:
+    runs = [(f[0], f[0].run_id) for f in found if f is not None and f[0].run_id is not None]
+    if len(runs) != 2 or runs[0][0].owner != runs[1][0].owner:
         # The API checked both are the caller's and written; gone since (expired): drop it.
         logger.warning("comparison dropped: a run is gone", extra={"baseline": baseline_id})
         return "unknown_job"
-    candidate, baseline = jobs
+    (candidate, candidate_run), (baseline, baseline_run) = runs
 
-    def scores(job: JobStatus):
+    def scores(job: JobStatus) -> RunScores:
         keys = job.artifact_keys
         explanations = keys.get("explanations.jsonl")
         return run_scores(
@@ -38,7 +39,7 @@ def write_comparison(
         )
 
     comparison = compare_runs(scores(baseline), scores(candidate))
-    prefix = f"{run_folder(candidate.run_id)}compare-{baseline.run_id}"
+    prefix = f"{run_folder(candidate_run)}compare-{baseline_run}"
     store.put(
         f"{prefix}.md", comparison_markdown(comparison).encode(), "text/markdown; charset=utf-8"
     )

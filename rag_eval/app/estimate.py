@@ -115,13 +115,13 @@ def estimate_samples(
             elif (slot := chance.randrange(pairs)) < MAX_CHECKED_PAIRS:
                 checked[slot] = key
     share = 0.0
-    looked_up = verdicts is not None and options.cache == "use" and bool(checked)
-    if looked_up:
+    looked_up = False
+    if verdicts is not None and options.cache == "use" and checked:
         try:
             share = round(len(verdicts.present(checked)) / len(checked), 4)
+            looked_up = True
         except Exception:  # an estimate without its cached share beats no estimate
             logger.warning("verdict cache unreadable; estimating as if nothing were cached")
-            looked_up = False
     total = _spend(load, 1.0, settings)
     to_spend = _spend(load, 1.0 - share, settings)
     workers = max(1, min(settings.worker_concurrency, -(-count // settings.shard_size)))
@@ -158,17 +158,19 @@ def estimate_samples(
 
 def _spend(load: Load, part: float, settings: Settings) -> Spend:
     dollars = 0.0
+    cost: float | None = None  # stays None when a model has no price
     for model, (tokens_in, tokens_out) in load.by_model.items():
         price = price_of(model, settings.model_prices)
         if price is None:
-            dollars = None
             break
         dollars += price.dollars(round(tokens_in * part), round(tokens_out * part))
+    else:
+        cost = round(dollars, 6)
     return Spend(
         judge_calls=round(load.calls * part),
         input_tokens=round(load.input_tokens * part),
         output_tokens=round(load.output_tokens * part),
-        cost_usd=None if dollars is None else round(dollars, 6),
+        cost_usd=cost,
     )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from rag_eval.app.ports import JobMetrics, JobQueue, JobRepository, NoMetrics, ObjectStore
+from rag_eval.app.ports import JobMetrics, JobQueue, JobRepository, NoMetrics, UploadStore
 from rag_eval.domain.errors import (
     Conflict,
     JobExists,
@@ -76,7 +76,7 @@ class JobService:
         settings: Settings,
         repository: JobRepository,
         queue: JobQueue,
-        store: ObjectStore,
+        store: UploadStore,
         metrics: JobMetrics | None = None,
         verdicts: VerdictStore | None = None,
     ) -> None:
@@ -282,12 +282,8 @@ class JobService:
             )
         candidate = self.get(job_id, caller=caller)
         base = self.get(baseline, caller=caller)
-        for job in (candidate, base):
-            if job.run_id is None:
-                raise Conflict(
-                    f"job {job.job_id} is {job.status}; a comparison needs both runs written"
-                )
-        prefix = f"{run_folder(candidate.run_id)}compare-{base.run_id}"
+        candidate_run, base_run = _written_run(candidate), _written_run(base)
+        prefix = f"{run_folder(candidate_run)}compare-{base_run}"
         found = self._store.find(f"{prefix}.json")
         if found is None:
             try:
@@ -307,7 +303,7 @@ class JobService:
         status: str | None = None,
     ) -> dict[str, Any]:
         """The caller's jobs, newest first."""
-        problems = []
+        problems: list[dict[str, Any]] = []
         if not 1 <= limit <= MAX_LIST_LIMIT:
             problems.append(
                 {"field": "limit", "message": "out of range", "allowed": f"1..{MAX_LIST_LIMIT}"}
@@ -327,3 +323,10 @@ class JobService:
             "jobs": [job.model_dump(mode="json") for job in jobs],
             "next_cursor": next_cursor,
         }
+
+
+def _written_run(job: JobStatus) -> str:
+    """The run id of a job whose run is written: a comparison needs both (Conflict else)."""
+    if job.run_id is None:
+        raise Conflict(f"job {job.job_id} is {job.status}; a comparison needs both runs written")
+    return job.run_id

@@ -16,14 +16,15 @@ def progress_reporter(
 ) -> Callable[[Progress], None]:
     """Live progress inside a shard: the metric calls done since the last report, at most
     once per interval."""
-    last = {"at": time.monotonic(), "calls": 0}
+    last_at, last_calls = time.monotonic(), 0
 
     def report(progress: Progress) -> None:
+        nonlocal last_at, last_calls
         now = time.monotonic()
-        if now - last["at"] < interval_seconds:
+        if now - last_at < interval_seconds:
             return
-        calls = progress.metric_calls_done - last["calls"]
-        last.update(at=now, calls=progress.metric_calls_done)
+        calls = progress.metric_calls_done - last_calls
+        last_at, last_calls = now, progress.metric_calls_done
         if calls:
             repository.add_metric_calls(job_id, calls, iso(utc_now()))
 

@@ -26,6 +26,7 @@ from rag_eval.domain.job import JobStatus, Progress, RowProblem, resolved_models
 from rag_eval.domain.layout import upload_key
 from rag_eval.domain.request import DatasetJob, Sample, ScoreRequest, request_summary
 from rag_eval.domain.settings import Settings
+from rag_eval.metrics.spec import MetricSpec
 
 MAX_ROW_PROBLEMS = 20  # kept on the job: enough to fix a file, small for the job item
 
@@ -181,7 +182,7 @@ class Planner:
         )
 
     @staticmethod
-    def _learn(inputs: _Inputs, sample: Sample, specs: list) -> None:
+    def _learn(inputs: _Inputs, sample: Sample, specs: list[MetricSpec]) -> None:
         if inputs.first is None:
             inputs.first = sample
         inputs.present.update(name for name in ("contexts", "ground_truth") if sample.has(name))

@@ -104,6 +104,11 @@ class ObjectStore(Protocol):
     def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when there is none."""
 
+
+class UploadStore(ObjectStore, Protocol):
+    """The bucket as the API uses it: an `ObjectStore` that also takes browser uploads (a
+    folder, `rag-eval score`'s store, cannot)."""
+
     def presign_post(self, key: str, max_bytes: int, expires_in: int) -> dict[str, object]:
         """A browser-style POST upload to `key`, its size capped by the policy:
         {"url", "fields"}."""

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -45,10 +45,15 @@ from rag_eval.domain.states import FINAL_STATES, JobState
 from rag_eval.domain.verdicts import VerdictStore, budget_limits
 from rag_eval.judges.preflight import judge_failure, judge_unreachable
 
+if TYPE_CHECKING:  # the pipeline loads ragas: imported on first use only
+    from rag_eval.app.pipeline import ScoringPipeline
+
 logger = logging.getLogger(__name__)
 
 
-def _default_pipeline(settings: Settings, store: ObjectStore, verdicts: Any) -> Any:
+def _default_pipeline(
+    settings: Settings, store: ObjectStore, verdicts: VerdictStore | None
+) -> ScoringPipeline:
     from rag_eval.app.pipeline import ScoringPipeline
 
     return ScoringPipeline(settings, store, verdicts)
@@ -61,7 +66,9 @@ class JobProcessor:
         repository: WorkerRepository,
         store: ObjectStore,
         shard_queue: JobQueue,
-        pipeline_factory: Callable[[Settings, ObjectStore, Any], Any] = _default_pipeline,
+        pipeline_factory: Callable[
+            [Settings, ObjectStore, VerdictStore | None], ScoringPipeline
+        ] = _default_pipeline,
         preflight: Callable[[Settings, list[str]], str | None] = judge_unreachable,
         progress_interval_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
@@ -76,7 +83,7 @@ class JobProcessor:
         self._shard_queue = shard_queue
         self._pipeline_factory = pipeline_factory
         self._preflight = preflight
-        self._pipeline: Any = None
+        self._pipeline: ScoringPipeline | None = None
         self._progress_interval = progress_interval_seconds
         self._clock = clock
         self._metrics = metrics or NoMetrics()
@@ -187,18 +194,11 @@ class JobProcessor:
             return JobState.FAILED
         self._plans[job_id] = planned.plan
         if single:  # one shard: scored here under the job's lease, no second hop
-            result = self._score_or_give_up(
-                recorded, planned.plan, 0, planned.first_shard, delivery
-            )
-            return self._fan_in(
-                recorded, planned.plan, {0: (planned.first_shard, result)}, delivery
-            )
-        self._shard_queue.send_batch(
-            [
-                json.dumps({"job_id": job_id, "shard": index})
-                for index in range(planned.plan.shards_total)
-            ]
-        )
+            first = planned.first_shard
+            result = self._score_or_give_up(recorded, planned.plan, 0, first, delivery)
+            return self._fan_in(recorded, planned.plan, {0: (first, result)}, delivery)
+        shards = range(planned.plan.shards_total)
+        self._shard_queue.send_batch([json.dumps({"job_id": job_id, "shard": i}) for i in shards])
         return "planned"
 
     # -- shards -----------------------------------------------------------------------------
@@ -392,7 +392,7 @@ class JobProcessor:
         limits = budget_limits(plan.options, self._settings)
         return JobBudget(self._repository, plan.job_id, limits) if limits.any else None
 
-    def _pipeline_for(self) -> Any:
+    def _pipeline_for(self) -> ScoringPipeline:
         if self._pipeline is None:
             self._pipeline = self._pipeline_factory(self._settings, self._store, self._verdicts)
         return self._pipeline

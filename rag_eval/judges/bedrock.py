@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -36,7 +37,12 @@ class InvalidJudgeOutput(ValueError):
     """The judge answered, but not with the structure ragas asked for."""
 
 
-def _gated(gate: JudgeGate, request: dict[str, Any], call: Any, repeatable: bool) -> dict:
+def _gated(
+    gate: JudgeGate,
+    request: dict[str, Any],
+    call: Callable[[dict[str, Any]], dict[str, Any]],
+    repeatable: bool,
+) -> dict[str, Any]:
     """`call(request)` through the job's gate: from the cache when it was asked before,
     else counted against the budget, asked, metered and stored. `call` answers a JSON-able
     dict with "inputTokens" / "outputTokens" counts."""
@@ -44,7 +50,7 @@ def _gated(gate: JudgeGate, request: dict[str, Any], call: Any, repeatable: bool
     model = f"bedrock:{request['modelId']}"  # as a request names it (prices are keyed so)
     cached = gate.lookup(key)
     if cached is not None:
-        answer = json.loads(cached)
+        answer: dict[str, Any] = json.loads(cached)
         gate.hit(model, answer["inputTokens"], answer["outputTokens"])
         return answer
     gate.admit()
@@ -164,7 +170,8 @@ class BedrockEmbeddings(BaseRagasEmbedding):
         if self._cohere:
             return self._cohere_embed([text])[0]
         # Titan v2 normalises by default; v1 rejects a "normalize" key.
-        return self._invoke({"inputText": text})["body"]["embedding"]
+        embedding: list[float] = self._invoke({"inputText": text})["body"]["embedding"]
+        return embedding
 
     async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
         return await asyncio.to_thread(self.embed_text, text)

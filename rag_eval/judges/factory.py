@@ -4,11 +4,15 @@ every request of theirs through the job's gate (cache, budget, ledger, concurren
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import split_model
+
+if TYPE_CHECKING:  # ragas is imported with the provider's client, never by the API
+    from ragas.embeddings.base import BaseRagasEmbedding
+    from ragas.llms.base import InstructorBaseRagasLLM
 
 
 def default_gate(settings: Settings) -> JudgeGate:
@@ -25,8 +29,8 @@ class JudgeModels:
     """The ragas LLM and embeddings for one job; `gate.usage` holds the tokens they spent."""
 
     gate: JudgeGate
-    llm: Any = None
-    embeddings: Any = None
+    llm: InstructorBaseRagasLLM | None = None
+    embeddings: BaseRagasEmbedding | None = None
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -56,6 +60,8 @@ def build_judge(
     }
     for provider in dict.fromkeys(provider for provider, _ in wanted.values()):
         names = {kind: name for kind, (p, name) in wanted.items() if p == provider}
+        llm: InstructorBaseRagasLLM | None
+        embeddings: BaseRagasEmbedding | None
         if provider == "bedrock":
             from rag_eval.judges.bedrock import build_bedrock_models
 

@@ -11,7 +11,7 @@ from rag_eval.domain.results import ReasonCode
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception and what it wraps (instructor hides the provider error inside)."""
     seen: set[int] = set()
-    stack = [exc]
+    stack: list[BaseException | None] = [exc]
     while stack:
         current = stack.pop()
         if current is None or id(current) in seen:

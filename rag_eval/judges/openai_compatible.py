@@ -24,6 +24,7 @@ import httpx
 from openai import AsyncOpenAI
 from ragas.embeddings.base import BaseRagasEmbedding
 from ragas.llms import llm_factory
+from ragas.llms.base import InstructorBaseRagasLLM
 
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.gate import JudgeGate
@@ -64,12 +65,14 @@ class OpenAICompatible:
             api_key=settings.openai_api_key or "not-needed",
             max_retries=settings.max_retries,
             timeout=settings.metric_timeout_seconds,
-            http_client=httpx.AsyncClient(
+            # openai 3.x annotates httpx2's client only, yet takes httpx's at run time
+            # (`is_legacy_httpx_async_client`), which GatedTransport is written for.
+            http_client=httpx.AsyncClient(  # type: ignore[arg-type]
                 transport=GatedTransport(inner, gate, _provider(base_url))
             ),
         )
 
-    def llm(self, model: str) -> Any:
+    def llm(self, model: str) -> InstructorBaseRagasLLM:
         return llm_factory(model, client=self.async_client)
 
     def embeddings(self, model: str) -> BaseRagasEmbedding:

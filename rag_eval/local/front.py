@@ -75,7 +75,7 @@ class ApiFront:
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.front = self  # type: ignore[attr-defined]
-        bound_host, bound_port = self._server.server_address[:2]
+        bound_host, bound_port = self._server.socket.getsockname()[:2]  # (str, int) on IPv4/6
         self.endpoint = f"http://{bound_host}:{bound_port}/{STAGE}"
         self._thread: threading.Thread | None = None
 

@@ -39,7 +39,7 @@ class MotoServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]  # (str, int) on IPv4/6
         return f"http://{host}:{port}"
 
     def start(self) -> None:

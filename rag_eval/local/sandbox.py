@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from rag_eval.local.handler_output import HandlerLog, route_output
 from rag_eval.local.lambda_context import LambdaContext
@@ -128,8 +128,7 @@ class ProcessEnvironment(Environment):
         return self.pid if self._process.is_alive() else None
 
     def wait_ready(self) -> None:
-        reply = self._receive(None, "")
-        status, body = reply or ("", None)
+        status, body = self._receive(None, "")
         if status != "ready":
             self._alive = False
             raise self._failure(body, "")
@@ -172,8 +171,13 @@ class ProcessEnvironment(Environment):
             return json.loads(body)
         raise self._failure(body, request_id)
 
+    @overload
+    def _receive(self, timeout: None, request_id: str) -> tuple[str, Any]: ...
+    @overload
+    def _receive(self, timeout: float, request_id: str) -> tuple[str, Any] | None: ...
     def _receive(self, timeout: float | None, request_id: str) -> tuple[str, Any] | None:
-        """The child's next message; None if none came within `timeout` seconds."""
+        """The child's next message (status, what the pipe carried); None if none came within
+        `timeout` seconds. The child exited: RuntimeExited."""
         if not wait([self._connection, self._process.sentinel], timeout):
             return None
         try:

@@ -209,7 +209,7 @@ class LocalStack:
             released = release_leases(self.client("dynamodb"), self.physical_ids["ScoreJobs"])
             logger.info(
                 "local stack restored from %s (%d leases of the stopped stack given back)",
-                self._state.directory,
+                self.state_dir,
                 released,
             )
         else:

@@ -109,7 +109,11 @@ class _BackendPickler(pickle.Pickler):
             return (threading.Lock, ())
         if isinstance(obj, weakref.WeakValueDictionary):
             return (weakref.WeakValueDictionary, (dict(obj),))
-        if isinstance(obj, collections.defaultdict) and _is_lambda(obj.default_factory):
+        if (
+            isinstance(obj, collections.defaultdict)
+            and obj.default_factory is not None
+            and _is_lambda(obj.default_factory)
+        ):
             factory = type(obj.default_factory())
             return (collections.defaultdict, (factory,), None, None, iter(obj.items()))
         return NotImplemented
@@ -124,9 +128,12 @@ def _is_lambda(function: Any) -> bool:
 
 
 def _backends() -> dict[str, Any]:
-    from moto.backends import get_backend
+    import moto.backends
 
-    return {name: get_backend(name) for name in SERVICES}
+    # moto types `get_backend` by one overload per service name, a Literal each; these names
+    # are plain strings, and the backends are pickled whole, never read: taken as Any.
+    backends: Any = moto.backends
+    return {name: backends.get_backend(name) for name in SERVICES}
 
 
 class LocalState:

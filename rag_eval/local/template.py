@@ -37,9 +37,10 @@ class ApiRoute(NamedTuple):
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The SAM template as plain data, short tags (!Ref, !GetAtt, !Sub...) in long form."""
-    import yaml
+    # PyYAML ships no type information (its stubs are no dependency): its classes are Any.
+    import yaml  # type: ignore[import-untyped]
 
-    class CloudFormationLoader(yaml.SafeLoader):
+    class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
         pass
 
     def long_form(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
@@ -79,15 +80,17 @@ def expand_template(
 ) -> dict[str, Any]:
     """The CloudFormation template the SAM transform makes of template.yaml, made offline."""
     import boto3
-    from samtranslator.feature_toggle.feature_toggle import (
+
+    # samtranslator has no py.typed marker: what it hands back is Any.
+    from samtranslator.feature_toggle.feature_toggle import (  # type: ignore[import-untyped]
         FeatureToggle,
         FeatureToggleDefaultConfigProvider,
     )
-    from samtranslator.metrics.metrics import Metrics
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
+    from samtranslator.metrics.metrics import Metrics  # type: ignore[import-untyped]
+    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
+    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
-    class NoFeatureToggles(FeatureToggle):
+    class NoFeatureToggles(FeatureToggle):  # type: ignore[misc]
         # The default toggles answer False too, but log a warning for every feature asked.
         def is_enabled(self, feature_name: str) -> bool:
             return False

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+from rag_eval.app.ports import JobQueue, JobRepository, UploadStore
 from rag_eval.domain.errors import JobExists
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.states import ACTIVE_STATES, JobState
@@ -29,7 +33,9 @@ class InMemoryJobs:
         if job_id in self.items and self.items[job_id][0].status is JobState.QUEUED:
             del self.items[job_id]
 
-    def list(self, owner, limit, cursor, status):
+    def list(
+        self, owner: str, limit: int, cursor: str | None, status: str | None
+    ) -> tuple[list[JobStatus], str | None]:
         jobs = [
             job
             for job, _ in self.items.values()
@@ -37,7 +43,7 @@ class InMemoryJobs:
         ]
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit], None
 
-    def _set(self, job_id: str, **fields) -> JobStatus:
+    def _set(self, job_id: str, **fields: Any) -> JobStatus:
         job, request_hash = self.items[job_id]
         job = job.model_copy(update=fields)
         self.items[job_id] = (job, request_hash)
@@ -63,6 +69,10 @@ class InMemoryQueue:
             raise ConnectionError("the queue is down")
         self.sent.append(body)
 
+    def send_batch(self, bodies: list[str]) -> None:
+        for body in bodies:  # a queue that is down takes none of them
+            self.send(body)
+
 
 class InMemoryStore:
     def __init__(self) -> None:
@@ -77,8 +87,21 @@ class InMemoryStore:
     def presign(self, key: str, expires_in: int) -> str:
         return f"memory://{key}?expires_in={expires_in}"
 
+    def find(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        # As S3's streamed body splits them: each line with its ending.
+        yield from self.objects[key].splitlines(keepends=True)
+
     def size(self, key: str) -> int | None:
         return len(self.objects[key]) if key in self.objects else None
 
     def presign_post(self, key: str, max_bytes: int, expires_in: int) -> dict[str, object]:
         return {"url": "memory://uploads", "fields": {"key": key, "max": str(max_bytes)}}
+
+
+# Each fake stands in for its port: mypy checks it has every method, with the same types.
+_jobs: JobRepository = InMemoryJobs()
+_queue: JobQueue = InMemoryQueue()
+_store: UploadStore = InMemoryStore()

@@ -7,23 +7,27 @@ import base64
 import binascii
 import json
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.job import JobStatus, live_progress, utc_now
 from rag_eval.domain.states import JobState
 
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
 
 def error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return response.get("Error", {}).get("Code", "")
+    response = getattr(exc, "response", None) or {}  # botocore's ClientError carries it
+    code: str = response.get("Error", {}).get("Code", "")
+    return code
 
 
 def is_conditional_failure(exc: Exception) -> bool:
     return error_code(exc) == "ConditionalCheckFailedException"
 
 
-def _serializer():
+def _serializer() -> tuple[TypeSerializer, TypeDeserializer]:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
     return TypeSerializer(), TypeDeserializer()
@@ -32,7 +36,8 @@ def _serializer():
 def to_dynamo(value: Any) -> dict[str, Any]:
     # DynamoDB numbers are Decimals; a JSON round trip turns every float into one.
     plain = json.loads(json.dumps(value), parse_float=Decimal)
-    return _serializer()[0].serialize(plain)
+    item: dict[str, Any] = _serializer()[0].serialize(plain)
+    return item
 
 
 def from_dynamo(value: dict[str, Any]) -> Any:

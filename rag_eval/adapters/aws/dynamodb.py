@@ -356,4 +356,4 @@ class DynamoJobRepository(LazyClient, JobBudgetCounters):
             start = response.get("LastEvaluatedKey")
             if not start:
                 return jobs, None
-        return jobs, encode_cursor(start)
+        return jobs, encode_cursor(start) if start else None

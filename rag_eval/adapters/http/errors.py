@@ -38,21 +38,24 @@ HTTP_ERRORS: dict[type[ServiceError], tuple[int, str]] = {
 
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
-    @app.exception_handler(ServiceError)
-    def _service_error(exc: ServiceError) -> Response:
+    def service_error(exc: ServiceError) -> Response[str]:
         known = next((HTTP_ERRORS[t] for t in type(exc).__mro__ if t in HTTP_ERRORS), None)
         if known is None:
-            return _unexpected(exc)
+            return unexpected(exc)
         status, code = known
         if isinstance(exc, RequestInvalid):
             return error_response(status, code, "the request is not valid", exc.problems)
         return error_response(status, code, str(exc))
 
-    @app.exception_handler(NotFoundError)
-    def _no_route(exc: NotFoundError) -> Response:
+    def no_route(exc: NotFoundError) -> Response[str]:
         return error_response(404, "not_found", "no such route")
 
-    @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    def unexpected(exc: Exception) -> Response[str]:
         logger.error("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "an internal error occurred; it was logged")
+
+    # Registered by call, not as decorators: Powertools' `exception_handler` returns an
+    # unannotated decorator, which would leave the handlers untyped.
+    app.exception_handler(ServiceError)(service_error)
+    app.exception_handler(NotFoundError)(no_route)
+    app.exception_handler(Exception)(unexpected)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from rag_eval.domain.errors import MalformedJson, PayloadTooLarge
 
 
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -20,7 +20,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response[str]:
     """The service's error shape: `{"error": {"code", "message", "details"}}`."""
     error = {"code": code, "message": message, "details": details or []}
     return json_response(status, {"error": error})
@@ -62,7 +62,7 @@ def parse_json_body(app: APIGatewayRestResolver, max_bytes: int, optional: bool 
             return {}
         raise MalformedJson("request body is empty; send a JSON object")
     try:
-        body = json.loads(app.current_event.decoded_body)
+        body = json.loads(app.current_event.decoded_body or "")  # not empty: checked above
         # JSON may escape a lone surrogate (\ud800), which no UTF-8 store or queue takes.
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except RecursionError:
