@@ -37,10 +37,9 @@ class ApiRoute(NamedTuple):
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The SAM template as plain data, short tags (!Ref, !GetAtt, !Sub...) in long form."""
-    # PyYAML ships no type information (its stubs are no dependency): its classes are Any.
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
-    class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
+    class CloudFormationLoader(yaml.SafeLoader):
         pass
 
     def long_form(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
@@ -80,17 +79,15 @@ def expand_template(
 ) -> dict[str, Any]:
     """The CloudFormation template the SAM transform makes of template.yaml, made offline."""
     import boto3
-
-    # samtranslator has no py.typed marker: what it hands back is Any.
-    from samtranslator.feature_toggle.feature_toggle import (  # type: ignore[import-untyped]
+    from samtranslator.feature_toggle.feature_toggle import (
         FeatureToggle,
         FeatureToggleDefaultConfigProvider,
     )
-    from samtranslator.metrics.metrics import Metrics  # type: ignore[import-untyped]
-    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
-    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
+    from samtranslator.metrics.metrics import Metrics
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
 
-    class NoFeatureToggles(FeatureToggle):  # type: ignore[misc]
+    class NoFeatureToggles(FeatureToggle):
         # The default toggles answer False too, but log a warning for every feature asked.
         def is_enabled(self, feature_name: str) -> bool:
             return False
