@@ -16,7 +16,6 @@ os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_FILE = ROOT / "rag_eval" / "sample_data" / "samples.jsonl"
-SEED_METRICS = ["faithfulness", "answer_relevancy", "context_precision", "context_recall"]
 
 
 def samples(count: int) -> list[dict]:

@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, SEED_METRICS, JudgeProcess, samples, stopwatch, table
+from bench.common import ROOT, JudgeProcess, samples, stopwatch, table
+from rag_eval.metrics import DEFAULT_METRICS
 
 POLL_SECONDS = 0.05  # how often (a) asks the API for the job: its timing granularity
 
@@ -49,7 +50,9 @@ def in_process(size: int, latency: float, cap: int) -> dict:
 
     with JudgeProcess(latency, cap) as judge:
         settings = _settings(judge, cap)
-        request = ScoreRequest.model_validate({"samples": samples(size), "metrics": SEED_METRICS})
+        request = ScoreRequest.model_validate(
+            {"samples": samples(size), "metrics": list(DEFAULT_METRICS)}
+        )
         with tempfile.TemporaryDirectory() as folder:
             pipeline = ScoringPipeline(settings, LocalObjectStore(Path(folder)))
             job = new_job(request, settings)
@@ -174,7 +177,7 @@ class StackRunner:
             self._run(1)
 
     def _run(self, size: int) -> tuple[float, dict]:
-        body = {"samples": samples(size), "metrics": SEED_METRICS}
+        body = {"samples": samples(size), "metrics": list(DEFAULT_METRICS)}
         started = time.time()
         clock = time.perf_counter()
         submitted = self.client.submit(body)

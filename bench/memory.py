@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import ROOT, SEED_METRICS, JudgeProcess, samples, table
+from bench.common import ROOT, JudgeProcess, samples, table
 
 REGION = "us-east-1"
 WORKER = "WorkerFunction"
@@ -322,12 +322,12 @@ def template_memory_mb() -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from rag_eval.metrics import MODEL_FREE_METRICS
+    from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 20, 200, 1000])
     parser.add_argument(
-        "--metrics", nargs="+", default=[*SEED_METRICS, *MODEL_FREE_METRICS], help="per job"
+        "--metrics", nargs="+", default=[*DEFAULT_METRICS, *MODEL_FREE_METRICS], help="per job"
     )
     parser.add_argument(
         "--largest-request-mb",

@@ -179,7 +179,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     show = scoring_progress(enabled=not args.json)
     try:
         result = asyncio.run(pipeline.arun(job, request, on_progress=show))
-    except Exception as exc:  # the seed's behaviour: a failed job, with the error
+    except Exception as exc:  # a failed job, with the error, as the service records it
         result = job.model_copy(
             update={"status": JobState.FAILED, "error": f"{type(exc).__name__}: {exc}"}
         )

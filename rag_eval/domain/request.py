@@ -169,7 +169,7 @@ class ScoreOptions(BaseModel):
         return ScoreOptions.model_validate(self.model_dump(include=set(ScoreOptions.model_fields)))
 
     def summary(self, judge_model: str, embedding_model: str) -> dict[str, Any]:
-        """The seed's request_summary before any sample is known (a dataset not yet read)."""
+        """The request_summary before any sample is known (a dataset not yet read)."""
         return request_summary(self, judge_model, embedding_model, None, set(), 0)
 
 
@@ -204,7 +204,7 @@ def request_summary(
     inputs_present: set[str],
     sample_count: int,
 ) -> dict[str, Any]:
-    """The seed's request_summary: the first sample's texts cut to 80 chars, and what the
+    """The request_summary: the first sample's texts cut to 80 chars, and what the
     samples carry."""
     return {
         "question": first.question[:80] if first else "",
@@ -226,7 +226,7 @@ class ScoreRequest(ScoreOptions):
     @model_validator(mode="before")
     @classmethod
     def _single_sample_form(cls, data: Any) -> Any:
-        """Accept the seed's single-sample body by wrapping it as `samples: [it]`."""
+        """Accept the single-sample body by wrapping it as `samples: [it]`."""
         if not isinstance(data, dict):
             return data
         inline = [k for k in ("sample_id", *Sample.model_fields) if k in data and k != "sample_id"]
@@ -252,7 +252,8 @@ class ScoreRequest(ScoreOptions):
         return value
 
     def effective_metrics(self) -> list[str]:
-        """Requested metrics that at least one sample has every input for (the seed's rule)."""
+        """Requested metrics that at least one sample has every input for (the others are
+        skipped, with the inputs they lack)."""
         return [
             spec.name
             for spec in self.metric_specs()

@@ -20,7 +20,7 @@ _SPECS: tuple[MetricSpec, ...] = (
 
 REGISTRY: MappingProxyType[str, MetricSpec] = MappingProxyType({s.name: s for s in _SPECS})
 
-# The seed application's default set.
+# The default set: the four classic RAG metrics.
 DEFAULT_METRICS: tuple[str, ...] = (
     "faithfulness",
     "answer_relevancy",

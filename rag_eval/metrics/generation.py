@@ -26,7 +26,7 @@ def concurrent_answer_relevancy() -> type[AnswerRelevancy]:
 
     ragas 0.4.3 awaits its `strictness` (3) question generations one after another, then
     embeds the user's question, then the generated questions: a chain of 5 judge calls,
-    the longest of the seed metrics, which bounds a small job's time. Here the generations
+    the longest of the default metrics, which bounds a small job's time. Here the generations
     go out together and the question is embedded in the same request as the generated
     ones: a chain of 2, one call fewer. Same prompts, same formula, same score.
     """

@@ -43,11 +43,11 @@ def only_problem(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_single_sample_body_becomes_one_sample_with_the_default_metrics() -> None:
-    # GIVEN the seed's single-sample body
+    # GIVEN a single-sample body
     # WHEN it is parsed
     request = parse_request(SAMPLE)
 
-    # THEN it is one sample with the seed's four default metrics
+    # THEN it is one sample with the four default metrics
     assert len(request.samples) == 1
     assert request.samples[0].question == SAMPLE["question"]
     assert request.samples[0].contexts == SAMPLE["contexts"]
