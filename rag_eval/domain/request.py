@@ -25,6 +25,7 @@ from rag_eval.domain.contexts import (
     split_contexts,
 )
 from rag_eval.domain.errors import RequestInvalid, validation_problems
+from rag_eval.domain.json_types import JSON_NUMBER, JsonFloat
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from rag_eval.metrics.spec import MetricSpec
 
@@ -106,7 +107,7 @@ class ScoreOptions(BaseModel):
         min_length=1,
         json_schema_extra={"items": {"type": "string", "enum": list(REGISTRY)}},
     )
-    weights: dict[str, float] = Field(
+    weights: dict[str, JsonFloat] = Field(
         default_factory=dict,
         json_schema_extra={
             "propertyNames": {"enum": list(REGISTRY)},
@@ -121,8 +122,10 @@ class ScoreOptions(BaseModel):
     # The job's budget: once either is reached no new judge call starts, and the pairs not
     # scored yet are left with reason budget_exhausted (cache hits are free).
     # At least a hundredth of a cent: DynamoDB keeps no number below 1e-130.
-    max_cost_usd: float | None = Field(default=None, ge=0.0001, le=1_000_000, allow_inf_nan=False)
-    max_judge_calls: int | None = Field(default=None, ge=1, le=100_000_000)
+    max_cost_usd: (
+        Annotated[float, Field(ge=0.0001, le=1_000_000, allow_inf_nan=False), JSON_NUMBER] | None
+    ) = None
+    max_judge_calls: Annotated[int, Field(ge=1, le=100_000_000), JSON_NUMBER] | None = None
     # An estimate instead of a job (200, nothing created). Not part of the job's options.
     dry_run: bool = Field(default=False, exclude=True, strict=True)
 

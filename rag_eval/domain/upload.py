@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag_eval.domain.json_types import JSON_NUMBER
 
 MAX_FILENAME_CHARS = 255
 
@@ -16,12 +18,4 @@ class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: str | None = Field(default=None, min_length=1, max_length=MAX_FILENAME_CHARS)
-    size_bytes: int | None = Field(default=None, ge=1)
-
-    @field_validator("size_bytes", mode="before")
-    @classmethod
-    def _a_json_number(cls, value: Any) -> Any:
-        # A number, as JSON Schema's integer means it (2048.0 is one); not "2048" nor true.
-        if isinstance(value, bool | str):
-            raise ValueError("a whole number of bytes >= 1")
-        return value
+    size_bytes: Annotated[int, Field(ge=1), JSON_NUMBER] | None = None

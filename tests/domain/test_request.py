@@ -511,3 +511,42 @@ def test_request_schema_refuses_zero_samples() -> None:
     # GIVEN an empty samples list WHEN it is parsed THEN `samples` is named
     problem = only_problem({"samples": []})
     assert problem["field"] == "samples"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"max_judge_calls": "5"}, "max_judge_calls"),
+        ({"max_cost_usd": "1.5"}, "max_cost_usd"),
+        ({"metrics": ["exact_match"], "weights": {"exact_match": "2"}}, "weights.exact_match"),
+        ({"max_judge_calls": True}, "max_judge_calls"),
+        ({"dry_run": "true"}, "dry_run"),
+    ],
+)
+def test_a_number_or_flag_given_as_text_is_refused_naming_the_field(
+    body: dict[str, object], field: str
+) -> None:
+    # GIVEN a field whose JSON type is a number (or true/false), given in another JSON type
+    # WHEN the request is parsed THEN it is refused, naming the field, wherever it is
+    with pytest.raises(RequestInvalid) as refused:
+        parse_request({"question": "q", **body})
+
+    assert [p["field"] for p in refused.value.problems] == [field]
+
+
+def test_numbers_are_taken_as_json_writes_them() -> None:
+    request = parse_request(
+        {
+            "question": "q",
+            "metrics": ["exact_match"],
+            "weights": {"exact_match": 2},
+            "max_judge_calls": 5.0,
+            "max_cost_usd": 1,
+        }
+    )
+
+    assert (request.max_judge_calls, request.max_cost_usd, request.weights) == (
+        5,
+        1.0,
+        {"exact_match": 2.0},
+    )
