@@ -1,5 +1,5 @@
 """Scoring a job's shards and writing its run folder once they are all in (one job's
-scoring, split for parallel workers): score, advise, write the five files.
+scoring, split for parallel workers): score, advise, write the run folder.
 
 Raises on a fault of our own (the worker lets SQS retry it); judge failures are
 already per-metric reason codes inside the results and never reach here.
