@@ -426,8 +426,8 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
         ("dynamodb:BatchGetItem", "VerdictCache.Arn"),
     }
-    # UpdateItem reaches no attribute but the key, the status, queued_at and the times a
-    # cancel sets
+    # UpdateItem reaches no attribute but the key, the status, queued_at, the times a
+    # cancel sets, and the comparisons asked
     [update] = [
         statement
         for policy in expanded["Resources"]["ApiFunctionRole"]["Properties"]["Policies"]
@@ -436,7 +436,14 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
     ]
     assert update["Condition"] == {
         "ForAllValues:StringEquals": {
-            "dynamodb:Attributes": ["job_id", "status", "queued_at", "updated_at", "finished_at"]
+            "dynamodb:Attributes": [
+                "job_id",
+                "status",
+                "queued_at",
+                "updated_at",
+                "finished_at",
+                "compare_requested",
+            ]
         }
     }
 

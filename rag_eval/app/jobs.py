@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,9 @@ MAX_REQUEST_BYTES = 5 * 1024 * 1024
 MAX_LIST_LIMIT = 100
 MAX_IDEMPOTENCY_KEY_CHARS = 200
 UPLOAD_EXPIRES_IN = 900  # seconds a presigned upload stays usable
+# A pending comparison is asked of the worker once per this many seconds at most: polling
+# sends nothing more, and a lost message is asked again in the next window.
+COMPARE_ASKED_AGAIN_SECONDS = 60
 # Job ids are 24 hex digits (new_job_id, idempotent_job_id).
 JOB_ID = re.compile(r"[0-9a-f]{24}")
 
@@ -286,11 +290,16 @@ class JobService:
         prefix = f"{run_folder(candidate_run)}compare-{base_run}"
         found = self._store.find(f"{prefix}.json")
         if found is None:
+            pending = {"status": "pending", "job_id": candidate.job_id, "baseline": base.job_id}
+            # Asked once; asked again only in a later window, should that message be lost.
+            window = int(time.time() // COMPARE_ASKED_AGAIN_SECONDS)
+            if not self._repository.request_comparison(candidate.job_id, f"{base.job_id}@{window}"):
+                return False, pending
             try:
                 self._queue.send(json.dumps({"job_id": candidate.job_id, "compare": base.job_id}))
             except Exception as exc:
                 raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
-            return False, {"status": "pending", "job_id": candidate.job_id, "baseline": base.job_id}
+            return False, pending
         files = {ext: self._store.presign(f"{prefix}.{ext}", 900) for ext in ("md", "html")}
         return True, {"status": "ready", **json.loads(found), "files": files}
 

@@ -38,6 +38,10 @@ class JobRepository(Protocol):
     def cancel(self, job_id: str, now: str) -> bool:
         """queued|running -> cancelled; False when the job had ended already."""
 
+    def request_comparison(self, job_id: str, request: str) -> bool:
+        """Record that a comparison was asked of the worker (`request`: the baseline and a
+        time window); False when it was recorded before, and need not be asked again."""
+
 
 class WorkerRepository(Protocol):
     """The job index as the worker moves a job along. Every write is conditional."""

@@ -16,6 +16,7 @@ class InMemoryJobs:
 
     def __init__(self) -> None:
         self.items: dict[str, tuple[JobStatus, str]] = {}
+        self.comparisons: set[tuple[str, str]] = set()  # (job id, request) recorded
 
     def create(self, job: JobStatus, request_hash: str, expires_at: int) -> None:
         if job.job_id in self.items:
@@ -24,6 +25,12 @@ class InMemoryJobs:
 
     def get(self, job_id: str) -> tuple[JobStatus, str] | None:
         return self.items.get(job_id)
+
+    def request_comparison(self, job_id: str, request: str) -> bool:
+        if (job_id, request) in self.comparisons:
+            return False
+        self.comparisons.add((job_id, request))
+        return True
 
     def mark_queued(self, job_id: str, now: str) -> None:
         if job_id in self.items and self.items[job_id][0].status is JobState.QUEUED:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rag_eval.app.jobs import MAX_INLINE_MESSAGE_BYTES, JobService
+from rag_eval.app.jobs import COMPARE_ASKED_AGAIN_SECONDS, MAX_INLINE_MESSAGE_BYTES, JobService
 from rag_eval.domain.errors import Conflict, JobNotFound, QueueUnavailable, RequestInvalid
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
@@ -177,3 +177,30 @@ def test_list_checks_its_parameters() -> None:
         "failed",
         "cancelled",
     ]
+
+
+def test_a_pending_comparison_is_asked_once_and_again_only_in_a_later_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN two of the caller's runs, written
+    service, jobs, queue, _ = make_service()
+    runs = []
+    for _ in range(2):
+        job_id = service.submit(BODY, caller=ME).job.job_id
+        jobs._set(job_id, status=JobState.COMPLETED, run_id=f"20261205T000000Z-{job_id}")
+        runs.append(job_id)
+    queue.sent.clear()
+    clock = [1_000_000.0]
+    monkeypatch.setattr("rag_eval.app.jobs.time.time", lambda: clock[0])
+
+    # WHEN their comparison is polled while the worker has not written it
+    answers = [service.comparison(runs[1], baseline=runs[0], caller=ME) for _ in range(5)]
+
+    # THEN each answer is pending, and the worker was asked once
+    assert {ready for ready, _ in answers} == {False}
+    assert [json.loads(m) for m in queue.sent] == [{"job_id": runs[1], "compare": runs[0]}]
+    # AND a minute later (its message may have been lost) it is asked once more
+    clock[0] += COMPARE_ASKED_AGAIN_SECONDS
+    service.comparison(runs[1], baseline=runs[0], caller=ME)
+    service.comparison(runs[1], baseline=runs[0], caller=ME)
+    assert len(queue.sent) == 2

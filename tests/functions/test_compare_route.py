@@ -30,10 +30,12 @@ def two_runs(stack: dict[str, str]) -> tuple[str, str]:
 def test_a_comparison_is_asked_computed_by_the_worker_then_answered(stack, two_runs) -> None:
     baseline, candidate = two_runs
 
-    # WHEN it is first asked: 202, and a message for the worker
-    pending = compare(candidate, baseline)
-    assert pending["statusCode"] == 202
-    assert body_of(pending)["status"] == "pending"
+    # WHEN it is asked, and asked again while it is pending (a client polling): 202 each time,
+    # and one message for the worker
+    for _ in range(3):
+        pending = compare(candidate, baseline)
+        assert pending["statusCode"] == 202
+        assert body_of(pending)["status"] == "pending"
     messages = drain(stack["ScoreQueue"])
     assert len(messages) == 1
     assert invoke("worker", sqs_event(messages)) == {"batchItemFailures": []}

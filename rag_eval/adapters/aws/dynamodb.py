@@ -303,6 +303,24 @@ class DynamoJobRepository(LazyClient, JobBudgetCounters):
         )
         return response is not None
 
+    def request_comparison(self, job_id: str, request: str) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="ADD compare_requested :requests",
+                ConditionExpression="NOT contains(compare_requested, :request)",
+                ExpressionAttributeValues={
+                    ":requests": {"SS": [request]},
+                    ":request": {"S": request},
+                },
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def mark_queued(self, job_id: str, now: str) -> None:
         self._update(
             job_id, {"queued_at": now}, "#s = :queued", values={":queued": _ACTIVE[":queued"]}
