@@ -26,8 +26,20 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: lint sam-check template-check
-	$(BIN)/pytest -q
+# The tests by level (tests/conftest.py gives each its own): unit, this process alone, in
+# well under a minute; integration, moto, the template and servers on loopback; e2e, the
+# local stack, subprocesses, a browser. `make test` is all of them, and the checks.
+.PHONY: unit integration e2e
+unit: $(BIN)/.installed
+	$(BIN)/pytest -q -m unit
+
+integration: $(BIN)/.installed
+	$(BIN)/pytest -q -m integration
+
+e2e: $(BIN)/.installed
+	$(BIN)/pytest -q -m e2e
+
+test: lint sam-check template-check unit integration e2e
 
 # The local stack in one process: submit the bundled samples through the HTTP API, wait,
 # print the scores and the run folder in (moto's) S3, stop.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +29,65 @@ JUDGE_ENV_NAMES = (
     "RAGAS_DEFAULT_MAX_COST_USD",
     "RAGAS_DEFAULT_MAX_JUDGE_CALLS",
 )
+
+
+# Test levels (`make unit | integration | e2e`), each test at the level of what it needs:
+# unit: this process alone (no moto, no server, no subprocess); integration: moto, the
+# template, a server on loopback (the scripted judge, a scripted API); e2e: the local stack,
+# subprocesses, a browser, SAM (the tests marked slow). Unit is what is left; a unit test
+# that binds a socket or starts a process fails under `-m unit`, so a level cannot be wrong.
+SERVER_FIXTURES = frozenset({"judge", "judge_env", "stack", "aws", "world", "api", "moto_port"})
+INTEGRATION_MODULES = frozenset(
+    {
+        "tests/app/test_processing.py",
+        "tests/client/test_upload.py",
+        "tests/judges/test_bedrock.py",
+        "tests/test_template.py",
+    }
+)
+E2E_MODULES = frozenset(
+    {
+        "tests/report/test_report_page.py",
+        "tests/test_architecture.py",
+        "tests/test_setup.py",
+        "tests/testkit/test_scripted_judge.py",
+    }
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.relative_to(ROOT).as_posix()
+        if item.get_closest_marker("integration") or item.get_closest_marker("e2e"):
+            continue  # given by the test itself
+        if item.get_closest_marker("slow") or module in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
+        elif SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or (
+            module in INTEGRATION_MODULES or module.startswith("tests/functions/")
+        ):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def unit_means_this_process_alone(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `-m unit`, a test that binds a socket or starts a process fails, naming it."""
+    if request.config.getoption("markexpr") != "unit":
+        return
+
+    def refused(*_: object, **__: object) -> None:
+        raise AssertionError(
+            f"{request.node.nodeid} is no unit test: it opens a socket or starts a process "
+            "(give it its level in tests/conftest.py)"
+        )
+
+    monkeypatch.setattr(socket.socket, "bind", refused)
+    monkeypatch.setattr(socket.socket, "connect", refused)
+    monkeypatch.setattr(subprocess.Popen, "__init__", refused)
 
 
 @pytest.fixture(autouse=True)

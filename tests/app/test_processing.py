@@ -64,6 +64,7 @@ class CountingPipeline(ScoringPipeline):
         self._world = world
 
     async def score_shard(self, options, samples, *args, **kwargs):
+        self._world.held.set()  # inside scoring, with the shard's lease
         self._world.scoring.wait()  # a test may hold scoring to overlap two copies
         first = samples[0].sample_id
         if self._world.fail_shards.get(first, 0) > 0:
@@ -130,6 +131,7 @@ class World:
         self.lock = threading.Lock()
         self.scoring = threading.Event()
         self.scoring.set()
+        self.held = threading.Event()  # a delivery has reached scoring
         self.now = time.time()
         for queue in ("score", "shards"):  # what an earlier test left behind
             self.take(queue)
@@ -261,6 +263,7 @@ def two_copies_at_once(world: World, message: str) -> tuple[Any, Any]:
     """Deliver a message twice at the same moment: the first copy is held inside scoring
     while the second arrives. What each delivery returned (or raised)."""
     world.scoring.clear()
+    world.held.clear()
     results: dict[int, Any] = {}
 
     def deliver(copy: int) -> None:
@@ -271,7 +274,7 @@ def two_copies_at_once(world: World, message: str) -> tuple[Any, Any]:
 
     first = threading.Thread(target=deliver, args=(1,))
     first.start()
-    time.sleep(0.5)  # the first copy holds the lease by now
+    assert world.held.wait(30)  # the first copy holds the lease and is inside scoring
     deliver(2)
     world.scoring.set()
     first.join()
@@ -700,10 +703,11 @@ def test_a_small_job_cancelled_while_it_is_scored_keeps_all_it_scored(world: Wor
     job = world.service.submit({"samples": samples(4), "metrics": METRICS}).job
     (message,) = world.take("score")
     world.scoring.clear()
+    world.held.clear()
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(world.worker().process(message)))
     worker.start()
-    time.sleep(0.5)
+    assert world.held.wait(30)
 
     # WHEN it is cancelled then, and its scoring ends
     assert world.service.cancel(job.job_id).status is JobState.CANCELLED

@@ -299,6 +299,7 @@ def test_an_llm_metric_without_a_judge_is_refused_naming_the_flags_that_choose_o
     assert flags_of(err) <= COMMANDS["score"].options
 
 
+@pytest.mark.integration  # a server of its own on loopback
 def test_a_dataset_failed_by_an_invalid_row_shows_the_flag_that_skips_such_rows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

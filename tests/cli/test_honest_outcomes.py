@@ -30,6 +30,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.integration  # a server of its own on loopback
 def test_score_against_an_unreachable_judge_fails_at_once_naming_it(
     no_judge_env: None,
     monkeypatch: pytest.MonkeyPatch,

@@ -200,6 +200,7 @@ def test_a_submission_without_idempotency_key_is_never_sent_twice(api: ScriptedA
     assert len(api.seen) == 1
 
 
+@pytest.mark.integration  # a server of its own on loopback
 def test_an_unreachable_endpoint_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
     with ScriptedApi() as gone:
         endpoint = gone.endpoint

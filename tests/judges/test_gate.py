@@ -158,6 +158,7 @@ def test_retry_after_is_honoured_in_seconds_milliseconds_and_dates() -> None:
     assert 1.0 <= _retry_delay(httpx.Headers(), 2) <= 3.0
 
 
+@pytest.mark.integration  # a server of its own on loopback
 def test_a_rate_limiting_judge_slows_the_job_down_instead_of_failing_metrics(
     tmp_path: Path,
 ) -> None:

@@ -286,6 +286,7 @@ def test_a_hanging_judge_times_out_the_metric_on_time(
     assert_only_context_recall_failed(run, "timeout")
 
 
+@pytest.mark.integration  # a server of its own on loopback
 def test_an_unreachable_judge_fails_the_llm_metrics_as_judge_errors(
     no_judge_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -112,6 +112,7 @@ class VaryingJudge(ScriptedJudge):
         return 200
 
 
+@pytest.mark.integration  # a server of its own on loopback
 def test_repeated_prompts_are_cached_as_independent_answers(
     store: DiskVerdictStore, tmp_path: Path
 ) -> None:
