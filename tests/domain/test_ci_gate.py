@@ -64,3 +64,23 @@ def test_a_minimum_fails_only_a_whole_interval_below_it_and_one_sample_cannot_te
     ]
 
     assert outcomes == ["pass", "fail", "cannot tell"]
+
+
+def test_a_loss_the_interval_shows_and_the_corrected_test_does_not_cannot_be_told() -> None:
+    # GIVEN noise over 100 pairs and four metrics where answer_relevancy's interval happens
+    # to lie below zero while the test, corrected for the four, does not reach 5%
+    metrics = ["faithfulness", "answer_relevancy", "context_precision", "context_recall"]
+    comparison = compare_runs(*paired_runs(102, 100, metrics))
+    (change,) = [c for c in comparison.metrics if c.metric == "answer_relevancy"]
+    assert change.verdict == "likely regressed" and not change.underpowered
+
+    # WHEN it is gated with no allowance, then with one larger than the loss
+    strict = decide(regression_rules(comparison, {}))
+    tolerant = decide(regression_rules(comparison, {"answer_relevancy": 0.05}))
+
+    # THEN the first cannot tell, saying what to do; the second passes
+    assert strict.outcome == "cannot tell"
+    assert strict.reasons == [
+        f"answer_relevancy: {change.note}; score more samples in both runs to decide"
+    ]
+    assert tolerant.outcome == "pass"
