@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.errors import MalformedMessage
+from rag_eval.domain.messages import QUEUE_MESSAGE, JobMessage, QueueMessage
 from rag_eval.domain.request import DatasetJob, ScoreRequest
 from rag_eval.domain.settings import Settings
 
@@ -52,32 +55,20 @@ def hold_lease(take: Callable[[], Any], delivery: Delivery) -> Any:
     return taken
 
 
-def parse_message(body: str) -> dict[str, Any]:
-    """A job's message (`request` or `request_key`), a shard's (`shard`) or a comparison's
-    (`compare`: the baseline's job id), checked."""
+def parse_message(body: str) -> QueueMessage:
+    """A record's body as the message it is, checked (MalformedMessage else)."""
     try:
-        message = json.loads(body)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"message body is not JSON: {exc}") from exc
-    if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
-        raise MalformedMessage("message has no job_id")
-    if "shard" in message:
-        if not isinstance(message["shard"], int) or isinstance(message["shard"], bool):
-            raise MalformedMessage("a shard message's shard must be an integer")
-    elif "compare" in message:
-        if not isinstance(message["compare"], str):
-            raise MalformedMessage("a comparison message's baseline must be a job id")
-    elif "request" not in message and "request_key" not in message:
-        raise MalformedMessage("message has neither request, request_key, shard nor compare")
-    return message
+        return QUEUE_MESSAGE.validate_json(body)
+    except ValidationError as exc:
+        raise MalformedMessage(f"not a queue message: {exc}") from exc
 
 
-def message_request(message: dict[str, Any], store: ObjectStore) -> ScoreRequest | DatasetJob:
+def message_request(message: JobMessage, store: ObjectStore) -> ScoreRequest | DatasetJob:
     """A job message's request: in the message, or parked in the bucket (a large one)."""
     raw = (
-        message["request"]
-        if "request" in message
-        else json.loads(store.get(message["request_key"]))
+        message.request
+        if message.request is not None
+        else json.loads(store.get(message.request_key or ""))
     )
     if isinstance(raw, dict) and "dataset" in raw:
         return DatasetJob.model_validate(raw)

@@ -31,6 +31,7 @@ from rag_eval.domain.errors import (
 )
 from rag_eval.domain.job import JobStatus, iso, new_job, new_job_id, utc_now
 from rag_eval.domain.layout import request_key, run_folder, upload_key
+from rag_eval.domain.messages import CompareMessage, JobMessage
 from rag_eval.domain.request import DatasetJob, ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
@@ -215,15 +216,15 @@ class JobService:
         )
 
     def _enqueue(self, job: JobStatus, request: ScoreRequest | DatasetJob) -> None:
-        message: dict[str, Any] = {"job_id": job.job_id, "request": request.model_dump(mode="json")}
-        body = json.dumps(message, ensure_ascii=False)
+        message = JobMessage(job_id=job.job_id, request=request.model_dump(mode="json"))
+        body = message.body()
         try:
             if len(body.encode("utf-8")) > MAX_INLINE_MESSAGE_BYTES:
                 key = request_key(job.job_id)
                 self._store.put(
-                    key, json.dumps(message["request"]).encode("utf-8"), "application/json"
+                    key, json.dumps(message.request).encode("utf-8"), "application/json"
                 )
-                body = json.dumps({"job_id": job.job_id, "request_key": key})
+                body = JobMessage(job_id=job.job_id, request_key=key).body()
             self._queue.send(body)
         except Exception as exc:
             logger.exception("could not queue job", extra={"job_id": job.job_id})
@@ -296,7 +297,9 @@ class JobService:
             if not self._repository.request_comparison(candidate.job_id, f"{base.job_id}@{window}"):
                 return False, pending
             try:
-                self._queue.send(json.dumps({"job_id": candidate.job_id, "compare": base.job_id}))
+                self._queue.send(
+                    CompareMessage(job_id=candidate.job_id, baseline=base.job_id).body()
+                )
             except Exception as exc:
                 raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
             return False, pending

@@ -14,12 +14,11 @@ unscored (`worker_error`), a planning or fan-in fails the job. ragas loads on fi
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -38,6 +37,7 @@ from rag_eval.app.work_files import Plan, WorkFiles
 from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage, ShardBusy
 from rag_eval.domain.job import JobStatus, iso, utc_now
 from rag_eval.domain.log_context import job_context
+from rag_eval.domain.messages import CompareMessage, JobMessage, ShardMessage
 from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import ShardResult, lost_to_worker_errors
 from rag_eval.domain.settings import Settings
@@ -97,19 +97,19 @@ class JobProcessor:
         leave nothing stored, and a retry would time out again.
         """
         message = parse_message(body)
-        job_id = message["job_id"]
+        job_id = message.job_id
         with job_context(job_id):
-            if "compare" in message:
-                return write_comparison(self._repository, self._store, job_id, message["compare"])
+            if isinstance(message, CompareMessage):
+                return write_comparison(self._repository, self._store, job_id, message.baseline)
             last = receive_count >= self._settings.max_receive_count
             delivery = Delivery(receive_count, seconds_left, last)
-            if "shard" in message:
-                return self._shard(job_id, message["shard"], delivery)
+            if isinstance(message, ShardMessage):
+                return self._shard(job_id, message.shard, delivery)
             return self._plan(job_id, message, delivery)
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _plan(self, job_id: str, message: dict[str, Any], delivery: Delivery) -> str:
+    def _plan(self, job_id: str, message: JobMessage, delivery: Delivery) -> str:
         job = self._active_job(job_id)
         if isinstance(job, str):
             return job
@@ -198,7 +198,7 @@ class JobProcessor:
             result = self._score_or_give_up(recorded, planned.plan, 0, first, delivery)
             return self._fan_in(recorded, planned.plan, {0: (first, result)}, delivery)
         shards = range(planned.plan.shards_total)
-        self._shard_queue.send_batch([json.dumps({"job_id": job_id, "shard": i}) for i in shards])
+        self._shard_queue.send_batch([ShardMessage(job_id=job_id, shard=i).body() for i in shards])
         return "planned"
 
     # -- shards -----------------------------------------------------------------------------

@@ -138,7 +138,11 @@ def test_a_large_request_travels_through_the_store() -> None:
 
     [message] = [json.loads(body) for body in queue.sent]
     assert len(queue.sent[0]) < MAX_INLINE_MESSAGE_BYTES
-    assert message == {"job_id": job.job_id, "request_key": f"score-requests/{job.job_id}.json"}
+    assert message == {
+        "kind": "job",
+        "job_id": job.job_id,
+        "request_key": f"score-requests/{job.job_id}.json",
+    }
     assert len(json.loads(store.get(message["request_key"]))["samples"]) == 200
 
 
@@ -198,7 +202,9 @@ def test_a_pending_comparison_is_asked_once_and_again_only_in_a_later_window(
 
     # THEN each answer is pending, and the worker was asked once
     assert {ready for ready, _ in answers} == {False}
-    assert [json.loads(m) for m in queue.sent] == [{"job_id": runs[1], "compare": runs[0]}]
+    assert [json.loads(m) for m in queue.sent] == [
+        {"kind": "compare", "job_id": runs[1], "baseline": runs[0]}
+    ]
     # AND a minute later (its message may have been lost) it is asked once more
     clock[0] += COMPARE_ASKED_AGAIN_SECONDS
     service.comparison(runs[1], baseline=runs[0], caller=ME)
