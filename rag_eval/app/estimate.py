@@ -18,13 +18,14 @@ from pydantic import BaseModel, Field
 
 from rag_eval.app.planning import request_rows
 from rag_eval.app.ports import ObjectStore
+from rag_eval.domain.budget import BudgetLimits, budget_limits
 from rag_eval.domain.errors import DatasetInvalid
 from rag_eval.domain.estimate import Load
 from rag_eval.domain.job import resolved_models
 from rag_eval.domain.pricing import price_of
 from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.settings import Settings
-from rag_eval.domain.verdicts import BudgetLimits, VerdictStore, budget_limits, pair_key
+from rag_eval.domain.verdicts import VerdictStore, pair_key
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 
 from rag_eval.app.ports import WorkerRepository
+from rag_eval.domain.budget import BudgetLimits
 from rag_eval.domain.job import Progress, iso, utc_now
-from rag_eval.domain.verdicts import BudgetLimits
 
 
 def progress_reporter(

@@ -18,6 +18,7 @@ from rag_eval.advice.narrative import advise
 from rag_eval.app.planning import Planner
 from rag_eval.app.ports import ObjectStore
 from rag_eval.app.work_files import Plan
+from rag_eval.domain.budget import Budget, JudgeBudget, MemoryBudget, budget_limits
 from rag_eval.domain.job import (
     JobCache,
     JobStatus,
@@ -33,13 +34,7 @@ from rag_eval.domain.request import Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import ScoreRun, ShardResult
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
-from rag_eval.domain.verdicts import (
-    Budget,
-    JudgeBudget,
-    MemoryBudget,
-    VerdictStore,
-    budget_limits,
-)
+from rag_eval.domain.verdicts import VerdictStore
 from rag_eval.judges.factory import JudgeModels, build_judge
 from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import judge_configured

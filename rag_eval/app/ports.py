@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from rag_eval.domain.budget import BudgetLimits
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import ShardResult, ShardTally, TokenUsage
 from rag_eval.domain.states import JobState
-from rag_eval.domain.verdicts import BudgetLimits
 
 
 class JobRepository(Protocol):

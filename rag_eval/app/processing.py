@@ -34,6 +34,7 @@ from rag_eval.app.live import JobBudget, progress_reporter
 from rag_eval.app.planning import Planner
 from rag_eval.app.ports import JobMetrics, JobQueue, NoMetrics, ObjectStore, WorkerRepository
 from rag_eval.app.work_files import Plan, WorkFiles
+from rag_eval.domain.budget import budget_limits
 from rag_eval.domain.errors import DatasetInvalid, JobTimeout, MalformedMessage, ShardBusy
 from rag_eval.domain.job import JobStatus, iso, utc_now
 from rag_eval.domain.log_context import job_context
@@ -42,7 +43,7 @@ from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreReque
 from rag_eval.domain.results import ShardResult, lost_to_worker_errors
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import FINAL_STATES, JobState
-from rag_eval.domain.verdicts import VerdictStore, budget_limits
+from rag_eval.domain.verdicts import VerdictStore
 from rag_eval.judges.preflight import judge_failure, judge_unreachable
 
 if TYPE_CHECKING:  # the pipeline loads ragas: imported on first use only

@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rag_eval.domain.budget import Budget, budget_limits
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import CacheMode, DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import CacheReport, Interval, TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
-from rag_eval.domain.verdicts import Budget, budget_limits
 
 
 class Progress(BaseModel):

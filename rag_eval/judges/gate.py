@@ -21,10 +21,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag_eval.domain.budget import JudgeBudget
 from rag_eval.domain.pricing import ModelPrice, price_of
 from rag_eval.domain.request import CacheMode
 from rag_eval.domain.results import CacheReport, JudgeConcurrency, TokenUsage
-from rag_eval.domain.verdicts import JudgeBudget, VerdictStore, request_key
+from rag_eval.domain.verdicts import VerdictStore, request_key
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag_eval.domain.budget import budget_limits
 from rag_eval.domain.job import resolved_models
 from rag_eval.domain.pricing import price_of
 from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.settings import Settings
-from rag_eval.domain.verdicts import budget_limits
 from rag_eval.metrics import REGISTRY
 from rag_eval.metrics.spec import MetricSpec
 

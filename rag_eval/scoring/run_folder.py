@@ -14,13 +14,13 @@ from typing import Any
 import pandas as pd
 
 from rag_eval import __version__
+from rag_eval.domain.budget import Budget
 from rag_eval.domain.evidence import why
 from rag_eval.domain.job import JobCache
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
-from rag_eval.domain.verdicts import Budget
 from rag_eval.metrics import REGISTRY
 
 # File name -> content type. Order is the order a reader should open them in.

@@ -14,12 +14,12 @@ import pytest
 
 from rag_eval.adapters.local_files import LocalObjectStore
 from rag_eval.app.pipeline import ScoringPipeline
+from rag_eval.domain.budget import BudgetLimits, MemoryBudget
 from rag_eval.domain.job import JobStatus, new_job
 from rag_eval.domain.pricing import ModelPrice
 from rag_eval.domain.request import parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
-from rag_eval.domain.verdicts import BudgetLimits, MemoryBudget
 from rag_eval.judges.gate import AdaptiveLimit, BudgetExhausted, JudgeGate
 from rag_eval.judges.openai_compatible import MAX_BACKOFF_SECONDS, _retry_delay
 from testkit.scripted_judge import ScriptedJudge

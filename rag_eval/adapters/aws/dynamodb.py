@@ -19,7 +19,7 @@ from rag_eval.adapters.aws.dynamo_items import (
     shard_item_key,
     to_dynamo,
 )
-from rag_eval.adapters.aws.verdicts import JobBudgetCounters
+from rag_eval.adapters.aws.job_budget import JobBudgetCounters
 from rag_eval.domain.errors import JobExists
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import ShardTally

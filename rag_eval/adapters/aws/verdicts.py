@@ -1,5 +1,4 @@
-"""The shared judge-verdict cache on DynamoDB (`VerdictStore`), and the budget counters of
-a job item (`WorkerRepository`'s part for budgets).
+"""The shared judge-verdict cache on DynamoDB (`VerdictStore`).
 
 One item per verdict: its key, the answer zlib-compressed, and `expires_at` for the
 table's TTL. DynamoDB takes at most 400 KB an item: a larger answer goes to S3 under
@@ -10,14 +9,11 @@ from __future__ import annotations
 
 import time
 import zlib
-from decimal import Decimal
 from typing import Any
 
 from rag_eval.adapters.aws.clients import LazyClient
-from rag_eval.adapters.aws.dynamo_items import from_dynamo, is_conditional_failure, to_dynamo
 from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.layout import verdict_key
-from rag_eval.domain.verdicts import BudgetLimits
 
 MAX_INLINE_BYTES = 350_000  # under the item limit, with room for the key and attributes
 _BATCH_GET = 100  # DynamoDB's BatchGetItem maximum
@@ -82,54 +78,3 @@ class DynamoVerdictStore(LazyClient):
                     break
                 time.sleep(0.05 * 2**attempt)
         return found
-
-
-class JobBudgetCounters:
-    """The budget counters on a job item: `budget_calls` and `budget_usd` (mixed into the
-    job repository, which provides `client` and `_table`)."""
-
-    client: Any
-    _table: str
-
-    def reserve_judge_call(self, job_id: str, limits: BudgetLimits) -> bool:
-        conditions = ["attribute_exists(job_id)"]
-        values: dict[str, Any] = {":zero": {"N": "0"}, ":one": {"N": "1"}}
-        if limits.max_judge_calls is not None:
-            conditions.append("(attribute_not_exists(budget_calls) OR budget_calls < :calls)")
-            values[":calls"] = {"N": str(limits.max_judge_calls)}
-        if limits.max_cost_usd is not None:
-            conditions.append("(attribute_not_exists(budget_usd) OR budget_usd < :usd)")
-            values[":usd"] = to_dynamo(limits.max_cost_usd)
-        try:
-            self.client.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET budget_calls = if_not_exists(budget_calls, :zero) + :one",
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeValues=values,
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def add_judge_spend(self, job_id: str, usd: float) -> None:
-        self.client.update_item(
-            TableName=self._table,
-            Key={"job_id": {"S": job_id}},
-            UpdateExpression="ADD budget_usd :usd",
-            ConditionExpression="attribute_exists(job_id)",
-            ExpressionAttributeValues={":usd": {"N": str(Decimal(repr(usd)))}},
-        )
-
-    def judge_spend(self, job_id: str) -> tuple[int, float]:
-        item = self.client.get_item(
-            TableName=self._table,
-            Key={"job_id": {"S": job_id}},
-            ConsistentRead=True,
-            ProjectionExpression="budget_calls, budget_usd",
-        ).get("Item", {})
-        calls = from_dynamo(item["budget_calls"]) if "budget_calls" in item else 0
-        usd = from_dynamo(item["budget_usd"]) if "budget_usd" in item else 0.0
-        return int(calls), float(usd)
