@@ -25,6 +25,19 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/python scripts/pins.py --check
+
+# The pins (scripts/pins.py): requirements/constraints.txt is the lock, edited by hand with
+# pyproject's top-level pins; requirements/worker.txt and layers/common/requirements.txt are
+# generated from it. `make pins` installs the lock into .venv when it changed, checks that
+# pyproject agrees with it and writes the two lists; `make pins-check` (part of lint) writes
+# nothing, offline, and fails naming a list that is stale.
+.PHONY: pins pins-check
+pins: $(BIN)/.installed
+	$(BIN)/python scripts/pins.py
+
+pins-check: $(BIN)/.installed
+	$(BIN)/python scripts/pins.py --check
 
 # The tests by level (tests/conftest.py gives each its own): unit, this process alone, in
 # well under a minute; integration, moto, the template and servers on loopback; e2e, the

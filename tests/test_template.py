@@ -1,11 +1,11 @@
-"""template.yaml: deployed into moto, expanded offline, and the pins its builds install.
+"""template.yaml: deployed into moto and expanded offline (the pins its builds install are
+generated from the lock: tests/test_pins.py).
 
 `sam validate --lint` and `sam build` need the SAM CLI's own environment: `make sam-check`.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from rag_eval.adapters.aws import metrics
 from rag_eval.domain.settings import Settings
@@ -41,18 +39,6 @@ JUDGE_PARAMETERS = {
     "OpenAIApiKeyParameter": "/ragas-serverless/openai-api-key",
     "BedrockEnabled": "true",
 }
-# What the python3.12 Lambda runtime ships; the layer leaves it out.
-RUNTIME_PACKAGES = {
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "python-dateutil",
-    "six",
-    "urllib3",
-}
-
-
 # Settings that name the stack's resources: no default can match them.
 DEPLOYED_NAMES = {
     "SCORE_JOBS_TABLE",
@@ -582,36 +568,6 @@ def test_functions_run_python312_on_x86_with_active_tracing(
         ]
 
 
-@pytest.mark.parametrize(
-    "requirements", ["requirements/worker.txt", "layers/common/requirements.txt"]
-)
-def test_build_pins_are_the_project_constraints(requirements: str) -> None:
-    constraints = {
-        canonicalize_name(pin.name): pin.specifier for pin in _pins("requirements/constraints.txt")
-    }
-
-    differing = [
-        str(pin)
-        for pin in _pins(requirements)
-        if constraints.get(canonicalize_name(pin.name)) != pin.specifier
-    ]
-
-    assert differing == []
-
-
-@pytest.mark.parametrize(
-    ("requirements", "provided_by_runtime"),
-    [("requirements/worker.txt", set()), ("layers/common/requirements.txt", RUNTIME_PACKAGES)],
-)
-def test_build_pins_are_a_closed_set(requirements: str, provided_by_runtime: set[str]) -> None:
-    """They are installed with --no-deps: a dependency missing from the list would be missing."""
-    pins = _pins(requirements)
-
-    needed = _dependency_closure(pins)
-
-    assert needed - {canonicalize_name(pin.name) for pin in pins} - provided_by_runtime == set()
-
-
 def _resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return {
         logical_id: resource
@@ -651,33 +607,6 @@ def _written(resource: Any) -> str:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def _pins(requirements: str) -> list[Requirement]:
-    lines = (ROOT / requirements).read_text(encoding="utf-8").splitlines()
-    return [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
-
-
-def _dependency_closure(pins: list[Requirement]) -> set[str]:
-    """Names of everything the pinned distributions require on this platform (as on Lambda).
-
-    Read from the metadata of the distributions installed here (the same pins).
-    """
-    needed: set[str] = set()
-    todo = [(pin.name, extra) for pin in pins for extra in ("", *pin.extras)]
-    seen: set[tuple[str, str]] = set()
-    while todo:
-        name, extra = todo.pop()
-        if (canonicalize_name(name), extra) in seen:
-            continue
-        seen.add((canonicalize_name(name), extra))
-        for text in importlib.metadata.requires(name) or []:
-            requirement = Requirement(text)
-            if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
-                continue
-            needed.add(canonicalize_name(requirement.name))
-            todo += [(requirement.name, nested) for nested in ("", *requirement.extras)]
-    return needed
 
 
 def test_the_alarms_watch_the_metrics_the_functions_write(
