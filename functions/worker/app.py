@@ -1,6 +1,10 @@
 """Worker function: plan the jobs and score the shards in an SQS batch (the score queue's
 and the shard queue's messages), reporting failed records only.
 
+Powertools' batch processor parses each record's body into a queue message (the tagged
+union of `rag_eval.domain.messages`); one that is not one fails its record, which the queue
+retries and then keeps in the dead-letter queue.
+
 A record that raises goes back to its queue (partial batch response) and, after the
 queue's last receive, to the dead-letter queue; by then its job or shard is recorded as
 failed or unscored, so no job is left running.
@@ -16,21 +20,31 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
 
 from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.aws.worker_root import job_processor
 from rag_eval.app.processing import JobProcessor
+from rag_eval.domain.messages import QueueMessage
 from rag_eval.domain.settings import Settings
 
 logger = handler_logger()
 tracer = Tracer()
 metrics = handler_metrics()
+
+
+class QueueRecord(SqsRecordModel):
+    body: Json[QueueMessage]  # the record's body, parsed
+
+
 # A batch whose records all failed is still a partial response: the queue retries exactly
 # those records, the same as when only some fail.
-batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+batch = BatchProcessor(
+    event_type=EventType.SQS, model=QueueRecord, raise_on_entire_batch_failure=False
+)
 
 
 @cache
@@ -39,11 +53,11 @@ def processor() -> JobProcessor:
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    receive_count = int(record.attributes.approximate_receive_count or 1)
+def record_handler(record: QueueRecord, lambda_context: LambdaContext) -> str:
+    receive_count = int(record.attributes.ApproximateReceiveCount or 1)
     seconds_left = lambda_context.get_remaining_time_in_millis() / 1000
     outcome = processor().process(record.body, receive_count, seconds_left)
-    logger.info("record processed", message_id=record.message_id, outcome=outcome)
+    logger.info("record processed", message_id=record.messageId, outcome=outcome.value)
     return outcome
 
 

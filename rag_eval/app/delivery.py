@@ -3,7 +3,6 @@ it from doing the same work at once."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -12,10 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.errors import MalformedMessage
-from rag_eval.domain.messages import QUEUE_MESSAGE, JobMessage, QueueMessage
-from rag_eval.domain.request import DatasetJob, ScoreRequest
+from rag_eval.domain.messages import QUEUE_MESSAGE, QueueMessage
 from rag_eval.domain.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,15 +58,3 @@ def parse_message(body: str) -> QueueMessage:
         return QUEUE_MESSAGE.validate_json(body)
     except ValidationError as exc:
         raise MalformedMessage(f"not a queue message: {exc}") from exc
-
-
-def message_request(message: JobMessage, store: ObjectStore) -> ScoreRequest | DatasetJob:
-    """A job message's request: in the message, or parked in the bucket (a large one)."""
-    raw = (
-        message.request
-        if message.request is not None
-        else json.loads(store.get(message.request_key or ""))
-    )
-    if isinstance(raw, dict) and "dataset" in raw:
-        return DatasetJob.model_validate(raw)
-    return ScoreRequest.model_validate(raw)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rag_eval.app.ports import WorkerRepository
-from rag_eval.domain.budget import BudgetLimits
+from rag_eval.app.ports import BudgetCounters, ShardRepository
+from rag_eval.domain.budget import BudgetLimits, budget_limits
 from rag_eval.domain.job import Progress, iso, utc_now
+from rag_eval.domain.request import ScoreOptions
+from rag_eval.domain.settings import Settings
 
 
 def progress_reporter(
-    repository: WorkerRepository, job_id: str, interval_seconds: float
+    repository: ShardRepository, job_id: str, interval_seconds: float
 ) -> Callable[[Progress], None]:
     """Live progress inside a shard: the metric calls done since the last report, at most
     once per interval."""
@@ -36,7 +38,7 @@ class JobBudget:
     before it starts, so however many shards run at once the calls never pass the limit,
     and dollars pass it by at most the calls already in flight."""
 
-    def __init__(self, repository: WorkerRepository, job_id: str, limits: BudgetLimits) -> None:
+    def __init__(self, repository: BudgetCounters, job_id: str, limits: BudgetLimits) -> None:
         self._repository = repository
         self._job_id = job_id
         self._limits = limits
@@ -50,3 +52,11 @@ class JobBudget:
 
     def used(self) -> tuple[int, float]:
         return self._repository.judge_spend(self._job_id)
+
+
+def job_budget(
+    repository: BudgetCounters, job_id: str, options: ScoreOptions, settings: Settings
+) -> JobBudget | None:
+    """The job's running budget, or None when it has no limit (nothing to count)."""
+    limits = budget_limits(options, settings)
+    return JobBudget(repository, job_id, limits) if limits.any else None

@@ -43,10 +43,32 @@ class JobRepository(Protocol):
         time window); False when it was recorded before, and need not be asked again."""
 
 
-class WorkerRepository(Protocol):
-    """The job index as the worker moves a job along. Every write is conditional."""
+class JobReader(Protocol):
+    def get(self, job_id: str) -> tuple[JobStatus, str] | None:
+        """The job and the hash of its request, or None."""
 
-    def get(self, job_id: str) -> tuple[JobStatus, str] | None: ...
+
+class JobEnder(JobReader, Protocol):
+    """What every step of the worker needs of the job index: read the job, fail it."""
+
+    def mark_failed(self, job_id: str, error: str, finished_at: str) -> bool:
+        """queued|running -> failed; False when the job is already final."""
+
+
+class BudgetCounters(Protocol):
+    """A job's judge budget on its record, shared by its shards."""
+
+    def reserve_judge_call(self, job_id: str, limits: BudgetLimits) -> bool:
+        """Count one judge call of the job, unless its calls or dollars reached a limit."""
+
+    def add_judge_spend(self, job_id: str, usd: float) -> None: ...
+
+    def judge_spend(self, job_id: str) -> tuple[int, float]:
+        """The judge calls counted and the dollars spent so far."""
+
+
+class PlanRepository(JobEnder, Protocol):
+    """The job index as planning moves a job along. Every write is conditional."""
 
     def start(
         self, job_id: str, now: str, token: str, epoch: float, lease: float
@@ -59,6 +81,10 @@ class WorkerRepository(Protocol):
     def record_plan(self, job: JobStatus, metrics: list[str]) -> JobStatus | None:
         """Planning's counts and summary, only while running; None otherwise."""
 
+
+class ShardRepository(JobEnder, BudgetCounters, Protocol):
+    """The job index as a shard is scored and counted."""
+
     def add_metric_calls(self, job_id: str, calls: int, now: str) -> None:
         """Live progress inside a shard (only while running)."""
 
@@ -70,19 +96,14 @@ class WorkerRepository(Protocol):
     def count_shard(self, job_id: str, shard: int, tally: ShardTally, now: str) -> JobStatus | None:
         """Count a shard once (running or cancelled jobs); None when counted before."""
 
+
+class FanInRepository(JobEnder, BudgetCounters, Protocol):
     def finish(self, job: JobStatus) -> bool:
         """Fan-in: running -> completed, or a cancelled job's partial results."""
 
-    def mark_failed(self, job_id: str, error: str, finished_at: str) -> bool:
-        """queued|running -> failed; False when the job is already final."""
 
-    def reserve_judge_call(self, job_id: str, limits: BudgetLimits) -> bool:
-        """Count one judge call of the job, unless its calls or dollars reached a limit."""
-
-    def add_judge_spend(self, job_id: str, usd: float) -> None: ...
-
-    def judge_spend(self, job_id: str) -> tuple[int, float]:
-        """The judge calls counted and the dollars spent so far."""
+class WorkerRepository(PlanRepository, ShardRepository, FanInRepository, Protocol):
+    """The job index as the worker moves a job along: every step's port."""
 
 
 class JobQueue(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -27,15 +28,32 @@ class Plan(BaseModel):
     snapshot: str  # request.json of the run folder: the request as submitted
 
 
+@dataclass(frozen=True)
+class ScoredShard:
+    """The fan-in's one input: the shard scored last, in memory (with its samples when the
+    worker has them: a one-shard job's); every other shard is read from the store."""
+
+    index: int
+    result: ShardResult
+    samples: list[Sample] | None = None
+
+
 class WorkFiles:
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
+        self._plans: dict[str, Plan] = {}  # a plan never changes: warm invocations reuse it
 
     def put_plan(self, plan: Plan) -> None:
         self._store.put(plan_key(plan.job_id), plan.model_dump_json().encode(), "application/json")
 
+    def remember(self, plan: Plan) -> None:
+        """A plan this worker made (or read): its shards need not read it again."""
+        self._plans[plan.job_id] = plan
+
     def plan(self, job_id: str) -> Plan:
-        return Plan.model_validate_json(self._store.get(plan_key(job_id)))
+        if job_id not in self._plans:
+            self._plans[job_id] = Plan.model_validate_json(self._store.get(plan_key(job_id)))
+        return self._plans[job_id]
 
     def put_shard(self, job_id: str, index: int, samples: list[Sample]) -> None:
         body = json.dumps([s.model_dump(exclude_none=True) for s in samples], ensure_ascii=False)
@@ -53,14 +71,12 @@ class WorkFiles:
         body = self._store.find(shard_result_key(job_id, index))
         return None if body is None else ShardResult.model_validate_json(body)
 
-    def gather(
-        self, plan: Plan, known: dict[int, tuple[list[Sample] | None, ShardResult]]
-    ) -> tuple[list[Sample], ShardResult]:
+    def gather(self, plan: Plan, last: ScoredShard) -> tuple[list[Sample], ShardResult]:
         """Every shard's samples, and their results in shard order with their tokens, cache
-        and concurrency summed (`known`: those in memory)."""
+        and concurrency summed."""
 
         def read(index: int) -> tuple[list[Sample], ShardResult]:
-            samples, result = known.get(index, (None, None))
+            samples, result = (last.samples, last.result) if index == last.index else (None, None)
             if samples is None:
                 samples = self.shard(plan.job_id, index)
             if result is None:

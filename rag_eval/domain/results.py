@@ -5,23 +5,29 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from rag_eval.domain.request import Sample
 
-ReasonCode = Literal[
-    "missing_input",  # the sample lacks a field the metric reads
-    "timeout",  # the metric call exceeded RAGAS_METRIC_TIMEOUT_SECONDS
-    "rate_limited",  # the judge kept answering 429 after our retries
-    "judge_error",  # the judge was unreachable or answered 5xx / 4xx
-    "invalid_judge_output",  # the judge answered, but not in the shape ragas needs
-    "metric_error",  # ragas raised on the inputs (e.g. an empty statement list)
-    "worker_error",  # its shard failed every delivery (a crash or time-out of the worker)
-    "cancelled",  # the job was cancelled before its shard was scored
-    "budget_exhausted",  # the job's max_cost_usd / max_judge_calls was reached first
-]
+
+class ReasonCode(StrEnum):
+    """Why a metric did not score a sample (its `reasons` in scores.csv and the API)."""
+
+    MISSING_INPUT = "missing_input"  # the sample lacks a field the metric reads
+    TIMEOUT = "timeout"  # the metric call exceeded RAGAS_METRIC_TIMEOUT_SECONDS
+    RATE_LIMITED = "rate_limited"  # the judge kept answering 429 after our retries
+    JUDGE_ERROR = "judge_error"  # the judge was unreachable or answered 5xx / 4xx
+    # the judge answered, but not in the shape ragas needs
+    INVALID_JUDGE_OUTPUT = "invalid_judge_output"
+    METRIC_ERROR = "metric_error"  # ragas raised on the inputs (e.g. an empty statement list)
+    # its shard failed every delivery (a crash or time-out of the worker)
+    WORKER_ERROR = "worker_error"
+    CANCELLED = "cancelled"  # the job was cancelled before its shard was scored
+    # the job's max_cost_usd / max_judge_calls was reached first
+    BUDGET_EXHAUSTED = "budget_exhausted"
 
 
 class ModelTokens(BaseModel):
@@ -173,7 +179,7 @@ def lost_to_worker_errors(results: list[SampleResult]) -> str | None:
     """The error of a job none of whose samples scored, every one lost to a worker error
     (its shards failed every delivery); None otherwise."""
     if not results or any(
-        set(r.reasons.values()) != {"worker_error"} or len(r.reasons) != len(r.scores)
+        set(r.reasons.values()) != {ReasonCode.WORKER_ERROR} or len(r.reasons) != len(r.scores)
         for r in results
     ):
         return None
@@ -209,7 +215,7 @@ def coverage(results: list[SampleResult], metrics: list[str]) -> float | None:
         result.scores.get(name) is not None
         for result in results
         for name in metrics
-        if result.reasons.get(name) != "missing_input"
+        if result.reasons.get(name) != ReasonCode.MISSING_INPUT
     ]
     return round(sum(pairs) / len(pairs), 4) if pairs else None
 
@@ -249,8 +255,8 @@ class ScoreRun:
         return sum(
             1
             for r in self.results
-            if "cancelled" in r.reasons.values()
-            and set(r.reasons.values()) <= {"cancelled", "missing_input"}
+            if ReasonCode.CANCELLED in r.reasons.values()
+            and set(r.reasons.values()) <= {ReasonCode.CANCELLED, ReasonCode.MISSING_INPUT}
             and all(v is None for v in r.scores.values())
         )
 
@@ -261,7 +267,7 @@ class ScoreRun:
             1
             for r in self.results
             for metric, reason in r.reasons.items()
-            if reason == "cancelled" and metric not in self.skipped
+            if reason == ReasonCode.CANCELLED and metric not in self.skipped
         )
 
     def partial_note(self) -> str:

@@ -31,21 +31,25 @@ def failure_reason(exc: BaseException) -> ReasonCode:
     causes = list(_causes(exc))
     names = {type(e).__name__ for e in causes}
     if "BudgetExhausted" in names:  # refused by us, before the judge was asked
-        return "budget_exhausted"
+        return ReasonCode.BUDGET_EXHAUSTED
     if isinstance(exc, TimeoutError) or names & {
         "APITimeoutError",
         "ReadTimeout",
         "ReadTimeoutError",
         "ConnectTimeoutError",
     }:
-        return "timeout"
+        return ReasonCode.TIMEOUT
     if "RateLimitError" in names:
-        return "rate_limited"
+        return ReasonCode.RATE_LIMITED
     for e in causes:
         code = getattr(e, "response", None)
         if isinstance(code, dict):  # botocore ClientError
             error_code = code.get("Error", {}).get("Code", "")
-            return "rate_limited" if error_code in _THROTTLING_CODES else "judge_error"
+            return (
+                ReasonCode.RATE_LIMITED
+                if error_code in _THROTTLING_CODES
+                else ReasonCode.JUDGE_ERROR
+            )
     if names & {
         "APIConnectionError",
         "APIStatusError",
@@ -56,7 +60,7 @@ def failure_reason(exc: BaseException) -> ReasonCode:
         "NotFoundError",
         "EndpointConnectionError",
     }:
-        return "judge_error"
+        return ReasonCode.JUDGE_ERROR
     if names & {
         "ValidationError",
         "JSONDecodeError",
@@ -65,5 +69,5 @@ def failure_reason(exc: BaseException) -> ReasonCode:
         "IncompleteOutputException",
         "InvalidJudgeOutput",
     } or any(isinstance(e, json.JSONDecodeError) for e in causes):
-        return "invalid_judge_output"
-    return "metric_error"
+        return ReasonCode.INVALID_JUDGE_OUTPUT
+    return ReasonCode.METRIC_ERROR

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rag_eval.domain.evidence import evidence_for
 from rag_eval.domain.job import Progress
 from rag_eval.domain.request import Sample, ScoreRequest
-from rag_eval.domain.results import SampleResult, ScoreRun, sample_ids
+from rag_eval.domain.results import ReasonCode, SampleResult, ScoreRun, sample_ids
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.verdicts import pair_key
 from rag_eval.judges.factory import JudgeModels, build_judge, default_gate
@@ -85,7 +85,7 @@ class Scorer:
             ]
             for result in results:
                 for name, reason in skipped.items():
-                    result.reasons[name] = "missing_input"
+                    result.reasons[name] = ReasonCode.MISSING_INPUT
                     result.details[name] = reason
             progress = Progress(
                 samples_total=len(results), metric_calls_total=len(results) * len(specs)
@@ -136,7 +136,7 @@ class Scorer:
     ) -> None:
         missing = sample.missing_inputs(spec.inputs)
         if missing:
-            result.reasons[spec.name] = "missing_input"
+            result.reasons[spec.name] = ReasonCode.MISSING_INPUT
             result.details[spec.name] = f"missing input: {', '.join(missing)}"
             scoring.tracker.done(result.sample_id)
             return
@@ -167,7 +167,7 @@ class Scorer:
         else:
             score = _clean(value)
             if score is None:
-                result.reasons[spec.name] = "metric_error"
+                result.reasons[spec.name] = ReasonCode.METRIC_ERROR
                 result.details[spec.name] = f"ragas returned {value!r}"
             result.scores[spec.name] = score
         finally:
