@@ -113,10 +113,14 @@ def test_a_message_for_an_unknown_job_is_dropped_without_output(stack) -> None:
     assert run_folder_keys(stack) == []
 
 
-def test_a_malformed_message_fails_its_record_only(stack) -> None:
-    # GIVEN a batch with a malformed record beside a good one
+@pytest.mark.parametrize(
+    "body",
+    ["not json", '{"kind": "audit", "job_id": "x"}', '{"kind": "shard", "job_id": "x"}'],
+)
+def test_a_malformed_message_fails_its_record_only(stack, body: str) -> None:
+    # GIVEN a batch with a record that is no queue message beside a good one
     good = body_of(submit({**SAMPLE, "metrics": MODEL_FREE}))
-    batch = sqs_event([{"MessageId": "bad", "Body": "not json"}, *queued_messages(stack)])
+    batch = sqs_event([{"MessageId": "bad", "Body": body}, *queued_messages(stack)])
 
     # WHEN the worker processes the batch
     result = invoke("worker", batch)
