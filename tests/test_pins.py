@@ -193,3 +193,12 @@ def test_a_marker_it_cannot_evaluate_is_an_error_not_a_guess() -> None:
         pins.marker_holds('python_version ~= "3.12"', "")
     with pytest.raises(pins.PinError, match="cannot evaluate"):
         pins.marker_holds('platform_release < "5"', "")
+
+
+def test_the_verdict_caches_ragas_version_is_the_pinned_one() -> None:
+    # A new ragas renders other prompts: its verdicts must be keyed anew, so the version in
+    # the cache's keys follows the pin.
+    from rag_eval.domain.verdicts import RAGAS_VERSION
+
+    lock = (Path(__file__).parents[1] / "requirements" / "constraints.txt").read_text()
+    assert f"ragas=={RAGAS_VERSION}" in lock.splitlines()

@@ -17,8 +17,8 @@ import hashlib
 import json
 from typing import Any, Protocol
 
-# The pinned ragas (pyproject, requirements/worker.txt); tests hold them equal. A new ragas
-# may render other prompts or read answers otherwise: its verdicts are cached anew.
+# The pinned ragas (requirements/constraints.txt; tests/test_pins.py holds them equal). A
+# new ragas may render other prompts or read answers otherwise: its verdicts are cached anew.
 RAGAS_VERSION = "0.4.3"
 
 
