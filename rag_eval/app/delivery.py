@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -35,7 +34,7 @@ class Delivery:
         return min(settings.shard_lease_seconds, self.seconds_left or float("inf"))
 
 
-def hold_lease(take: Callable[[], Any], delivery: Delivery) -> Any:
+def hold_lease[T](take: Callable[[], T | None], delivery: Delivery) -> T | None:
     """What `take` gets (a lease), or None while another delivery holds it. On a message's
     last delivery, wait for a held lease to end while there is time: if its holder died,
     no later delivery would take the work over."""

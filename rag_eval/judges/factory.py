@@ -3,8 +3,9 @@ every request of theirs through the job's gate (cache, budget, ledger, concurren
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.gate import JudgeGate
@@ -31,7 +32,7 @@ class JudgeModels:
     gate: JudgeGate
     llm: InstructorBaseRagasLLM | None = None
     embeddings: BaseRagasEmbedding | None = None
-    _closers: list[Any] = field(default_factory=list)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
         for close in self._closers:

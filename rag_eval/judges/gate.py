@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -73,7 +73,7 @@ class AdaptiveLimit:
     slot back, up to the configured cap.
     """
 
-    def __init__(self, cap: int, clock: Any = time.monotonic) -> None:
+    def __init__(self, cap: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.cap = max(1, cap)
         self.limit = self.cap
         self.lowest = self.cap
@@ -156,12 +156,12 @@ class JudgeGate:
         self.cache = CacheReport()
         self.exhausted = False
 
-    async def off_loop(self, call: Any, *args: Any) -> Any:
+    async def off_loop[**P, R](self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """`call(*args)` in a thread when it may wait on the store or the budget; inline
         when it cannot (neither is there), sparing every request a thread hop."""
         if self._store is None and self._budget is None:
-            return call(*args)
-        return await asyncio.to_thread(call, *args)
+            return call(*args, **kwargs)
+        return await asyncio.to_thread(call, *args, **kwargs)
 
     # -- the cache ----------------------------------------------------------------------
 
