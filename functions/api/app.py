@@ -13,6 +13,7 @@ from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
 from rag_eval.adapters.http.responses import base_path, caller_of, json_response, parse_json_body
+from rag_eval.app.answers import ComparisonPending, JobLinks, SubmittedJob
 from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService, Submission
 from rag_eval.domain.settings import Settings
 
@@ -45,23 +46,18 @@ def submit() -> Response[str]:
         return json_response(200, submission.model_dump(mode="json"))
     job = submission.job
     self_link = f"{base_path(app)}/score-jobs/{job.job_id}"
-    body = job.model_dump(mode="json") | {
-        "links": {"self": self_link, "artifacts": f"{self_link}/artifacts"}
-    }
+    links = JobLinks(self=self_link, artifacts=f"{self_link}/artifacts")
     headers = {"Location": self_link}
     if not submission.created:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(202, body, headers)
+    return json_response(202, SubmittedJob.of(job, links).model_dump(mode="json"), headers)
 
 
 @app.post("/uploads")
 def create_upload() -> Response[str]:
-    return json_response(
-        201,
-        service().create_upload(
-            parse_json_body(app, MAX_UPLOAD_BODY, optional=True), caller=caller_of(app)
-        ),
-    )
+    body = parse_json_body(app, MAX_UPLOAD_BODY, optional=True)
+    ticket = service().create_upload(body, caller=caller_of(app))
+    return json_response(201, ticket.model_dump(mode="json"))
 
 
 @app.post("/score-jobs/<job_id>/cancel")
@@ -78,23 +74,26 @@ def get_job(job_id: str) -> Response[str]:
 
 @app.get("/score-jobs/<job_id>/artifacts")
 def get_artifacts(job_id: str) -> Response[str]:
-    return json_response(200, service().artifact_links(job_id, caller=caller_of(app)))
+    links = service().artifact_links(job_id, caller=caller_of(app))
+    return json_response(200, links.model_dump(mode="json"))
 
 
 @app.get("/score-jobs/<job_id>/compare")
 def compare(job_id: str) -> Response[str]:
-    ready, body = service().comparison(
+    answer = service().comparison(
         job_id,
         baseline=app.current_event.get_query_string_value("baseline"),
         caller=caller_of(app),
     )
-    # 202 while the worker computes it: ask again (Retry-After seconds).
-    return json_response(200, body) if ready else json_response(202, body, {"Retry-After": "2"})
+    body = answer.model_dump(mode="json")
+    if isinstance(answer, ComparisonPending):  # the worker computes it: ask again
+        return json_response(202, body, {"Retry-After": "2"})
+    return json_response(200, body)
 
 
 @app.get("/metrics")
 def list_metrics() -> Response[str]:
-    return json_response(200, service().metrics())
+    return json_response(200, service().metrics().model_dump(mode="json"))
 
 
 # The schema's models are built on these two routes only: off the cold start.

@@ -42,7 +42,7 @@ def list_jobs() -> Response[str]:
         cursor=query.get("cursor") or None,
         status=query.get("status"),
     )
-    return json_response(200, page)
+    return json_response(200, page.model_dump(mode="json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -14,11 +14,10 @@ import logging
 import random
 from collections.abc import Iterable
 
-from pydantic import BaseModel, Field
-
+from rag_eval.app.answers import Estimate, Spend
 from rag_eval.app.planning import request_rows
 from rag_eval.app.ports import ObjectStore
-from rag_eval.domain.budget import BudgetLimits, budget_limits
+from rag_eval.domain.budget import budget_limits
 from rag_eval.domain.errors import DatasetInvalid
 from rag_eval.domain.estimate import Load
 from rag_eval.domain.job import resolved_models
@@ -31,38 +30,6 @@ logger = logging.getLogger(__name__)
 
 MAX_CHECKED_PAIRS = 1_000
 MAX_INVALID_ROWS_SHOWN = 5
-
-
-class Spend(BaseModel):
-    judge_calls: int  # judge and embedding requests
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float | None = Field(description="null when a model has no price")
-
-
-class Estimate(BaseModel):
-    """The body of a dry run (`POST /score-jobs` with `"dry_run": true`)."""
-
-    dry_run: bool = True
-    samples: int
-    invalid_rows: int = 0
-    metrics: list[str]
-    judge_model: str
-    embedding_model: str
-    # Everything the job's metrics ask, as if nothing were cached.
-    total: Spend
-    # Share of the judge-backed (sample, metric) pairs already in the cache (0 when the
-    # request's cache is "refresh" or "off"), and how many pairs were looked up for it.
-    cached_share: float
-    cache_checked_pairs: int
-    # What the job is expected to spend: the total less its cached share.
-    to_spend: Spend
-    duration_seconds: int
-    cost_reason: str | None = None  # why cost_usd is null
-    budget: BudgetLimits | None = None
-    # The expected spend reaches the budget: the job would end with pairs unscored.
-    exceeds_budget: bool = False
-    assumptions: dict[str, float | int | str]
 
 
 def estimate(

@@ -15,10 +15,22 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
+from rag_eval.app.answers import (
+    UPLOAD_EXPIRES_IN,
+    ArtifactFile,
+    ArtifactLinks,
+    ComparisonPending,
+    ComparisonReady,
+    Estimate,
+    JobPage,
+    MetricCatalogue,
+    MetricInfo,
+    UploadTicket,
+)
 from rag_eval.app.ports import JobMetrics, JobQueue, JobRepository, NoMetrics, UploadStore
 from rag_eval.domain.errors import (
     Conflict,
@@ -40,9 +52,6 @@ from rag_eval.domain.verdicts import VerdictStore
 from rag_eval.judges.provider import judge_problems, unavailable
 from rag_eval.metrics import REGISTRY
 
-if TYPE_CHECKING:  # imported when a dry run asks for it: off the API's cold start
-    from rag_eval.app.estimate import Estimate
-
 logger = logging.getLogger(__name__)
 
 # SQS takes 256 KiB per message; larger requests travel through S3 with a pointer.
@@ -51,7 +60,6 @@ MAX_INLINE_MESSAGE_BYTES = 200 * 1024
 MAX_REQUEST_BYTES = 5 * 1024 * 1024
 MAX_LIST_LIMIT = 100
 MAX_IDEMPOTENCY_KEY_CHARS = 200
-UPLOAD_EXPIRES_IN = 900  # seconds a presigned upload stays usable
 # A pending comparison is asked of the worker once per this many seconds at most: polling
 # sends nothing more, and a lost message is asked again in the next window.
 COMPARE_ASKED_AGAIN_SECONDS = 60
@@ -172,7 +180,7 @@ class JobService:
                 ]
             )
 
-    def create_upload(self, body: Any, *, caller: str) -> dict[str, Any]:
+    def create_upload(self, body: Any, *, caller: str) -> UploadTicket:
         """A presigned POST for one dataset file; S3 refuses a file over the size limit."""
         limit = self._settings.max_upload_bytes
         try:
@@ -191,13 +199,15 @@ class JobService:
         upload_id = new_job_id()
         post = self._store.presign_post(upload_key(upload_id, caller), limit, UPLOAD_EXPIRES_IN)
         logger.info("upload created", extra={"upload_id": upload_id, "size_bytes": size})
-        return {
-            "upload_id": upload_id,
-            "url": post["url"],
-            "fields": post["fields"],
-            "expires_in": UPLOAD_EXPIRES_IN,
-            "max_bytes": limit,
-        }
+        return UploadTicket.model_validate(
+            {
+                "upload_id": upload_id,
+                "url": post["url"],
+                "fields": post["fields"],
+                "expires_in": UPLOAD_EXPIRES_IN,
+                "max_bytes": limit,
+            }
+        )
 
     def cancel(self, job_id: str, *, caller: str) -> JobStatus:
         """queued|running -> cancelled, idempotently; the scored samples are kept."""
@@ -236,13 +246,15 @@ class JobService:
         except Exception:  # the message is on its way: a replay would merely send it again
             logger.warning("could not record that the job was queued", exc_info=True)
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> MetricCatalogue:
         """The registry, each metric with whether this service can score it (its judge)."""
         entries = []
         for spec in REGISTRY.values():
             reason = unavailable(spec, self._settings)
-            entries.append(spec.describe() | {"available": reason is None, "unavailable": reason})
-        return {"metrics": entries}
+            entries.append(
+                MetricInfo(**spec.describe(), available=reason is None, unavailable=reason)
+            )
+        return MetricCatalogue(metrics=entries)
 
     def get(self, job_id: str, *, caller: str) -> JobStatus:
         if not JOB_ID.fullmatch(job_id):  # not one of ours: no need to ask the table
@@ -252,30 +264,30 @@ class JobService:
             raise JobNotFound(job_id)
         return found[0]
 
-    def artifact_links(self, job_id: str, *, caller: str, expires_in: int = 900) -> dict[str, Any]:
+    def artifact_links(self, job_id: str, *, caller: str, expires_in: int = 900) -> ArtifactLinks:
         job = self.get(job_id, caller=caller)
         if not job.artifact_keys:
             raise Conflict(
                 f"job {job_id} is {job.status}; artifacts exist once it is completed "
                 "(or, for a cancelled job, once its scored samples are written)"
             )
-        return {
-            "job_id": job_id,
-            "run_id": job.run_id,
-            "bucket": self._settings.artifacts_bucket,
-            "expires_in": expires_in,
-            "files": {
-                name: {"key": key, "url": self._store.presign(key, expires_in)}
+        return ArtifactLinks(
+            job_id=job_id,
+            run_id=job.run_id,
+            bucket=self._settings.artifacts_bucket,
+            expires_in=expires_in,
+            files={
+                name: ArtifactFile(key=key, url=self._store.presign(key, expires_in))
                 for name, key in job.artifact_keys.items()
             },
-        }
+        )
 
     def comparison(
         self, job_id: str, *, baseline: str | None, caller: str
-    ) -> tuple[bool, dict[str, Any]]:
-        """The comparison of the caller's run `job_id` against their run `baseline`: (True,
-        it) once the worker wrote it into the candidate's run folder; else (False, pending),
-        after asking the worker for it (scipy is the worker's, not this function's)."""
+    ) -> ComparisonReady | ComparisonPending:
+        """The comparison of the caller's run `job_id` against their run `baseline`: ready
+        once the worker wrote it into the candidate's run folder; else pending, after asking
+        the worker for it (scipy is the worker's, not this function's)."""
         if not baseline:
             raise RequestInvalid(
                 [
@@ -291,20 +303,24 @@ class JobService:
         prefix = f"{run_folder(candidate_run)}compare-{base_run}"
         found = self._store.find(f"{prefix}.json")
         if found is None:
-            pending = {"status": "pending", "job_id": candidate.job_id, "baseline": base.job_id}
+            pending = ComparisonPending(
+                status="pending", job_id=candidate.job_id, baseline=base.job_id
+            )
             # Asked once; asked again only in a later window, should that message be lost.
             window = int(time.time() // COMPARE_ASKED_AGAIN_SECONDS)
             if not self._repository.request_comparison(candidate.job_id, f"{base.job_id}@{window}"):
-                return False, pending
+                return pending
             try:
                 self._queue.send(
                     CompareMessage(job_id=candidate.job_id, baseline=base.job_id).body()
                 )
             except Exception as exc:
                 raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
-            return False, pending
+            return pending
         files = {ext: self._store.presign(f"{prefix}.{ext}", 900) for ext in ("md", "html")}
-        return True, {"status": "ready", **json.loads(found), "files": files}
+        return ComparisonReady.model_validate(
+            {"status": "ready", **json.loads(found), "files": files}
+        )
 
     def list(
         self,
@@ -313,7 +329,7 @@ class JobService:
         limit: int = 20,
         cursor: str | None = None,
         status: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JobPage:
         """The caller's jobs, newest first."""
         problems: list[dict[str, Any]] = []
         if not 1 <= limit <= MAX_LIST_LIMIT:
@@ -331,10 +347,7 @@ class JobService:
         if problems:
             raise RequestInvalid(problems)
         jobs, next_cursor = self._repository.list(caller, limit, cursor, status)
-        return {
-            "jobs": [job.model_dump(mode="json") for job in jobs],
-            "next_cursor": next_cursor,
-        }
+        return JobPage(jobs=jobs, next_cursor=next_cursor)
 
 
 def _written_run(job: JobStatus) -> str:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from rag_eval.app.answers import ComparisonPending
 from rag_eval.app.jobs import COMPARE_ASKED_AGAIN_SECONDS, MAX_INLINE_MESSAGE_BYTES, JobService
 from rag_eval.domain.errors import Conflict, JobNotFound, QueueUnavailable, RequestInvalid
 from rag_eval.domain.settings import Settings
@@ -106,7 +107,7 @@ def test_an_upload_request_that_is_not_an_object_or_gives_its_size_as_text_is_re
         with pytest.raises(RequestInvalid) as refused:
             service.create_upload(body, caller=ME)
         assert refused.value.problems[0]["field"] == field
-    assert service.create_upload({"size_bytes": 2048.0}, caller=ME)["upload_id"]
+    assert service.create_upload({"size_bytes": 2048.0}, caller=ME).upload_id
 
 
 def test_a_job_the_queue_refuses_is_taken_back() -> None:
@@ -170,7 +171,7 @@ def test_list_checks_its_parameters() -> None:
     service, _, _, _ = make_service()
     service.submit(BODY, caller=ME)
 
-    assert len(service.list(limit=5, caller=ME)["jobs"]) == 1
+    assert len(service.list(limit=5, caller=ME).jobs) == 1
     with pytest.raises(RequestInvalid) as caught:
         service.list(limit=0, status="done", caller=ME)
     assert [p["field"] for p in caught.value.problems] == ["limit", "status"]
@@ -201,7 +202,7 @@ def test_a_pending_comparison_is_asked_once_and_again_only_in_a_later_window(
     answers = [service.comparison(runs[1], baseline=runs[0], caller=ME) for _ in range(5)]
 
     # THEN each answer is pending, and the worker was asked once
-    assert {ready for ready, _ in answers} == {False}
+    assert answers == [ComparisonPending(status="pending", job_id=runs[1], baseline=runs[0])] * 5
     assert [json.loads(m) for m in queue.sent] == [
         {"kind": "compare", "job_id": runs[1], "baseline": runs[0]}
     ]

@@ -166,10 +166,10 @@ class World:
         data = body.encode() if isinstance(body, str) else body
         self.s3.put_object(
             Bucket=self.settings.artifacts_bucket,
-            Key=upload_key(upload["upload_id"], CALLER),
+            Key=upload_key(upload.upload_id, CALLER),
             Body=data,
         )
-        return upload["upload_id"]
+        return upload.upload_id
 
     def job(self, job_id: str):
         return self.service.get(job_id)
@@ -489,7 +489,7 @@ def test_cancel_of_a_running_job_stops_judge_work_and_keeps_a_partial_folder(
     assert "partial: 50 of 150 samples were scored before the cancel and 100 were not" in (
         capsys.readouterr().out
     )
-    assert set(world.service.artifact_links(job.job_id)["files"]) >= {"scores.csv"}
+    assert set(world.service.artifact_links(job.job_id).files) >= {"scores.csv"}
     # a late duplicate changes nothing
     assert world.worker().process(shard_messages[1]) == "duplicate"
 
@@ -575,7 +575,7 @@ def test_a_dataset_that_cannot_be_scored_fails_with_a_reason(
     world = World(aws, max_dataset_rows=10)
     upload = world.upload(body) if body else None
     if upload is None:  # an empty file: S3's policy refuses it; a hand-made one is read
-        upload = world.service.create_upload({})["upload_id"]
+        upload = world.service.create_upload({}).upload_id
         world.s3.put_object(
             Bucket=world.settings.artifacts_bucket, Key=upload_key(upload, CALLER), Body=b""
         )
@@ -586,7 +586,7 @@ def test_a_dataset_that_cannot_be_scored_fails_with_a_reason(
 
 
 def test_a_submission_of_an_upload_that_never_arrived_is_refused(world: World) -> None:
-    upload = world.service.create_upload({"filename": "x.csv"})["upload_id"]
+    upload = world.service.create_upload({"filename": "x.csv"}).upload_id
 
     with pytest.raises(RequestInvalid) as refused:
         world.service.submit({"dataset": {"upload_id": upload}, "metrics": METRICS})

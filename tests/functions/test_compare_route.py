@@ -6,6 +6,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from rag_eval.domain.comparison import Comparison
 from tests.functions.test_cost_controls import SAMPLES, drain, run
 from tests.support.lambdas import api_event, body_of, invoke, sqs_event, submit
 
@@ -35,7 +36,8 @@ def test_a_comparison_is_asked_computed_by_the_worker_then_answered(stack, two_r
     for _ in range(3):
         pending = compare(candidate, baseline)
         assert pending["statusCode"] == 202
-        assert body_of(pending)["status"] == "pending"
+        assert body_of(pending) == {"status": "pending", "job_id": candidate, "baseline": baseline}
+        assert pending["multiValueHeaders"]["Retry-After"] == ["2"]
     messages = drain(stack["ScoreQueue"])
     assert len(messages) == 1
     assert invoke("worker", sqs_event(messages)) == {"batchItemFailures": []}
@@ -50,6 +52,8 @@ def test_a_comparison_is_asked_computed_by_the_worker_then_answered(stack, two_r
     assert ready["statusCode"] == 200
     answer = body_of(ready)
     assert answer["status"] == "ready" and answer["baseline_job"] == baseline
+    # the comparison the worker wrote, between the status and the files, in the model's order
+    assert list(answer) == ["status", *Comparison.model_fields, "files"]
     assert {m["metric"] for m in answer["metrics"]} == set(METRICS)
     assert answer["matched"] == len(SAMPLES)
     assert set(answer["files"]) == {"md", "html"}

@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 schema of the whole API, and Swagger UI on it, built when asked.
 
 The schema is made from the models the service validates and answers with (the request
-models of `rag_eval.domain`, `JobStatus`), plus `answers` for the other answers, so it
-cannot drift from them unnoticed: the local stack's tests fuzz the API from it and check
+models of `rag_eval.domain`, the answers of `rag_eval.app.answers`), so it cannot drift
+from them unnoticed: the local stack's tests fuzz the API from it and check
 every answer against it (tests/local/test_openapi_fuzz.py).
 
 Built on the two documentation routes only, and cached: none of it is on the cold start.
@@ -15,29 +15,34 @@ import json
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
-from rag_eval.adapters.http.answers import (
+from rag_eval.app.answers import (
     ArtifactLinks,
     ComparisonPending,
     ComparisonReady,
     Error,
+    Estimate,
     JobPage,
     MetricCatalogue,
-    SingleSampleJob,
     SubmittedJob,
     UploadTicket,
 )
-from rag_eval.app.estimate import Estimate
 from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
 from rag_eval.domain.job import JobStatus
-from rag_eval.domain.request import DatasetJob, ScoreRequest
+from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
 from rag_eval.domain.states import JobState
 from rag_eval.domain.upload import UploadRequest
 
 API_TITLE = "ragas-serverless"
 SCHEMA_REF = "#/components/schemas/{model}"
+
+
+class SingleSampleJob(ScoreOptions, Sample):
+    """One sample inline, with the options at the same level (the original single-sample body)."""
+
+    model_config = ConfigDict(extra="forbid", title="SingleSampleJob")
 
 
 def _ref(name: str) -> dict[str, str]:
