@@ -12,9 +12,11 @@ from rag_eval.adapters.aws.api_root import job_service
 from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
-from rag_eval.adapters.http.responses import base_path, caller_of, json_response, parse_json_body
+from rag_eval.adapters.http.responses import base_path, caller_of, parse_json_body
+from rag_eval.adapters.http.routing import Handled, serve
 from rag_eval.app.answers import ComparisonPending, JobLinks, SubmittedJob
 from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService, Submission
+from rag_eval.app.routes import ROUTE
 from rag_eval.domain.settings import Settings
 
 MAX_UPLOAD_BODY = 4096  # {"filename", "size_bytes"}
@@ -25,6 +27,7 @@ metrics = handler_metrics()
 # template's active tracing still records each invocation; the worker traces in depth.
 # No enable_validation / enable_swagger: they import Powertools' OpenAPI models (~250 ms)
 # on every cold start; our own schema (rag_eval/adapters/http/openapi.py) is built when asked.
+# The routes are the route table's (rag_eval/app/routes.py), registered by `serve` below.
 app = APIGatewayRestResolver()
 register_error_handlers(app)
 
@@ -34,8 +37,7 @@ def service() -> JobService:
     return job_service(Settings.from_env(), metrics)
 
 
-@app.post("/score-jobs")
-def submit() -> Response[str]:
+def submit() -> Handled:
     submission = service().submit(
         parse_json_body(app, MAX_REQUEST_BYTES),
         idempotency_key=app.current_event.headers.get("Idempotency-Key")
@@ -43,72 +45,76 @@ def submit() -> Response[str]:
         caller=caller_of(app),
     )
     if not isinstance(submission, Submission):  # a dry run's estimate: nothing was created
-        return json_response(200, submission.model_dump(mode="json"))
+        return submission
     job = submission.job
-    self_link = f"{base_path(app)}/score-jobs/{job.job_id}"
-    links = JobLinks(self=self_link, artifacts=f"{self_link}/artifacts")
+    self_link = base_path(app) + ROUTE["getScoreJob"].path.format(job_id=job.job_id)
+    artifacts = base_path(app) + ROUTE["getScoreJobArtifacts"].path.format(job_id=job.job_id)
     headers = {"Location": self_link}
     if not submission.created:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(202, SubmittedJob.of(job, links).model_dump(mode="json"), headers)
+    return SubmittedJob.of(job, JobLinks(self=self_link, artifacts=artifacts)), headers
 
 
-@app.post("/uploads")
-def create_upload() -> Response[str]:
+def create_upload() -> Handled:
     body = parse_json_body(app, MAX_UPLOAD_BODY, optional=True)
-    ticket = service().create_upload(body, caller=caller_of(app))
-    return json_response(201, ticket.model_dump(mode="json"))
+    return service().create_upload(body, caller=caller_of(app))
 
 
-@app.post("/score-jobs/<job_id>/cancel")
-def cancel_job(job_id: str) -> Response[str]:
-    job = service().cancel(job_id, caller=caller_of(app))
-    return json_response(202, job.model_dump(mode="json"))
+def cancel_job(job_id: str) -> Handled:
+    return service().cancel(job_id, caller=caller_of(app))
 
 
-@app.get("/score-jobs/<job_id>")
-def get_job(job_id: str) -> Response[str]:
-    job = service().get(job_id, caller=caller_of(app))
-    return json_response(200, job.model_dump(mode="json"))
+def get_job(job_id: str) -> Handled:
+    return service().get(job_id, caller=caller_of(app))
 
 
-@app.get("/score-jobs/<job_id>/artifacts")
-def get_artifacts(job_id: str) -> Response[str]:
-    links = service().artifact_links(job_id, caller=caller_of(app))
-    return json_response(200, links.model_dump(mode="json"))
+def get_artifacts(job_id: str) -> Handled:
+    return service().artifact_links(job_id, caller=caller_of(app))
 
 
-@app.get("/score-jobs/<job_id>/compare")
-def compare(job_id: str) -> Response[str]:
+def compare(job_id: str) -> Handled:
     answer = service().comparison(
         job_id,
         baseline=app.current_event.get_query_string_value("baseline"),
         caller=caller_of(app),
     )
-    body = answer.model_dump(mode="json")
     if isinstance(answer, ComparisonPending):  # the worker computes it: ask again
-        return json_response(202, body, {"Retry-After": "2"})
-    return json_response(200, body)
+        return answer, {"Retry-After": "2"}
+    return answer
 
 
-@app.get("/metrics")
-def list_metrics() -> Response[str]:
-    return json_response(200, service().metrics().model_dump(mode="json"))
+def list_metrics() -> Handled:
+    return service().metrics()
 
 
 # The schema's models are built on these two routes only: off the cold start.
-@app.get("/openapi.json")
-def openapi() -> Response[str]:
+def openapi() -> Handled:
     from rag_eval.adapters.http.openapi import openapi_json
 
     return Response(200, "application/json", openapi_json(base_path(app)))
 
 
-@app.get("/docs")
-def docs() -> Response[str]:
+def docs() -> Handled:
     from rag_eval.adapters.http.openapi import swagger_page
 
     return Response(200, "text/html; charset=utf-8", swagger_page(base_path(app)))
+
+
+serve(
+    app,
+    "ApiFunction",
+    {
+        "submitScoreJob": submit,
+        "createUpload": create_upload,
+        "cancelScoreJob": cancel_job,
+        "getScoreJob": get_job,
+        "getScoreJobArtifacts": get_artifacts,
+        "compareScoreJobs": compare,
+        "listMetrics": list_metrics,
+        "getOpenApiSchema": openapi,
+        "getSwaggerUi": docs,
+    },
+)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -3,14 +3,15 @@
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rag_eval.adapters.aws.api_root import job_service
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
-from rag_eval.adapters.http.responses import caller_of, json_response
+from rag_eval.adapters.http.responses import caller_of
+from rag_eval.adapters.http.routing import Handled, serve
 from rag_eval.app.jobs import JobService
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.settings import Settings
@@ -27,8 +28,7 @@ def service() -> JobService:
     return job_service(Settings.from_env())
 
 
-@app.get("/score-jobs")
-def list_jobs() -> Response[str]:
+def list_jobs() -> Handled:
     query = app.current_event.query_string_parameters or {}
     raw_limit = query.get("limit", "20")
     # isdigit() alone takes "²" and 5,000-digit numbers, which int() then refuses.
@@ -36,13 +36,16 @@ def list_jobs() -> Response[str]:
         raise RequestInvalid(
             [{"field": "limit", "message": f"not a number: {raw_limit!r}", "allowed": "1..100"}]
         )
-    page = service().list(
+    return service().list(
         caller=caller_of(app),
         limit=int(raw_limit),
         cursor=query.get("cursor") or None,
         status=query.get("status"),
     )
-    return json_response(200, page.model_dump(mode="json"))
+
+
+# The route is the route table's (rag_eval/app/routes.py).
+serve(app, "ListFunction", {"listScoreJobs": list_jobs})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

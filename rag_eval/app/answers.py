@@ -2,7 +2,9 @@
 
 `JobService` (`rag_eval.app.jobs`) returns these models (a job is `JobStatus`,
 `rag_eval.domain.job`); the API writes them as `model_dump(mode="json")`; the OpenAPI
-schema's components are their JSON schemas (`rag_eval.adapters.http.openapi`).
+schema's components are their JSON schemas (`rag_eval.adapters.http.openapi`); the client
+reads each answer back into its model (`rag_eval.client.api`). Which route answers which
+model, with which status, is the route table's (`rag_eval.app.routes`).
 
 Light (the API's cold start): pydantic and the domain's models.
 """

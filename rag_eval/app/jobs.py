@@ -3,7 +3,8 @@
 Every call is its caller's: a job (or an upload) is seen only by who submitted it, and
 another caller's is "not found", not "forbidden" (that would tell it exists).
 
-Light on purpose (API cold start): pydantic and the ports only (`rag_eval.app.ports`).
+Light on purpose (API cold start): pydantic, the ports (`rag_eval.app.ports`) and the
+answers' models (`rag_eval.app.answers`).
 """
 
 from __future__ import annotations

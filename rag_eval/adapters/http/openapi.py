@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 schema of the whole API, and Swagger UI on it, built when asked.
 
-The schema is made from the models the service validates and answers with (the request
-models of `rag_eval.domain`, the answers of `rag_eval.app.answers`), so it cannot drift
-from them unnoticed: the local stack's tests fuzz the API from it and check
+Its paths are the route table's (`rag_eval.app.routes`), each operation with the statuses
+and models declared there; its components are the JSON schemas of those models: the
+request models of `rag_eval.domain`, the answers of `rag_eval.app.answers`. So it cannot
+drift from what the functions serve: the local stack's tests fuzz the API from it and check
 every answer against it (tests/local/test_openapi_fuzz.py).
 
 Built on the two documentation routes only, and cached: none of it is on the cold start.
@@ -12,65 +13,19 @@ Built on the two documentation routes only, and cached: none of it is on the col
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from rag_eval.app.answers import (
-    ArtifactLinks,
-    ComparisonPending,
-    ComparisonReady,
-    Error,
-    Estimate,
-    JobPage,
-    MetricCatalogue,
-    SubmittedJob,
-    UploadTicket,
-)
-from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
-from rag_eval.domain.job import JobStatus
-from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
-from rag_eval.domain.states import JobState
-from rag_eval.domain.upload import UploadRequest
+from rag_eval.app.answers import Error
+from rag_eval.app.routes import ROUTES, Answer, Body, Parameter, Route
 
 API_TITLE = "ragas-serverless"
 SCHEMA_REF = "#/components/schemas/{model}"
 
-
-class SingleSampleJob(ScoreOptions, Sample):
-    """One sample inline, with the options at the same level (the original single-sample body)."""
-
-    model_config = ConfigDict(extra="forbid", title="SingleSampleJob")
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": SCHEMA_REF.format(model=name)}
-
-
-_REQUESTS: tuple[type[BaseModel], ...] = (SingleSampleJob, ScoreRequest, DatasetJob, UploadRequest)
-_MODELS: tuple[type[BaseModel], ...] = (
-    *_REQUESTS,
-    JobStatus,
-    SubmittedJob,
-    Estimate,
-    JobPage,
-    ArtifactLinks,
-    ComparisonReady,
-    ComparisonPending,
-    UploadTicket,
-    MetricCatalogue,
-    Error,
-)
-
-# The body of POST /score-jobs: the three forms exclude each other (extra fields are refused).
-_SUBMISSION = {
-    "Submission": {
-        "description": "One sample inline, `samples`, or an uploaded `dataset`.",
-        "oneOf": [_ref(model.__name__) for model in (SingleSampleJob, ScoreRequest, DatasetJob)],
-    }
-}
 # status -> (component name, description). Each is the service's error shape.
 _ERRORS = {
     400: ("MalformedJson", "The body is not JSON, not UTF-8, or nested too deeply."),
@@ -85,239 +40,97 @@ _ERRORS = {
 # Answered by API Gateway itself on every route.
 _GATEWAY = (403, 429)
 
-_EXAMPLE_SAMPLE = {
-    "question": "When was the Eiffel Tower completed?",
-    "contexts": ["The Eiffel Tower was completed in 1889."],
-    "answer": "It was completed in 1889.",
-    "ground_truth": "The Eiffel Tower was completed in 1889.",
-}
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": SCHEMA_REF.format(model=name)}
 
 
-def _json(schema: dict[str, Any], examples: dict[str, Any] | None = None) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
+def _json(schema: Mapping[str, Any], examples: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": dict(schema)}
     if examples:
         media["examples"] = {name: {"value": value} for name, value in examples.items()}
     return {"application/json": media}
 
 
-def _answer(description: str, model: str, **extra: Any) -> dict[str, Any]:
-    return {"description": description, "content": _json(_ref(model)), **extra}
+def _parameter(parameter: Parameter) -> dict[str, Any]:
+    described: dict[str, Any] = {"name": parameter.name, "in": parameter.where}
+    if parameter.required is not None:
+        described["required"] = parameter.required
+    if parameter.description:
+        described["description"] = parameter.description
+    return described | {"schema": dict(parameter.schema)}
 
 
-def _operation(
-    summary: str,
-    operation_id: str,
-    answers: dict[int, dict[str, Any]],
-    errors: tuple[int, ...],
-    **extra: Any,
-) -> dict[str, Any]:
-    responses: dict[str, Any] = {str(status): answer for status, answer in answers.items()}
-    for status in sorted({*errors, *_GATEWAY}):
+def _body_schema(body: Body) -> dict[str, Any]:
+    return _ref(body.name or body.models[0].__name__)
+
+
+def _answer(answer: Answer) -> dict[str, Any]:
+    if answer.model is not None:
+        content = _json(_ref(answer.model.__name__))
+    else:
+        assert answer.media is not None, "an answer is a model or other media"
+        media_type, schema = answer.media
+        content = {media_type: {"schema": dict(schema)}}
+    described: dict[str, Any] = {"description": answer.description, "content": content}
+    if answer.headers:
+        described["headers"] = {
+            name: ({"description": header.description} if header.description else {})
+            | {"schema": dict(header.schema)}
+            for name, header in answer.headers.items()
+        }
+    return described
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": route.summary, "operationId": route.operation_id}
+    if route.description:
+        operation["description"] = route.description
+    if route.parameters:
+        operation["parameters"] = [_parameter(p) for p in route.parameters]
+    if route.body:
+        operation["requestBody"] = {
+            "required": route.body.required,
+            "content": _json(_body_schema(route.body), route.body.examples),
+        }
+    responses = {str(answer.status): _answer(answer) for answer in route.answers}
+    for status in sorted({*route.errors, *_GATEWAY}):
         responses[str(status)] = {"$ref": f"#/components/responses/{_ERRORS[status][0]}"}
-    return {"summary": summary, "operationId": operation_id, **extra, "responses": responses}
-
-
-_JOB_ID = {
-    "name": "job_id",
-    "in": "path",
-    "required": True,
-    "description": "the job's id, as POST /score-jobs answered it (24 hex digits)",
-    "schema": {"type": "string"},
-}
+    return operation | {"responses": responses}
 
 
 def _paths() -> dict[str, Any]:
-    submit_body = {
-        "required": True,
-        "content": _json(
-            _ref("Submission"),
-            {
-                "one sample": _EXAMPLE_SAMPLE | {"metrics": ["chrf_score", "exact_match"]},
-                "several samples": {"samples": [_EXAMPLE_SAMPLE], "metrics": ["chrf_score"]},
-                "an uploaded dataset": {
-                    "dataset": {"upload_id": "5f3a9c0e1b2d4f6a8c0e1b2d"},
-                    "metrics": ["chrf_score"],
-                    "on_invalid": "skip",
-                },
-                "a dry run (an estimate, no job)": {
-                    "samples": [_EXAMPLE_SAMPLE],
-                    "metrics": ["faithfulness", "context_recall"],
-                    "dry_run": True,
-                },
-            },
-        ),
-    }
-    return {
-        "/score-jobs": {
-            "post": _operation(
-                "Submit a scoring job",
-                "submitScoreJob",
-                {
-                    202: _answer(
-                        "The job, queued (or the same job again on an Idempotency-Key replay).",
-                        "SubmittedJob",
-                        headers={
-                            "Location": {"schema": {"type": "string"}},
-                            "Idempotent-Replayed": {
-                                "description": "`true` when a replay answered an existing job",
-                                "schema": {"type": "string", "enum": ["true"]},
-                            },
-                        },
-                    ),
-                    200: _answer(
-                        "A dry run's estimate: judge calls, tokens, dollars, duration and the "
-                        "share already cached. Nothing was created.",
-                        "Estimate",
-                    ),
-                },
-                (400, 409, 413, 422, 503),
-                description=(
-                    "One sample inline, `samples` (up to 1,000), or an uploaded `dataset` "
-                    "(POST /uploads first). LLM metrics need a judge configured on the service."
-                ),
-                parameters=[
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "description": "a repeat with the same key and body answers the same job",
-                        "schema": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
-                        },
-                    }
-                ],
-                requestBody=submit_body,
-            ),
-            "get": _operation(
-                "List the caller's jobs, newest first",
-                "listScoreJobs",
-                {200: _answer("A page of jobs.", "JobPage")},
-                (422,),
-                parameters=[
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
-                    },
-                    {
-                        "name": "cursor",
-                        "in": "query",
-                        "description": "`next_cursor` of the previous page",
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "schema": {"type": "string", "enum": [s.value for s in JobState]},
-                    },
-                ],
-            ),
-        },
-        "/score-jobs/{job_id}": {
-            "get": _operation(
-                "Read a job: status, scores, progress, failures",
-                "getScoreJob",
-                {200: _answer("The job.", "JobStatus")},
-                (404,),
-                parameters=[_JOB_ID],
-            )
-        },
-        "/score-jobs/{job_id}/cancel": {
-            "post": _operation(
-                "Cancel a queued or running job (what was scored is kept)",
-                "cancelScoreJob",
-                {202: _answer("The job, cancelled (also when it already was).", "JobStatus")},
-                (404, 409),
-                parameters=[_JOB_ID],
-            )
-        },
-        "/score-jobs/{job_id}/artifacts": {
-            "get": _operation(
-                "Presigned URLs of the job's run folder",
-                "getScoreJobArtifacts",
-                {200: _answer("The run folder's files.", "ArtifactLinks")},
-                (404, 409),
-                parameters=[_JOB_ID],
-            )
-        },
-        "/score-jobs/{job_id}/compare": {
-            "get": _operation(
-                "Compare the job's run with a baseline run of the caller's",
-                "compareScoreJobs",
-                {
-                    200: _answer("The comparison.", "ComparisonReady"),
-                    202: _answer(
-                        "The worker is comparing the runs: ask again.",
-                        "ComparisonPending",
-                        headers={"Retry-After": {"schema": {"type": "string"}}},
-                    ),
-                },
-                (404, 409, 422, 503),
-                parameters=[
-                    _JOB_ID | {"description": "the candidate: the job whose run is compared"},
-                    {
-                        "name": "baseline",
-                        "in": "query",
-                        "required": True,
-                        "description": "the job id of the run to compare with",
-                        "schema": {"type": "string"},
-                    },
-                ],
-            )
-        },
-        "/uploads": {
-            "post": _operation(
-                "A presigned S3 POST for one dataset file (JSON Lines or CSV)",
-                "createUpload",
-                {201: _answer("Where and how to send the file.", "UploadTicket")},
-                (400, 413, 422),
-                requestBody={"required": False, "content": _json(_ref("UploadRequest"))},
-            )
-        },
-        "/metrics": {
-            "get": _operation(
-                "The metrics, their inputs and needs, and whether this service can score each",
-                "listMetrics",
-                {200: _answer("The metric registry.", "MetricCatalogue")},
-                (),
-            )
-        },
-        "/openapi.json": {
-            "get": _operation(
-                "This schema",
-                "getOpenApiSchema",
-                {
-                    200: {
-                        "description": "The OpenAPI 3.1 schema.",
-                        "content": _json({"type": "object"}),
-                    }
-                },
-                (),
-            )
-        },
-        "/docs": {
-            "get": _operation(
-                "Swagger UI on this schema",
-                "getSwaggerUi",
-                {
-                    200: {
-                        "description": "An HTML page.",
-                        "content": {"text/html": {"schema": {"type": "string"}}},
-                    }
-                },
-                (),
-            )
-        },
-    }
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return paths
+
+
+def _models() -> tuple[list[type[BaseModel]], list[type[BaseModel]], dict[str, Any]]:
+    """The request models, the answer models (the error's last), and the bodies that are
+    one of several models: every schema component, in the route table's order."""
+    requests: list[type[BaseModel]] = []
+    answers: list[type[BaseModel]] = []
+    one_of: dict[str, Any] = {}
+    for route in ROUTES:
+        if route.body:
+            requests += [model for model in route.body.models if model not in requests]
+            if route.body.name:
+                one_of[route.body.name] = {
+                    "description": route.body.description,
+                    "oneOf": [_ref(model.__name__) for model in route.body.models],
+                }
+        answers += [a.model for a in route.answers if a.model and a.model not in answers]
+    return requests, [*answers, Error], one_of
 
 
 @cache
 def openapi_schema() -> dict[str, Any]:
     """The schema, with no `servers` (the base URL depends on how the API is reached)."""
+    requests, answers, one_of = _models()
     _, definitions = models_json_schema(
-        [(model, "validation" if model in _REQUESTS else "serialization") for model in _MODELS],
+        [(model, "validation") for model in requests]
+        + [(model, "serialization") for model in answers],
         ref_template=SCHEMA_REF,
     )
     return {
@@ -336,7 +149,7 @@ def openapi_schema() -> dict[str, Any]:
         "security": [{}, {"api_key": []}],
         "paths": _paths(),
         "components": {
-            "schemas": dict(sorted((definitions["$defs"] | _SUBMISSION).items())),
+            "schemas": dict(sorted((definitions["$defs"] | one_of).items())),
             "responses": {
                 name: {"description": text, "content": _json(_ref("Error"))}
                 for name, text in _ERRORS.values()

@@ -1,0 +1,309 @@
+"""The API's routes, each declared once: method, path, the function that serves it, what it
+takes, and what it answers with which status.
+
+From this table follow the handlers' routing (`rag_eval.adapters.http.routing`: each
+function registers its routes from it, and an answer's status is the one its model has
+here), the OpenAPI paths (`rag_eval.adapters.http.openapi`), the client's paths and how it
+reads each answer (`rag_eval.client.api`); tests/test_template.py holds template.yaml's
+routes to it.
+
+Light (the API's cold start): data, and the models of `rag_eval.app.answers`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+
+from rag_eval.app.answers import (
+    ArtifactLinks,
+    ComparisonPending,
+    ComparisonReady,
+    Estimate,
+    JobPage,
+    MetricCatalogue,
+    SubmittedJob,
+    UploadTicket,
+)
+from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
+from rag_eval.domain.job import JobStatus
+from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
+from rag_eval.domain.states import JobState
+from rag_eval.domain.upload import UploadRequest
+
+Function = Literal["ApiFunction", "ListFunction"]  # template.yaml's logical ids
+_NONE: Mapping[str, Any] = MappingProxyType({})
+
+
+class SingleSampleJob(ScoreOptions, Sample):
+    """One sample inline, with the options at the same level (the original single-sample body)."""
+
+    model_config = ConfigDict(extra="forbid", title="SingleSampleJob", defer_build=True)
+
+
+class Parameter(NamedTuple):
+    name: str
+    where: Literal["path", "query", "header"]
+    schema: Mapping[str, Any]
+    description: str | None = None
+    required: bool | None = None  # None: not said (OpenAPI's default: not required)
+
+
+class Header(NamedTuple):
+    schema: Mapping[str, Any]
+    description: str | None = None
+
+
+class Answer(NamedTuple):
+    """One status a route answers with: a model's JSON, or other `media` (the docs)."""
+
+    status: int
+    description: str
+    model: type[BaseModel] | None = None
+    media: tuple[str, Mapping[str, Any]] | None = None  # (content type, its schema)
+    headers: Mapping[str, Header] = _NONE
+
+
+class Body(NamedTuple):
+    """A request body: one model, or one of several (named `name` in the schema)."""
+
+    models: tuple[type[BaseModel], ...]
+    required: bool
+    name: str | None = None
+    description: str | None = None
+    examples: Mapping[str, Any] = _NONE
+
+
+class Route(NamedTuple):
+    method: Literal["GET", "POST"]
+    path: str  # as API Gateway and OpenAPI write it: /score-jobs/{job_id}
+    function: Function
+    operation_id: str
+    summary: str
+    answers: tuple[Answer, ...]
+    # Error statuses the function answers (`Error`); API Gateway's own 403 and 429 are
+    # every route's.
+    errors: tuple[int, ...] = ()
+    parameters: tuple[Parameter, ...] = ()
+    body: Body | None = None
+    description: str | None = None
+    # Only an authenticated caller reaches it: SigV4 (AuthMode=IAM) or an API key.
+    auth: bool = True
+
+    @property
+    def rule(self) -> str:
+        """The path as Powertools' resolver writes it: /score-jobs/<job_id>."""
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+    def status_of(self, answer: BaseModel) -> int:
+        """The status this route answers `answer` with: the one its model has here."""
+        for declared in self.answers:
+            if declared.model is type(answer):
+                return declared.status
+        raise TypeError(f"{self.operation_id} answers no {type(answer).__name__}")
+
+    def model_of(self, status: int) -> type[BaseModel] | None:
+        """The model of the answer with `status` (None: not JSON, or not a declared status)."""
+        return next((a.model for a in self.answers if a.status == status), None)
+
+
+_JOB_ID = Parameter(
+    "job_id",
+    "path",
+    {"type": "string"},
+    "the job's id, as POST /score-jobs answered it (24 hex digits)",
+    required=True,
+)
+_EXAMPLE_SAMPLE = {
+    "question": "When was the Eiffel Tower completed?",
+    "contexts": ["The Eiffel Tower was completed in 1889."],
+    "answer": "It was completed in 1889.",
+    "ground_truth": "The Eiffel Tower was completed in 1889.",
+}
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/score-jobs",
+        "ApiFunction",
+        "submitScoreJob",
+        "Submit a scoring job",
+        (
+            Answer(
+                202,
+                "The job, queued (or the same job again on an Idempotency-Key replay).",
+                SubmittedJob,
+                headers={
+                    "Location": Header({"type": "string"}),
+                    "Idempotent-Replayed": Header(
+                        {"type": "string", "enum": ["true"]},
+                        "`true` when a replay answered an existing job",
+                    ),
+                },
+            ),
+            Answer(
+                200,
+                "A dry run's estimate: judge calls, tokens, dollars, duration and the "
+                "share already cached. Nothing was created.",
+                Estimate,
+            ),
+        ),
+        (400, 409, 413, 422, 503),
+        parameters=(
+            Parameter(
+                "Idempotency-Key",
+                "header",
+                {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
+                "a repeat with the same key and body answers the same job",
+                required=False,
+            ),
+        ),
+        body=Body(
+            (SingleSampleJob, ScoreRequest, DatasetJob),
+            required=True,
+            name="Submission",
+            description="One sample inline, `samples`, or an uploaded `dataset`.",
+            examples={
+                "one sample": _EXAMPLE_SAMPLE | {"metrics": ["chrf_score", "exact_match"]},
+                "several samples": {"samples": [_EXAMPLE_SAMPLE], "metrics": ["chrf_score"]},
+                "an uploaded dataset": {
+                    "dataset": {"upload_id": "5f3a9c0e1b2d4f6a8c0e1b2d"},
+                    "metrics": ["chrf_score"],
+                    "on_invalid": "skip",
+                },
+                "a dry run (an estimate, no job)": {
+                    "samples": [_EXAMPLE_SAMPLE],
+                    "metrics": ["faithfulness", "context_recall"],
+                    "dry_run": True,
+                },
+            },
+        ),
+        description=(
+            "One sample inline, `samples` (up to 1,000), or an uploaded `dataset` "
+            "(POST /uploads first). LLM metrics need a judge configured on the service."
+        ),
+    ),
+    Route(
+        "GET",
+        "/score-jobs",
+        "ListFunction",
+        "listScoreJobs",
+        "List the caller's jobs, newest first",
+        (Answer(200, "A page of jobs.", JobPage),),
+        (422,),
+        parameters=(
+            Parameter(
+                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT}
+            ),
+            Parameter("cursor", "query", {"type": "string"}, "`next_cursor` of the previous page"),
+            Parameter("status", "query", {"type": "string", "enum": [s.value for s in JobState]}),
+        ),
+    ),
+    Route(
+        "GET",
+        "/score-jobs/{job_id}",
+        "ApiFunction",
+        "getScoreJob",
+        "Read a job: status, scores, progress, failures",
+        (Answer(200, "The job.", JobStatus),),
+        (404,),
+        parameters=(_JOB_ID,),
+    ),
+    Route(
+        "POST",
+        "/score-jobs/{job_id}/cancel",
+        "ApiFunction",
+        "cancelScoreJob",
+        "Cancel a queued or running job (what was scored is kept)",
+        (Answer(202, "The job, cancelled (also when it already was).", JobStatus),),
+        (404, 409),
+        parameters=(_JOB_ID,),
+    ),
+    Route(
+        "GET",
+        "/score-jobs/{job_id}/artifacts",
+        "ApiFunction",
+        "getScoreJobArtifacts",
+        "Presigned URLs of the job's run folder",
+        (Answer(200, "The run folder's files.", ArtifactLinks),),
+        (404, 409),
+        parameters=(_JOB_ID,),
+    ),
+    Route(
+        "GET",
+        "/score-jobs/{job_id}/compare",
+        "ApiFunction",
+        "compareScoreJobs",
+        "Compare the job's run with a baseline run of the caller's",
+        (
+            Answer(200, "The comparison.", ComparisonReady),
+            Answer(
+                202,
+                "The worker is comparing the runs: ask again.",
+                ComparisonPending,
+                headers={"Retry-After": Header({"type": "string"})},
+            ),
+        ),
+        (404, 409, 422, 503),
+        parameters=(
+            Parameter(
+                "job_id",
+                "path",
+                {"type": "string"},
+                "the candidate: the job whose run is compared",
+                required=True,
+            ),
+            Parameter(
+                "baseline",
+                "query",
+                {"type": "string"},
+                "the job id of the run to compare with",
+                required=True,
+            ),
+        ),
+    ),
+    Route(
+        "POST",
+        "/uploads",
+        "ApiFunction",
+        "createUpload",
+        "A presigned S3 POST for one dataset file (JSON Lines or CSV)",
+        (Answer(201, "Where and how to send the file.", UploadTicket),),
+        (400, 413, 422),
+        body=Body((UploadRequest,), required=False),
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        "ApiFunction",
+        "listMetrics",
+        "The metrics, their inputs and needs, and whether this service can score each",
+        (Answer(200, "The metric registry.", MetricCatalogue),),
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        "ApiFunction",
+        "getOpenApiSchema",
+        "This schema",
+        (Answer(200, "The OpenAPI 3.1 schema.", media=("application/json", {"type": "object"})),),
+    ),
+    Route(
+        "GET",
+        "/docs",
+        "ApiFunction",
+        "getSwaggerUi",
+        "Swagger UI on this schema",
+        (Answer(200, "An HTML page.", media=("text/html", {"type": "string"})),),
+    ),
+)
+
+ROUTE: Mapping[str, Route] = {route.operation_id: route for route in ROUTES}
+
+
+def routes_of(function: Function) -> tuple[Route, ...]:
+    return tuple(route for route in ROUTES if route.function == function)
