@@ -19,9 +19,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from rag_eval.app.answers import SubmittedJob
 from rag_eval.cli.render import aws_command, configure_logging, job_watcher, print_job
 from rag_eval.client import ScoreJobsClient, WaitTimeout
-from rag_eval.domain.job import JobStatus
 from rag_eval.domain.layout import run_folder
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
@@ -68,27 +68,28 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
                 "      OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=sk-... make demo\n"
                 "      or offline, with a scripted stand-in for a model: make demo-judge"
             )
-        job = client.submit({"samples": samples, "metrics": metrics})
-        print(f"      202 job {job['job_id']} ({job['status']})\n")
+        submitted = client.submit({"samples": samples, "metrics": metrics})
+        assert isinstance(submitted, SubmittedJob)  # not a dry run
+        print(f"      202 job {submitted.job_id} ({submitted.status})\n")
 
         print("[3/5] waiting for the worker (the first job imports ragas: a few seconds)")
         try:
-            job = client.wait(job["job_id"], timeout=timeout, on_update=job_watcher(sys.stdout))
+            job = client.wait(submitted.job_id, timeout=timeout, on_update=job_watcher(sys.stdout))
         except WaitTimeout as exc:
             print(f"      {exc}")
             return 1
         print()
 
         print("[4/5] scores")
-        print_job(JobStatus.model_validate(job))
-        if job["status"] != JobState.COMPLETED:
+        print_job(job)
+        if job.status != JobState.COMPLETED or job.run_id is None:
             return 1
-        links = client.artifacts(job["job_id"])
+        links = client.artifacts(job.job_id)
         print()
-        print(per_sample_table(client.fetch(links["files"]["scores.csv"]["url"]), metrics))
+        print(per_sample_table(client.fetch(links.files["scores.csv"].url), metrics))
         print()
 
-        prefix = run_folder(job["run_id"])
+        prefix = run_folder(job.run_id)
         print(f"[5/5] the run folder: s3://{stack.bucket}/{prefix}")
         listing = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
         for item in listing.get("Contents", []):
@@ -101,7 +102,7 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
             "s3://<bucket>/score-async/ --recursive"
         )
         # The stack's bucket goes with the stack: keep a copy of the folder to read later.
-        saved = {path.name: path for path in client.download_artifacts(job["job_id"], out)}
+        saved = {path.name: path for path in client.download_artifacts(job.job_id, out)}
     print(f"\nstopped the local stack; its run folder is kept in {saved['summary.md'].parent}/:")
     for name in ("report.html", "summary.md", "optimization_advice.md"):
         print(f"  {saved[name]}")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rag_eval.app.answers import Estimate, JobPage
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from rag_eval.cli.render import (
     UploadProgress,
@@ -22,6 +23,7 @@ from rag_eval.cli.render import (
 from rag_eval.cli.scoring import add_sample_arguments, column_pair, request_body
 from rag_eval.client.upload import count_rows, csv_header, human_bytes
 from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.job import JobStatus
 from rag_eval.domain.request import MAX_SAMPLES
 from rag_eval.domain.states import FINAL_STATES, JobState
 
@@ -50,12 +52,6 @@ def api_client(args: argparse.Namespace):
     return ScoreJobsClient(args.endpoint, api_key=args.api_key)
 
 
-def _job_model(job: dict[str, Any]):
-    from rag_eval.domain.job import JobStatus
-
-    return JobStatus.model_validate(job)
-
-
 def _wait_and_report(client, job_id: str, args: argparse.Namespace) -> int:
     from rag_eval.client import WaitTimeout
 
@@ -67,16 +63,16 @@ def _wait_and_report(client, job_id: str, args: argparse.Namespace) -> int:
     if args.json:
         print_json(job)
     else:
-        print_job(_job_model(job))
+        print_job(job)
         _next_step(job)
-    return EXIT_OK if job["status"] == JobState.COMPLETED else EXIT_FAILED
+    return EXIT_OK if job.status == JobState.COMPLETED else EXIT_FAILED
 
 
-def _next_step(job: dict[str, Any]) -> None:
-    fetch = f"{own_command()} artifacts {job['job_id']} --download runs/"
-    if job["status"] == JobState.COMPLETED:
+def _next_step(job: JobStatus) -> None:
+    fetch = f"{own_command()} artifacts {job.job_id} --download runs/"
+    if job.status == JobState.COMPLETED:
         print(f"  fetch it: {fetch}", file=sys.stderr)
-    elif job["status"] == JobState.CANCELLED and job.get("artifact_keys"):
+    elif job.status == JobState.CANCELLED and job.artifact_keys:
         print(f"  fetch what was scored: {fetch}", file=sys.stderr)
 
 
@@ -86,8 +82,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     _check_upload_flags(args)
     client = api_client(args)
     # The service knows which metrics its own judge settings can score.
-    listed = client.metrics()["metrics"]
-    available = [m["name"] for m in listed if m.get("available", True)]
+    listed = client.metrics().metrics
+    available = [m.name for m in listed if m.available]
     if not args.metrics and len(available) < len(listed):
         _judge_settings_here_hint()
     body, why_upload = _submission(args, available)
@@ -109,16 +105,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if any("cannot be scored here" in str(d.get("message")) for d in exc.details):
             _judge_settings_here_hint()
         raise
-    if args.dry_run:
+    if isinstance(job, Estimate):  # a dry run's: nothing was created
         (print_json if args.json else print_estimate)(job)
         return EXIT_OK
     if args.wait:
-        return _wait_and_report(client, job["job_id"], args)
+        return _wait_and_report(client, job.job_id, args)
     if args.json:
         print_json(job)
     else:
-        print(f"job {job['job_id']}: {job['status']}")
-        print(f"  follow it: {own_command()} wait {job['job_id']}", file=sys.stderr)
+        print(f"job {job.job_id}: {job.status}")
+        print(f"  follow it: {own_command()} wait {job.job_id}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -222,8 +218,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(job)
     else:
-        print_job(_job_model(job))
-        if job["status"] not in FINAL_STATES:
+        print_job(job)
+        if job.status not in FINAL_STATES:
             print("  " + progress_line(job).split(": ", 1)[1])
         _next_step(job)
     return EXIT_OK
@@ -250,47 +246,45 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if args.json:
         print_json(job)
-    elif job["status"] == JobState.CANCELLED:
-        print_job(_job_model(job))
+    elif job.status == JobState.CANCELLED:
+        print_job(job)
         _next_step(job)
     else:
-        print(f"job {job['job_id']}: {job['status']}, cancelling (the shards in flight finish)")
-        print(f"  follow it: {own_command()} wait {job['job_id']}", file=sys.stderr)
+        print(f"job {job.job_id}: {job.status}, cancelling (the shards in flight finish)")
+        print(f"  follow it: {own_command()} wait {job.job_id}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     client = api_client(args)
     if args.all:
-        page: dict[str, Any] = {
-            "jobs": list(client.iter_jobs(args.limit, args.status, args.cursor)),
-            "next_cursor": None,
-        }
+        jobs = list(client.iter_jobs(args.limit, args.status, args.cursor))
+        page = JobPage(jobs=jobs, next_cursor=None)
     else:
         page = client.list_jobs(args.limit, args.cursor, args.status)
     if args.json:
         print_json(page)
         return EXIT_OK
-    if not page["jobs"]:
+    if not page.jobs:
         print("no jobs")
     else:
-        print(_job_table(page["jobs"]))
-    if page.get("next_cursor"):
-        print(f"more: {own_command()} list --cursor {page['next_cursor']}", file=sys.stderr)
+        print(_job_table(page.jobs))
+    if page.next_cursor:
+        print(f"more: {own_command()} list --cursor {page.next_cursor}", file=sys.stderr)
     return EXIT_OK
 
 
-def _job_table(jobs: list[dict[str, Any]]) -> str:
+def _job_table(jobs: list[JobStatus]) -> str:
     """One row per job under a header, columns aligned."""
     header = ["job_id", "status", "created_at", "samples", "weighted", "run_id"]
     rows = [
         [
-            job["job_id"],
-            job["status"],
-            job["created_at"],
-            str(job.get("sample_count", 0)),
-            "–" if job.get("weighted_score") is None else f"{job['weighted_score']:.4f}",
-            job.get("run_id") or "",
+            job.job_id,
+            str(job.status),
+            job.created_at,
+            str(job.sample_count),
+            "–" if job.weighted_score is None else f"{job.weighted_score:.4f}",
+            job.run_id or "",
         ]
         for job in jobs
     ]
@@ -310,13 +304,14 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     links = client.artifacts(args.job_id)
     saved = client.download_artifacts(args.job_id, args.download) if args.download else []
     if args.json:
-        print_json(links | ({"saved": [str(path) for path in saved]} if saved else {}))
+        saved_paths = {"saved": [str(path) for path in saved]} if saved else {}
+        print_json(links.model_dump(mode="json") | saved_paths)
         return EXIT_OK
-    print(f"run {links['run_id']} in s3://{links['bucket']}/ (URLs valid {links['expires_in']} s)")
-    for name, file in links["files"].items():
-        print(f"  {name}: {file['key']}")
+    print(f"run {links.run_id} in s3://{links.bucket}/ (URLs valid {links.expires_in} s)")
+    for name, file in links.files.items():
+        print(f"  {name}: {file.key}")
         if not saved:
-            print(f"    {file['url']}")
+            print(f"    {file.url}")
     for path in saved:
         print(f"saved {path}")
     return EXIT_OK

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas reads it once, at import
     args = build_parser().parse_args(argv)
     configure_logging()  # commands that log more (local start) configure it again
-    from rag_eval.client.api import describe_problems
+    from rag_eval.client.errors import describe_problems
 
     hints: list[str] = []
     error: dict[str, str | int]  # the JSON error: code, message, and the API's HTTP status

@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from rag_eval.app.answers import Estimate
 from rag_eval.client.upload import human_bytes
+from rag_eval.domain.job import JobStatus
 from rag_eval.domain.states import FINAL_STATES
 
 # The first invalid rows shown under a job; --json has all the job keeps.
@@ -99,67 +103,67 @@ def _print_spend(job) -> None:
         )
 
 
-def print_estimate(estimate: dict[str, Any]) -> None:
+def print_estimate(estimate: Estimate) -> None:
     """A dry run's estimate, as a person reads it."""
-    total, spend = estimate["total"], estimate["to_spend"]
+    total, spend = estimate.total, estimate.to_spend
 
     def dollars(value: float | None) -> str:
         return "unknown" if value is None else f"${value:.4f}"
 
     print(
-        f"dry run: {estimate['samples']:,} samples x {len(estimate['metrics'])} metrics; "
+        f"dry run: {estimate.samples:,} samples x {len(estimate.metrics)} metrics; "
         "nothing was created"
     )
     print(
-        f"  judge calls: {spend['judge_calls']:,} to make ({total['judge_calls']:,} in all, "
-        f"{estimate['cached_share']:.0%} cached)"
+        f"  judge calls: {spend.judge_calls:,} to make ({total.judge_calls:,} in all, "
+        f"{estimate.cached_share:.0%} cached)"
     )
-    print(f"  tokens: {spend['input_tokens']:,} in, {spend['output_tokens']:,} out")
+    print(f"  tokens: {spend.input_tokens:,} in, {spend.output_tokens:,} out")
     print(
-        f"  cost: {dollars(spend['cost_usd'])} (without the cache {dollars(total['cost_usd'])})"
-        + (f"; {estimate['cost_reason']}" if estimate.get("cost_reason") else "")
+        f"  cost: {dollars(spend.cost_usd)} (without the cache {dollars(total.cost_usd)})"
+        + (f"; {estimate.cost_reason}" if estimate.cost_reason else "")
     )
-    assumed = estimate["assumptions"]
+    assumed = estimate.assumptions
     print(
-        f"  duration: about {estimate['duration_seconds']:,} s "
+        f"  duration: about {estimate.duration_seconds:,} s "
         f"({assumed['seconds_per_judge_call']} s a call, {assumed['judge_calls_in_flight']} "
         "in flight)"
     )
-    if estimate.get("exceeds_budget"):
+    if estimate.exceeds_budget:
         print("  warning: this exceeds the job's budget; it would end with pairs unscored")
 
 
 def print_json(data: Any) -> None:
+    """JSON for programs: an answer of the API as its body is (`model_dump(mode="json")`)."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def progress_line(job: dict[str, Any]) -> str:
+def progress_line(job: JobStatus) -> str:
     """One line of where a job is: counts, shards, the means so far, the time left."""
-    progress = job.get("progress") or {}
-    status = job["status"]
-    line = f"job {job['job_id']}: {status}"
-    total = progress.get("samples_total") or 0
+    progress = job.progress
+    status = job.status
+    line = f"job {job.job_id}: {status}"
+    total = progress.samples_total
     if not total:
         # A dataset job counts its samples once the file is read.
         return line if status in FINAL_STATES else f"{line}, planning"
-    line += f", {progress.get('samples_done', 0):,}/{total:,} samples"
-    if progress.get("samples_skipped"):
-        line += f" ({progress['samples_skipped']:,} invalid skipped)"
-    line += (
-        f", {progress.get('metric_calls_done', 0):,}/{progress.get('metric_calls_total', 0):,}"
-        " metric calls"
-    )
-    if (progress.get("shards_total") or 0) > 1:
-        line += f", {progress.get('shards_done', 0):,}/{progress['shards_total']:,} shards"
+    line += f", {progress.samples_done:,}/{total:,} samples"
+    if progress.samples_skipped:
+        line += f" ({progress.samples_skipped:,} invalid skipped)"
+    line += f", {progress.metric_calls_done:,}/{progress.metric_calls_total:,} metric calls"
+    if progress.shards_total > 1:
+        line += f", {progress.shards_done:,}/{progress.shards_total:,} shards"
     means = [
         f"{name} {value:.3f}"
-        for name, value in (progress.get("running_scores") or {}).items()
+        for name, value in progress.running_scores.items()
         if value is not None
     ]
     if means and status not in FINAL_STATES:
         line += ", so far " + " ".join(means)
-    if progress.get("eta_seconds") is not None and status not in FINAL_STATES:
-        line += f", ETA {duration(progress['eta_seconds'])}"
+    if progress.eta_seconds is not None and status not in FINAL_STATES:
+        line += f", ETA {duration(progress.eta_seconds)}"
     return line
 
 
@@ -178,12 +182,12 @@ def job_watcher(stream=None):
     interactive = stream.isatty()
     state = {"last": ""}
 
-    def show(job: dict[str, Any]) -> None:
+    def show(job: JobStatus) -> None:
         line = progress_line(job)
         if line == state["last"]:
             return
         if interactive:
-            end = "\n" if job["status"] in FINAL_STATES else ""
+            end = "\n" if job.status in FINAL_STATES else ""
             # A line wider than the terminal wraps, and the next one could not overwrite it.
             width = shutil.get_terminal_size().columns - 1
             shown = line if len(line) <= width else line[: width - 1] + "…"

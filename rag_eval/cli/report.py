@@ -15,6 +15,7 @@ from rag_eval.cli.jobs import add_client_arguments, api_client
 from rag_eval.cli.scoring import metric_number
 from rag_eval.client import WaitTimeout
 from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.states import JobState
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -22,35 +23,37 @@ def cmd_open(args: argparse.Namespace) -> int:
     hand it to the system's browser; where there is none, say where it is."""
     client = api_client(args)
     links = client.artifacts(args.job_id)
-    report = links["files"]["report.html"]
-    path = Path(args.out) / report["key"]
+    report = links.files["report.html"]
+    path = Path(args.out) / report.key
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(client.fetch(report["url"]))
+    path.write_bytes(client.fetch(report.url))
     print(f"report: {path}")
     opened = not args.no_browser and webbrowser.open(path.resolve().as_uri())
     if not opened:
-        print(f"  open it in a browser, or this URL (valid {links['expires_in']} s):")
-        print(f"  {report['url']}")
+        print(f"  open it in a browser, or this URL (valid {links.expires_in} s):")
+        print(f"  {report.url}")
     return EXIT_OK
 
 
 def _compare(client: Any, baseline: str, candidate: str, out: Path, timeout: float = 300) -> Any:
     """The service's comparison (the worker computes it: asked again until ready), and its
     .md and .html saved beside the candidate's run folder under `out`."""
+    from rag_eval.app.answers import ComparisonReady
     from rag_eval.domain.comparison import Comparison
 
     deadline = time.monotonic() + timeout
     answer = client.compare(candidate, baseline)
-    while answer.get("status") != "ready":
+    while not isinstance(answer, ComparisonReady):
         if time.monotonic() > deadline:
-            raise WaitTimeout({"job_id": candidate, "status": "being compared"}, timeout)
+            raise WaitTimeout(None, timeout, job_id=candidate, status="being compared")
         time.sleep(1.0)
         answer = client.compare(candidate, baseline)
-    comparison = Comparison.model_validate(answer)
+    # The comparison alone, without the answer's status and links.
+    comparison = Comparison(**{name: getattr(answer, name) for name in Comparison.model_fields})
     folder = out / "score-async" / comparison.candidate_run
     folder.mkdir(parents=True, exist_ok=True)
     name = f"compare-{comparison.baseline_run}"
-    for extension, url in answer["files"].items():
+    for extension, url in answer.files.items():
         (folder / f"{name}.{extension}").write_bytes(client.fetch(url))
     return comparison, folder / f"{name}.md"
 
@@ -86,7 +89,6 @@ def cmd_gate(args: argparse.Namespace) -> int:
     """Pass (0), fail (1), or cannot tell (5: too few samples to decide either way) on the
     job's intervals and, with a baseline, its significant regressions; bad input is 2."""
     from rag_eval.domain.ci_gate import decide, minimum_rules, regression_rules
-    from rag_eval.domain.results import Interval
 
     if not args.min and not args.baseline:
         raise RequestInvalid(
@@ -100,10 +102,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
         )
     client = api_client(args)
     job = client.get_job(args.job_id)
-    if job["status"] != "completed":
-        print(f"gate: FAIL: job {args.job_id} is {job['status']}, not completed")
+    if job.status != JobState.COMPLETED:
+        print(f"gate: FAIL: job {args.job_id} is {job.status}, not completed")
         return EXIT_FAILED
-    intervals = {m: Interval.model_validate(i) for m, i in (job.get("intervals") or {}).items()}
+    intervals = job.intervals
     unknown = [metric for metric, _ in args.min or [] if metric not in intervals]
     if unknown:
         raise RequestInvalid(

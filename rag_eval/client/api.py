@@ -15,121 +15,33 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode, urlsplit
 
+from pydantic import BaseModel, ValidationError
+
+from rag_eval.app.answers import (
+    ArtifactLinks,
+    ComparisonPending,
+    ComparisonReady,
+    Estimate,
+    JobPage,
+    MetricCatalogue,
+    SubmittedJob,
+    UploadTicket,
+)
+from rag_eval.app.routes import ROUTE, Route
 from rag_eval.client.endpoint import checked_endpoint, is_loopback, not_the_api, reach_hint
+from rag_eval.client.errors import ApiError, WaitTimeout
 from rag_eval.client.sigv4 import RequestNotSent, sigv4_headers
 from rag_eval.client.upload import Progress, human_bytes, post_form, s3_error
+from rag_eval.domain.job import JobStatus
 from rag_eval.domain.states import FINAL_STATES
 
 # Answers worth another try: throttled, or the service briefly unavailable.
 _RETRYABLE = {429, 502, 503, 504}
 # S3's InternalError too: a repeated upload only writes the same object again.
 _RETRYABLE_UPLOAD = _RETRYABLE | {500}
-
-
-class ApiError(Exception):
-    """An error answer of the API, from its `{"error": {"code", "message", "details"}}` body."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: list[dict[str, Any]] | None = None,
-        url: str = "",
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
-        self.url = url
-        super().__init__(f"{status} {code}: {message}")
-
-    @classmethod
-    def from_response(cls, status: int, body: bytes, url: str = "") -> ApiError:
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            parsed = None
-        error = parsed.get("error") if isinstance(parsed, dict) else None
-        if isinstance(error, dict):
-            details = error.get("details")
-            return cls(
-                status,
-                str(error.get("code", f"http_{status}")),
-                str(error.get("message", "")),
-                details if isinstance(details, list) else [],
-                url,
-            )
-        # Not in the service's error shape: a proxy or load balancer in front of the API.
-        message = parsed.get("message") if isinstance(parsed, dict) else None
-        text = message or body.decode("utf-8", "replace").strip() or f"HTTP {status}"
-        return cls(status, f"http_{status}", str(text)[:500], url=url)
-
-    @property
-    def client_error(self) -> bool:
-        return 400 <= self.status < 500
-
-    def lines(self) -> list[str]:
-        """One line per problem: `field: message (allowed: ...)`, else `code: message`."""
-        if self.details:
-            return describe_problems(self.details)
-        line = f"{self.code}: {self.message}"
-        if self.status == 403 and self.message == "Missing Authentication Token":
-            # API Gateway's answer for a path it has no route for (or an unsigned request).
-            line += (
-                f" ({self.url}): no route there. The endpoint must be the API's base URL with "
-                "its stage, e.g. http://127.0.0.1:3000/v1 locally or the stack's ApiUrl "
-                "output (--endpoint or RAG_EVAL_ENDPOINT)"
-            )
-        return [line]
-
-
-def describe_problems(problems: list[dict[str, Any]]) -> list[str]:
-    """One line per problem; the same problem on many samples is one line that counts them
-    (`300 samples (samples[0] .. samples[299]): user_input: unknown field ...`)."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for problem in problems:
-        field = str(problem.get("field", "body"))
-        where, sep, rest = field.partition("].")
-        key = (
-            (rest, str(problem.get("message", "")), repr(problem.get("allowed")))
-            if sep and where.startswith("samples[")
-            else (field, repr(problem), "")
-        )
-        groups.setdefault(key, []).append(problem)
-    lines = []
-    for group in groups.values():
-        first = group[0]
-        if len(group) == 1:
-            lines.append(describe_problem(first))
-        else:
-            fields = [str(p.get("field", "body")) for p in group]
-            samples = [f.partition("].")[0] + "]" for f in fields]
-            span = f"{samples[0]} .. {samples[-1]}" if len(samples) > 2 else ", ".join(samples)
-            lines.append(
-                f"{len(fields)} samples ({span}): "
-                + describe_problem(first | {"field": fields[0].partition("].")[2]})
-            )
-    return lines
-
-
-def describe_problem(problem: dict[str, Any]) -> str:
-    allowed = problem.get("allowed")
-    if allowed and not isinstance(allowed, str):
-        allowed = ", ".join(str(item) for item in allowed)
-    suffix = f" (allowed: {allowed})" if allowed else ""
-    return f"{problem.get('field', 'body')}: {problem.get('message', '')}{suffix}"
-
-
-class WaitTimeout(Exception):
-    """The job was not finished in time; `job` is how it was last seen."""
-
-    def __init__(self, job: dict[str, Any], timeout: float) -> None:
-        self.job = job
-        super().__init__(f"job {job.get('job_id')} still {job.get('status')} after {timeout:g} s")
 
 
 class ScoreJobsClient:
@@ -147,44 +59,50 @@ class ScoreJobsClient:
         self.retries = retries
         self._sign = not self.api_key and not is_loopback(self.endpoint)
 
-    # -- the API ---------------------------------------------------------------------------
+    # -- the API: each call a route of the table (rag_eval/app/routes.py), each answer the
+    # -- model the route has for its status (rag_eval/app/answers.py) ---------------------
 
-    def submit(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    def submit(
+        self, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> SubmittedJob | Estimate:
+        """The queued job (202), or with `"dry_run": true` its estimate (200)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         # A POST is only repeated when the Idempotency-Key makes the repeat harmless.
-        return self._call("POST", "/score-jobs", body, headers, retry=bool(idempotency_key))
+        answer = self._call(ROUTE["submitScoreJob"], {}, body, headers, retry=bool(idempotency_key))
+        return cast(SubmittedJob | Estimate, answer)
 
-    def get_job(self, job_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/score-jobs/{job_id}")
+    def get_job(self, job_id: str) -> JobStatus:
+        return cast(JobStatus, self._call(ROUTE["getScoreJob"], {"job_id": job_id}))
 
     def list_jobs(
         self, limit: int | None = None, cursor: str | None = None, status: str | None = None
-    ) -> dict[str, Any]:
+    ) -> JobPage:
         query = {
             name: value
             for name, value in (("limit", limit), ("cursor", cursor), ("status", status))
             if value is not None
         }
-        return self._call("GET", "/score-jobs" + (f"?{urlencode(query)}" if query else ""))
+        return cast(JobPage, self._call(ROUTE["listScoreJobs"], {}, query=query))
 
     def iter_jobs(
         self, limit: int | None = None, status: str | None = None, cursor: str | None = None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[JobStatus]:
         """Every job, newest first, following the cursors page by page."""
         while True:
             page = self.list_jobs(limit, cursor, status)
-            yield from page["jobs"]
-            cursor = page.get("next_cursor")
+            yield from page.jobs
+            cursor = page.next_cursor
             if not cursor:
                 return
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str) -> JobStatus:
         """Stop a queued or running job; the job as it is then (cancelled, or still running
         while its shards in flight finish). ApiError 409 once it has completed or failed."""
         # A repeated cancel answers as the first did, so a lost answer may be asked again.
-        return self._call("POST", f"/score-jobs/{quote(job_id, safe='')}/cancel", retry=True)
+        path = {"job_id": quote(job_id, safe="")}
+        return cast(JobStatus, self._call(ROUTE["cancelScoreJob"], path, retry=True))
 
-    def create_upload(self, filename: str, size_bytes: int | None = None) -> dict[str, Any]:
+    def create_upload(self, filename: str, size_bytes: int | None = None) -> UploadTicket:
         """A presigned POST for one dataset file: upload_id, url, fields, expires_in, max_bytes.
 
         With size_bytes, a file over the service's limit is refused here, before it is sent.
@@ -193,20 +111,21 @@ class ScoreJobsClient:
         if size_bytes is not None:
             body["size_bytes"] = size_bytes
         # An upload nobody sends a file to just expires: asking twice costs nothing.
-        return self._call("POST", "/uploads", body, retry=True)
+        return cast(UploadTicket, self._call(ROUTE["createUpload"], {}, body, retry=True))
 
-    def artifacts(self, job_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/score-jobs/{job_id}/artifacts")
+    def artifacts(self, job_id: str) -> ArtifactLinks:
+        return cast(ArtifactLinks, self._call(ROUTE["getScoreJobArtifacts"], {"job_id": job_id}))
 
-    def metrics(self) -> dict[str, Any]:
-        return self._call("GET", "/metrics")
+    def metrics(self) -> MetricCatalogue:
+        return cast(MetricCatalogue, self._call(ROUTE["listMetrics"], {}))
 
-    def compare(self, job_id: str, baseline: str) -> dict[str, Any]:
+    def compare(self, job_id: str, baseline: str) -> ComparisonReady | ComparisonPending:
         """The comparison of two of the caller's runs; `status` "pending" until the worker
         has written it (ask again), then "ready" with it."""
-        return self._call(
-            "GET", f"/score-jobs/{job_id}/compare?{urlencode({'baseline': baseline})}"
+        answer = self._call(
+            ROUTE["compareScoreJobs"], {"job_id": job_id}, query={"baseline": baseline}
         )
+        return cast(ComparisonReady | ComparisonPending, answer)
 
     # -- built on it -----------------------------------------------------------------------
 
@@ -214,10 +133,10 @@ class ScoreJobsClient:
         """Fetch the run's files through their presigned URLs into directory/<key>."""
         links = self.artifacts(job_id)
         saved = []
-        for file in links["files"].values():
-            target = Path(directory) / file["key"]
+        for file in links.files.values():
+            target = Path(directory) / file.key
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.fetch(file["url"]))
+            target.write_bytes(self.fetch(file.url))
             saved.append(target)
         return saved
 
@@ -228,7 +147,7 @@ class ScoreJobsClient:
         path = Path(path)
         size = path.stat().st_size
         upload = self.create_upload(path.name, size)
-        limit = upload.get("max_bytes")
+        limit = upload.max_bytes
         if limit and size > limit:
             raise ApiError(413, "EntityTooLarge", _too_large(path.name, size, limit))
         attempts = self.retries + 1
@@ -236,8 +155,8 @@ class ScoreJobsClient:
             last = attempt == attempts - 1
             try:
                 status, answer = post_form(
-                    upload["url"],
-                    upload["fields"],
+                    upload.url,
+                    upload.fields,
                     path,
                     timeout=self.timeout,
                     on_progress=on_progress,
@@ -245,12 +164,12 @@ class ScoreJobsClient:
             except (OSError, http.client.HTTPException) as exc:
                 if last or isinstance(exc, ConnectionRefusedError):
                     raise RequestNotSent(
-                        f"cannot upload {path.name} to {urlsplit(upload['url']).netloc}: {exc}"
+                        f"cannot upload {path.name} to {urlsplit(upload.url).netloc}: {exc}"
                     ) from None
                 time.sleep(_backoff(attempt, None))
                 continue
             if 200 <= status < 300:
-                return upload["upload_id"]
+                return upload.upload_id
             if status not in _RETRYABLE_UPLOAD or last:
                 raise _upload_refused(status, answer, path.name, size, upload)
             time.sleep(_backoff(attempt, None))
@@ -258,16 +177,16 @@ class ScoreJobsClient:
 
     def fetch(self, url: str) -> bytes:
         """GET a presigned URL (it carries its own signature: no auth is added)."""
-        return self._send(urllib.request.Request(url, method="GET"), retry=True, api=False)
+        return self._send(urllib.request.Request(url, method="GET"), retry=True, api=False)[1]
 
     def wait(
         self,
         job_id: str,
         timeout: float = 600.0,
-        on_update: Callable[[dict[str, Any]], None] | None = None,
+        on_update: Callable[[JobStatus], None] | None = None,
         poll_interval: float = 0.5,
         max_interval: float = 5.0,
-    ) -> dict[str, Any]:
+    ) -> JobStatus:
         """Poll the job until it ends (completed, failed, cancelled); WaitTimeout after
         `timeout` s."""
         deadline = time.monotonic() + timeout
@@ -276,7 +195,7 @@ class ScoreJobsClient:
             job = self.get_job(job_id)
             if on_update:
                 on_update(job)
-            if job["status"] in FINAL_STATES:
+            if job.status in FINAL_STATES:
                 return job
             if time.monotonic() >= deadline:
                 raise WaitTimeout(job, timeout)
@@ -287,13 +206,17 @@ class ScoreJobsClient:
 
     def _call(
         self,
-        method: str,
-        path: str,
+        route: Route,
+        path: dict[str, str],
         body: Any = None,
         headers: dict[str, str] | None = None,
+        *,
+        query: dict[str, Any] | None = None,
         retry: bool | None = None,
-    ) -> dict[str, Any]:
-        url = self.endpoint + path
+    ) -> BaseModel:
+        """The route's answer, read into the model its status has on the route."""
+        method = route.method
+        url = self.endpoint + route.path.format(**path) + (f"?{urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         all_headers = {"Accept": "application/json", "User-Agent": "rag-eval-client/0.1"}
         if data is not None:
@@ -304,20 +227,26 @@ class ScoreJobsClient:
         elif self._sign:
             all_headers.update(sigv4_headers(method, url, data, all_headers))
         request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
-        answer = self._send(request, retry=method == "GET" if retry is None else retry)
+        status, answer = self._send(request, retry=method == "GET" if retry is None else retry)
+        model = route.model_of(status)
         try:
-            return json.loads(answer) if answer else {}
-        except ValueError:
-            raise not_the_api(url, 200, answer, aws=False) from None
+            if model is None:  # a status the route does not answer with: not the API
+                raise ValueError(status)
+            return model.model_validate(json.loads(answer) if answer else {})
+        except (ValueError, ValidationError):
+            raise not_the_api(url, status, answer, aws=False) from None
 
-    def _send(self, request: urllib.request.Request, retry: bool, api: bool = True) -> bytes:
-        """The answer's body; `api`: the request is the API's (not a presigned URL's)."""
+    def _send(
+        self, request: urllib.request.Request, retry: bool, api: bool = True
+    ) -> tuple[int, bytes]:
+        """The answer's status and body; `api`: the request is the API's (not a presigned
+        URL's)."""
         attempts = self.retries + 1 if retry else 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read()
+                    return response.status, response.read()
             except urllib.error.HTTPError as exc:
                 body = exc.read()
                 if api and body.lstrip().startswith(b"<"):  # XML or HTML: not the API
@@ -342,25 +271,25 @@ def _too_large(filename: str, size: int, limit: int) -> str:
 
 
 def _upload_refused(
-    status: int, answer: bytes, filename: str, size: int, upload: dict[str, Any]
+    status: int, answer: bytes, filename: str, size: int, upload: UploadTicket
 ) -> ApiError:
     """S3's XML refusal as an ApiError a person can act on."""
     error = s3_error(answer)
     code = error.get("Code") or f"http_{status}"
     said = error.get("Message") or answer.decode("utf-8", "replace").strip()[:500]
     if code == "EntityTooLarge":
-        limit = int(error.get("MaxSizeAllowed") or upload.get("max_bytes") or 0)
+        limit = int(error.get("MaxSizeAllowed") or upload.max_bytes or 0)
         message = _too_large(filename, size, limit) if limit else f"{filename} is too large"
     elif code == "EntityTooSmall":
         message = f"{filename} is empty: there is nothing to score"
     elif code == "AccessDenied" and "expired" in said.lower():
         message = (
             f"the upload URL expired before {filename} was sent (it is valid "
-            f"{upload.get('expires_in', '?')} s): run the command again"
+            f"{upload.expires_in} s): run the command again"
         )
     else:
         message = f"S3 refused the upload of {filename}: {said or f'HTTP {status}'}"
-    return ApiError(status, code, message, url=upload["url"])
+    return ApiError(status, code, message, url=upload.url)
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

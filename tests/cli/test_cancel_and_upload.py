@@ -13,8 +13,9 @@ import pytest
 
 from rag_eval.cli.main import main
 from rag_eval.cli.render import UploadProgress, duration, progress_line
+from rag_eval.domain.job import JobStatus
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
-from tests.client.test_client import ScriptedApi, job
+from tests.client.test_client import ScriptedApi, job, submitted
 from tests.support.loopback import FakeS3
 
 UPLOAD_ID = "5f3a9c0e1b2d4f6a8c0e1b2d"
@@ -25,7 +26,9 @@ CONFLICT = "job j1 is completed; only a queued or running job can be cancelled"
 def api() -> Iterator[ScriptedApi]:
     """A scripted API that can score every metric and hands out uploads to a stand-in S3."""
     with ScriptedApi() as running, FakeS3("uploads-bucket") as s3:
-        every = [spec.describe() | {"available": True} for spec in REGISTRY.values()]
+        every = [
+            spec.describe() | {"available": True, "unavailable": None} for spec in REGISTRY.values()
+        ]
         running.script[("GET", "/v1/metrics")] = [(200, {"metrics": every})]
         running.script[("POST", "/v1/uploads")] = [
             (
@@ -39,7 +42,7 @@ def api() -> Iterator[ScriptedApi]:
                 },
             )
         ]
-        running.script[("POST", "/v1/score-jobs")] = [(202, job(status="queued"))]
+        running.script[("POST", "/v1/score-jobs")] = [(202, submitted())]
         running.s3 = s3  # type: ignore[attr-defined]
         yield running
 
@@ -295,14 +298,13 @@ def test_a_column_map_must_name_one_of_our_fields(capsys: pytest.CaptureFixture[
 # --- progress ----------------------------------------------------------------------------------
 
 
-def running(**progress: Any) -> dict[str, Any]:
-    return {"job_id": "j1", "status": "running", "progress": progress}
+def running(status: str = "running", **progress: Any) -> JobStatus:
+    return JobStatus.model_validate(job(status=status, progress=progress))
 
 
 def test_a_queued_dataset_job_not_yet_counted_shows_planning() -> None:
-    queued = {"job_id": "j1", "status": "queued", "progress": {"samples_total": 0}}
-    assert progress_line(queued) == "job j1: queued, planning"
-    assert progress_line(queued | {"status": "failed"}) == "job j1: failed"
+    assert progress_line(running("queued", samples_total=0)) == "job j1: queued, planning"
+    assert progress_line(running("failed", samples_total=0)) == "job j1: failed"
 
 
 def test_progress_shows_shards_means_so_far_skipped_rows_and_the_time_left() -> None:
@@ -343,13 +345,14 @@ def test_one_shard_no_means_yet_and_no_eta_add_nothing() -> None:
 
 def test_a_finished_job_shows_no_eta_nor_running_means() -> None:
     ended = running(
+        "completed",
         samples_total=4,
         samples_done=4,
         metric_calls_total=4,
         metric_calls_done=4,
         running_scores={"chrf_score": 0.5},
         eta_seconds=0,
-    ) | {"status": "completed"}
+    )
     assert progress_line(ended) == "job j1: completed, 4/4 samples, 4/4 metric calls"
 
 

@@ -14,9 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from rag_eval.app.answers import Estimate, Spend, SubmittedJob
 from rag_eval.cli.main import main
-from rag_eval.client import ApiError, ScoreJobsClient, sigv4_headers
+from rag_eval.client import ApiError, RequestNotSent, ScoreJobsClient, sigv4_headers
 from rag_eval.client.endpoint import is_loopback
+from rag_eval.domain.comparison import Comparison, MetricChange
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
 from tests.support.loopback import LoopbackServer
 
@@ -83,12 +85,15 @@ class ScriptedApi(LoopbackServer):
 def api() -> Iterator[ScriptedApi]:
     """The scripted API; GET /metrics answers like a service that can score every metric."""
     with ScriptedApi() as running:
-        every = [spec.describe() | {"available": True} for spec in REGISTRY.values()]
+        every = [
+            spec.describe() | {"available": True, "unavailable": None} for spec in REGISTRY.values()
+        ]
         running.script[("GET", "/v1/metrics")] = [(200, {"metrics": every})]
         yield running
 
 
 def job(job_id: str = "j1", status: str = "completed", **fields: Any) -> dict[str, Any]:
+    """A job as the API answers it (JobStatus; the fields not given are their defaults)."""
     done = 2 if status == "completed" else 1
     return {
         "job_id": job_id,
@@ -106,6 +111,12 @@ def job(job_id: str = "j1", status: str = "completed", **fields: Any) -> dict[st
             "metric_calls_done": done,
         },
     } | fields
+
+
+def submitted(job_id: str = "j1") -> dict[str, Any]:
+    """POST /score-jobs' answer: the queued job, with its links."""
+    links = {"self": f"/v1/score-jobs/{job_id}", "artifacts": f"/v1/score-jobs/{job_id}/artifacts"}
+    return job(job_id, status="queued") | {"links": links}
 
 
 ONE_SAMPLE = ["--question", "Q?", "--answer", "A.", "--ground-truth", "A."]
@@ -182,7 +193,7 @@ def test_a_throttled_read_succeeds_on_retry(api: ScriptedApi) -> None:
         (429, {"message": "Too Many Requests"}, {"Retry-After": "0"}),
         (200, job()),
     ]
-    assert ScoreJobsClient(api.endpoint).get_job("j1")["status"] == "completed"
+    assert ScoreJobsClient(api.endpoint).get_job("j1").status == "completed"
     assert len(api.seen) == 2
 
 
@@ -221,7 +232,7 @@ def test_submit_sends_the_samples_of_a_file_and_the_idempotency_key(
     # GIVEN a CSV of two samples
     samples = tmp_path / "samples.csv"
     samples.write_text("sample_id,question,answer\ns1,Q1?,A1.\ns2,Q2?,A2.\n", encoding="utf-8")
-    api.script[("POST", "/v1/score-jobs")] = [(202, job(status="queued"))]
+    api.script[("POST", "/v1/score-jobs")] = [(202, submitted())]
 
     # WHEN it is submitted with a key
     code = main(
@@ -246,9 +257,12 @@ def test_submit_without_metrics_chooses_as_score_does_when_the_service_has_no_ju
     api: ScriptedApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a service whose GET /metrics says it can score the model-free metrics only
-    listed = [spec.describe() | {"available": spec.model_free} for spec in REGISTRY.values()]
+    listed = [
+        spec.describe() | {"available": spec.model_free, "unavailable": None}
+        for spec in REGISTRY.values()
+    ]
     api.script[("GET", "/v1/metrics")] = [(200, {"metrics": listed})]
-    api.script[("POST", "/v1/score-jobs")] = [(202, job(status="queued"))]
+    api.script[("POST", "/v1/score-jobs")] = [(202, submitted())]
 
     # WHEN a sample is submitted without --metrics
     assert main(["submit", *ONE_SAMPLE, "--endpoint", api.endpoint]) == 0
@@ -404,6 +418,126 @@ def test_artifacts_download_saves_the_run_folder(
         assert (tmp_path / folder / name).read_bytes() == content
     assert f"saved {tmp_path / folder / 'scores.csv'}" in capsys.readouterr().out
     assert all("x-api-key" not in s.headers for s in api.seen)
+
+
+def test_artifacts_json_prints_the_apis_answer_as_it_came(
+    api: ScriptedApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = {
+        "job_id": "j1",
+        "run_id": "r1",
+        "bucket": "bucket",
+        "expires_in": 900,
+        "files": {"summary.md": {"key": "score-async/r1/summary.md", "url": "https://x/y"}},
+    }
+    api.script[("GET", "/v1/score-jobs/j1/artifacts")] = [(200, answer)]
+
+    assert main(["artifacts", "j1", "--json", "--endpoint", api.endpoint]) == 0
+    assert capsys.readouterr().out == json.dumps(answer, indent=2) + "\n"
+
+
+# --- what the client reads ----------------------------------------------------------------------
+
+
+def test_each_answer_is_read_into_the_model_its_status_has_on_the_route(api: ScriptedApi) -> None:
+    estimate = Estimate(
+        samples=1,
+        metrics=["faithfulness"],
+        judge_model="gpt-4o-mini",
+        embedding_model="",
+        total=Spend(judge_calls=4, input_tokens=900, output_tokens=100, cost_usd=0.0002),
+        cached_share=0.0,
+        cache_checked_pairs=1,
+        to_spend=Spend(judge_calls=4, input_tokens=900, output_tokens=100, cost_usd=0.0002),
+        duration_seconds=1,
+        assumptions={"seconds_per_judge_call": 1.5, "tokens": "about 4 characters a token"},
+    ).model_dump(mode="json")
+    api.script[("POST", "/v1/score-jobs")] = [(202, submitted()), (200, estimate)]
+    client = ScoreJobsClient(api.endpoint)
+
+    queued, dry_run = client.submit({"question": "q"}), client.submit({"question": "q"})
+
+    assert isinstance(queued, SubmittedJob) and queued.links.self == "/v1/score-jobs/j1"
+    assert isinstance(dry_run, Estimate) and dry_run.model_dump(mode="json") == estimate
+    assert client.metrics().metrics[0].name == next(iter(REGISTRY))
+
+
+def test_an_answer_not_in_its_routes_shape_is_not_the_apis(api: ScriptedApi) -> None:
+    # GIVEN something at the endpoint that answers JSON, but not a job
+    api.script[("GET", "/v1/score-jobs/j1")] = [(200, {"id": "j1", "state": "done"})]
+
+    # THEN the client says it is not the API, as for an answer that is not JSON
+    with pytest.raises(RequestNotSent, match="did not answer as the rag-eval API"):
+        ScoreJobsClient(api.endpoint).get_job("j1")
+
+
+# --- compare and gate ---------------------------------------------------------------------------
+
+
+def comparison(**fields: Any) -> Comparison:
+    change = MetricChange(
+        metric="chrf_score",
+        pairs=2,
+        baseline=0.8,
+        candidate=0.6,
+        difference=-0.2,
+        low=-0.3,
+        high=-0.1,
+        test="paired t-test",
+        p_value=0.01,
+        adjusted_p=0.01,
+        verdict="regressed",
+    )
+    return Comparison(
+        baseline_job="j0",
+        candidate_job="j1",
+        baseline_run="r0",
+        candidate_run="r1",
+        warnings=[],
+        matched=2,
+        only_in_baseline=0,
+        only_in_candidate=0,
+        unmatched_ids={},
+        metrics=[change],
+        regressions=[],
+    ).model_copy(update=fields)
+
+
+def test_compare_asks_until_ready_then_prints_the_comparison_and_saves_its_files(
+    api: ScriptedApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a comparison the worker writes after the first ask
+    compared = comparison()
+    files = {"md": f"{api.base}/bucket/compare.md", "html": f"{api.base}/bucket/compare.html"}
+    ready = {"status": "ready", **compared.model_dump(mode="json"), "files": files}
+    pending = {"status": "pending", "job_id": "j1", "baseline": "j0"}
+    api.script[("GET", "/v1/score-jobs/j1/compare")] = [(202, pending), (200, ready)]
+    for extension in files:
+        api.script[("GET", f"/bucket/compare.{extension}")] = [(200, extension.encode())]
+
+    # WHEN the two runs are compared
+    code = main(
+        ["compare", "j0", "j1", "--json", "--out", str(tmp_path), "--endpoint", api.endpoint]
+    )
+
+    # THEN the comparison alone is printed (not the answer's status and links), its files saved
+    assert code == 0
+    assert capsys.readouterr().out == compared.model_dump_json(indent=2) + "\n"
+    assert (tmp_path / "score-async" / "r1" / "compare-r0.md").read_bytes() == b"md"
+    assert [s.query for s in api.seen if s.path.endswith("/compare")] == [{"baseline": ["j0"]}] * 2
+
+
+def test_the_gate_reads_the_jobs_intervals(
+    api: ScriptedApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    interval = {"mean": 0.75, "low": 0.7, "high": 0.8, "n": 2}
+    api.script[("GET", "/v1/score-jobs/j1")] = [(200, job(intervals={"chrf_score": interval}))]
+
+    passing = main(["gate", "j1", "--min", "chrf_score=0.5", "--endpoint", api.endpoint])
+    failing = main(["gate", "j1", "--min", "chrf_score=0.9", "--endpoint", api.endpoint])
+
+    assert (passing, failing) == (0, 1)
+    assert capsys.readouterr().out.startswith("gate: PASS")
 
 
 def test_judge_settings_in_the_clients_shell_are_said_not_to_reach_the_service(

@@ -289,7 +289,7 @@ def test_cancel_answers_the_job_and_is_asked_again_when_throttled(api: ScriptedA
         (202, job(status="cancelled", partial=True)),
     ]
     cancelled = ScoreJobsClient(api.endpoint).cancel("j1")
-    assert (cancelled["status"], cancelled["partial"]) == ("cancelled", True)
+    assert (cancelled.status, cancelled.partial) == ("cancelled", True)
     assert [(s.method, s.path, s.body) for s in api.seen] == [
         ("POST", "/v1/score-jobs/j1/cancel", None)
     ] * 2

@@ -36,7 +36,7 @@ def runs(tmp_path_factory) -> Iterator[tuple[LocalStack, str, str, str, str]]:
     with ScriptedJudge() as judge, judged_stack(judge) as stack:
         client = ScoreJobsClient(stack.endpoint)
         jobs = [
-            client.submit({"samples": samples, "metrics": METRICS})["job_id"]
+            client.submit({"samples": samples, "metrics": METRICS}).job_id
             for samples in (
                 SAMPLES,
                 [s | {"contexts": WRONG} for s in SAMPLES],
@@ -45,7 +45,7 @@ def runs(tmp_path_factory) -> Iterator[tuple[LocalStack, str, str, str, str]]:
             )
         ]
         for job in jobs:
-            assert client.wait(job, timeout=120)["status"] == "completed"
+            assert client.wait(job, timeout=120).status == "completed"
         yield stack, *jobs
 
 

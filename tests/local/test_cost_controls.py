@@ -49,19 +49,19 @@ def test_the_cache_serves_a_second_job_whose_shards_other_workers_score(
 
     # GIVEN a job of two shards, scored by the two workers side by side
     judge.reset_stats()
-    first = client.wait(client.submit({"samples": samples, "metrics": METRICS})["job_id"], 120)
+    first = client.wait(client.submit({"samples": samples, "metrics": METRICS}).job_id, 120)
     asked = judge.total_calls
 
     # WHEN a second job scores the same samples (its shards again spread over the workers)
     judge.reset_stats()
-    second = client.wait(client.submit({"samples": samples, "metrics": METRICS})["job_id"], 120)
+    second = client.wait(client.submit({"samples": samples, "metrics": METRICS}).job_id, 120)
 
     # THEN the judge is asked nothing: every request was answered from the shared cache
-    assert first["status"] == second["status"] == "completed"
-    assert first["progress"]["shards_total"] == second["progress"]["shards_total"] == 2
+    assert first.status == second.status == "completed"
+    assert first.progress.shards_total == second.progress.shards_total == 2
     assert asked > 0 and judge.total_calls == 0
-    assert second["scores"] == first["scores"]
-    assert second["cache"]["hits"] == first["cache"]["misses"] and second["cache"]["misses"] == 0
+    assert second.scores == first.scores
+    assert second.cache.hits == first.cache.misses and second.cache.misses == 0
 
 
 def test_a_judge_call_budget_holds_while_shards_score_in_parallel(
@@ -73,13 +73,13 @@ def test_a_judge_call_budget_holds_while_shards_score_in_parallel(
     # GIVEN a budget of 12 judge calls (the job wants about 50), and nothing cached
     judge.reset_stats()
     body = {"samples": samples, "metrics": METRICS, "max_judge_calls": 12, "cache": "off"}
-    done = client.wait(client.submit(body)["job_id"], 120)
+    done = client.wait(client.submit(body).job_id, 120)
 
     # THEN the two workers together never passed it; the job ended with what it scored
-    assert done["status"] == "completed"
+    assert done.status == "completed"
     assert judge.total_calls <= 12
-    assert done["budget"]["exhausted"] is True and done["budget"]["judge_calls"] <= 12
-    refused = sum(f.get("budget_exhausted", 0) for f in done["metric_failures"].values())
+    assert done.budget.exhausted is True and done.budget.judge_calls <= 12
+    refused = sum(f.get("budget_exhausted", 0) for f in done.metric_failures.values())
     assert refused > 0
 
 
@@ -87,7 +87,7 @@ def test_submit_dry_run_prints_an_estimate_and_creates_no_job(
     stack: LocalStack, judge: ScriptedJudge, tmp_path: Path
 ) -> None:
     client = ScoreJobsClient(stack.endpoint)
-    before = len(client.list_jobs(limit=100)["jobs"])
+    before = len(client.list_jobs(limit=100).jobs)
     samples = tmp_path / "samples.jsonl"
     samples.write_text(SAMPLES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
     judge.reset_stats()
@@ -105,5 +105,5 @@ def test_submit_dry_run_prints_an_estimate_and_creates_no_job(
     assert "dry run: 6 samples x 4 metrics; nothing was created" in finished.stdout
     assert re.search(r"judge calls: [\d,]+ to make", finished.stdout)
     assert "cost: $" in finished.stdout and "duration: about" in finished.stdout
-    assert len(client.list_jobs(limit=100)["jobs"]) == before
+    assert len(client.list_jobs(limit=100).jobs) == before
     assert judge.total_calls == 0

@@ -63,16 +63,16 @@ def test_an_uploaded_dataset_is_planned_sharded_and_scored_by_parallel_workers(
         job = client.submit(
             {"dataset": {"upload_id": upload_id}, "metrics": ["exact_match", "chrf_score"]}
         )
-        assert job["status"] == "queued" and job["sample_count"] == 0  # not read yet
-        done = client.wait(job["job_id"], timeout=120)
+        assert job.status == "queued" and job.sample_count == 0  # not read yet
+        done = client.wait(job.job_id, timeout=120)
 
         # THEN it is scored in shards of 25, every sample once, into one run folder
         assert seen[-1] == dataset.stat().st_size
-        assert done["status"] == "completed", done.get("error")
-        assert done["sample_count"] == 230
-        assert (done["progress"]["shards_done"], done["progress"]["shards_total"]) == (10, 10)
-        assert done["scores"]["exact_match"] == pytest.approx(173 / 230, abs=1e-4)
-        files = client.download_artifacts(job["job_id"], tmp_path / "runs")
+        assert done.status == "completed", done.error
+        assert done.sample_count == 230
+        assert (done.progress.shards_done, done.progress.shards_total) == (10, 10)
+        assert done.scores["exact_match"] == pytest.approx(173 / 230, abs=1e-4)
+        files = client.download_artifacts(job.job_id, tmp_path / "runs")
         scores = next(path for path in files if path.name == "scores.csv")
         assert len(scores.read_text(encoding="utf-8").splitlines()) == 231
         s3 = stack.client("s3")
@@ -98,14 +98,12 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_api_and_by_s3(
         # A client that does not declare it: the POST policy caps the size (S3 enforces it;
         # moto does not), and a submission of a file over the limit is refused naming it
         upload = client.create_upload("big.csv")
-        policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
+        policy = json.loads(base64.b64decode(upload.fields["policy"]))
         assert ["content-length-range", 1, 2000] in policy["conditions"]
-        status, _ = post_form(upload["url"], upload["fields"], dataset, timeout=10)
+        status, _ = post_form(upload.url, upload.fields, dataset, timeout=10)
         assert status == 204  # moto took it
         with pytest.raises(ApiError) as over:
-            client.submit(
-                {"dataset": {"upload_id": upload["upload_id"]}, "metrics": ["exact_match"]}
-            )
+            client.submit({"dataset": {"upload_id": upload.upload_id}, "metrics": ["exact_match"]})
         assert over.value.status == 413 and "at most 2000" in str(over.value)
 
 
@@ -132,32 +130,32 @@ def test_a_cancelled_job_stops_calling_the_judge_and_keeps_a_partial_run_folder(
 
         # WHEN it is cancelled once some shards are in
         deadline = time.monotonic() + 60
-        while client.get_job(job["job_id"])["progress"]["shards_done"] < 2:
+        while client.get_job(job.job_id).progress.shards_done < 2:
             assert time.monotonic() < deadline, "no shard was counted"
             time.sleep(0.1)
-        cancelled = client.cancel(job["job_id"])
-        assert cancelled["status"] == "cancelled"
-        assert client.cancel(job["job_id"])["status"] == "cancelled"  # idempotent
+        cancelled = client.cancel(job.job_id)
+        assert cancelled.status == "cancelled"
+        assert client.cancel(job.job_id).status == "cancelled"  # idempotent
 
         # THEN the calls stop once the shard in flight ends, and the scored part is kept
-        while client.get_job(job["job_id"]).get("run_id") is None:
+        while client.get_job(job.job_id).run_id is None:
             assert time.monotonic() < deadline, "the cancelled job's results were not written"
             time.sleep(0.2)
         calls = judge.stats().chat_calls
         time.sleep(1.0)
         assert judge.stats().chat_calls == calls
-        done = client.get_job(job["job_id"])
-        assert done["status"] == "cancelled" and done["partial"] is True
+        done = client.get_job(job.job_id)
+        assert done.status == "cancelled" and done.partial is True
         # AND its counts add up: samples scored before the cancel, and those it left
-        unscored = done["metric_failures"]["faithfulness"].get("cancelled", 0)
-        progress = done["progress"]
-        assert 8 <= progress["samples_done"] == 40 - unscored < 40
-        assert progress["samples_cancelled"] == unscored
-        assert set(client.artifacts(job["job_id"])["files"]) >= {"scores.csv", "summary.md"}
+        unscored = done.metric_failures["faithfulness"].get("cancelled", 0)
+        progress = done.progress
+        assert 8 <= progress.samples_done == 40 - unscored < 40
+        assert progress.samples_cancelled == unscored
+        assert set(client.artifacts(job.job_id).files) >= {"scores.csv", "summary.md"}
         with pytest.raises(ApiError) as finished:
             done_job = client.submit({"samples": rows[:1], "metrics": ["faithfulness"]})
-            client.wait(done_job["job_id"], timeout=60)
-            client.cancel(done_job["job_id"])
+            client.wait(done_job.job_id, timeout=60)
+            client.cancel(done_job.job_id)
         assert finished.value.status == 409
 
 
@@ -223,8 +221,8 @@ def test_a_worker_process_killed_mid_shard_is_replaced_and_the_job_completes(
             os.kill(pid, signal.SIGKILL)
 
         # THEN a new environment takes the shard over and the job completes, every sample scored
-        done = client.wait(job["job_id"], timeout=180)
-        assert done["status"] == "completed", done.get("error")
-        assert done["progress"]["samples_done"] == 12
-        assert done["metric_failures"] == {}
+        done = client.wait(job.job_id, timeout=180)
+        assert done.status == "completed", done.error
+        assert done.progress.samples_done == 12
+        assert done.metric_failures == {}
         assert not set(killed) & set(stack.functions["WorkerFunction"].environment_pids())

@@ -125,8 +125,8 @@ def test_the_console_shows_short_lines_and_the_log_file_it_names_the_json(
     # WHEN a job is submitted and scored
     client = ScoreJobsClient(endpoint_of(console))
     job = client.submit({"samples": SAMPLES, "metrics": ["chrf_score"]})
-    done = client.wait(job["job_id"], timeout=120)
-    assert done["status"] == "completed"
+    done = client.wait(job.job_id, timeout=120)
+    assert done.status == "completed"
 
     # THEN the console says what was asked and what the worker did, in lines of its own
     console.wait_for(r"INFO rag_eval\.local\.poller: WorkerFunction: batch of 1 record")
@@ -135,8 +135,8 @@ def test_the_console_shows_short_lines_and_the_log_file_it_names_the_json(
     # AND the handlers' JSON logs and EMF metrics are in the file the banner names
     logged = json_lines(log_file_of(console).read_text(encoding="utf-8").splitlines())
     messages = {(d.get("message"), d.get("job_id")) for d in logged}
-    assert ("job queued", job["job_id"]) in messages
-    assert ("job completed", job["job_id"]) in messages
+    assert ("job queued", job.job_id) in messages
+    assert ("job completed", job.job_id) in messages
     assert any("JobsSubmitted" in d and "_aws" in d for d in logged)  # the API's EMF
     assert any("SamplesScored" in d and "_aws" in d for d in logged)  # the worker's EMF
 
@@ -150,18 +150,18 @@ def test_a_budget_limited_job_leaves_the_narrative_out_without_a_warning(
 
     # WHEN it is scored
     job = client.submit(body)
-    done = client.wait(job["job_id"], timeout=180)
+    done = client.wait(job.job_id, timeout=180)
 
     # THEN it completes with what the budget allowed; the console has no warning about it,
     # neither of the narrative nor of the pairs left unscored (the job's summary has those)
-    assert done["status"] == "completed" and done["budget"]["exhausted"], done
-    console.wait_for(rf"GET /v1/score-jobs/{job['job_id']} 200")
+    assert done.status == "completed" and done.budget.exhausted, done
+    console.wait_for(rf"GET /v1/score-jobs/{job.job_id} 200")
     # (the module's stack is shared: another test's job may have warned on this console)
-    ours = [line for line in console.lines if job["job_id"] in line]
+    ours = [line for line in console.lines if job.job_id in line]
     assert [line for line in ours if "WARNING" in line or "advice narrative" in line] == []
     assert json_lines(console.lines) == []
     # AND the advice says plainly why it has no narrative, and that it is otherwise complete
-    advice = client.fetch(client.artifacts(job["job_id"])["files"]["optimization_advice.md"]["url"])
+    advice = client.fetch(client.artifacts(job.job_id).files["optimization_advice.md"].url)
     assert (
         "The judge's narrative was left out: the job's judge budget was spent before it; "
         "the rule-based advice below is complete."
@@ -176,7 +176,7 @@ def test_a_handlers_warning_is_one_readable_line(console: Console, judge: Script
     # WHEN a job of an LLM metric is scored
     job = client.submit({"samples": SAMPLES[:1], "metrics": ["faithfulness"]})
     try:
-        assert client.wait(job["job_id"], timeout=180)["status"] == "completed"
+        assert client.wait(job.job_id, timeout=180).status == "completed"
     finally:
         judge.clear_failures()  # the judge is the module's: the next test's job is not garbled
 
@@ -185,7 +185,7 @@ def test_a_handlers_warning_is_one_readable_line(console: Console, judge: Script
     line = console.wait_for(r"^.*WARNING rag_eval\.advice\.narrative: .*$").group(0)
     assert re.fullmatch(
         r"\S+ \S+ WARNING rag_eval\.advice\.narrative: advice narrative failed \(.+\); the "
-        rf"advice has its rule-based findings only \(job {job['job_id']}\)",
+        rf"advice has its rule-based findings only \(job {job.job_id}\)",
         line,
     ), line
     assert json_lines(console.lines) == []
@@ -200,7 +200,7 @@ def test_verbose_shows_the_json_on_the_console_too(tmp_path: Path) -> None:
 
         # WHEN a job is scored
         job = client.submit({"samples": SAMPLES[:1], "metrics": ["chrf_score"]})
-        assert client.wait(job["job_id"], timeout=120)["status"] == "completed"
+        assert client.wait(job.job_id, timeout=120).status == "completed"
         console.wait_for(r"WorkerFunction: batch of 1 record")
     finally:
         console.stop()

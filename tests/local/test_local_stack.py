@@ -26,7 +26,7 @@ import pytest
 
 from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
 from rag_eval.client import ApiError, ScoreJobsClient
-from rag_eval.domain.job import new_job
+from rag_eval.domain.job import JobStatus, new_job
 from rag_eval.domain.request import parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.local.stack import LocalStack
@@ -147,47 +147,47 @@ def client(stack: LocalStack) -> ScoreJobsClient:
 
 
 @pytest.fixture(scope="class")
-def one_sample_job(client: ScoreJobsClient) -> dict:
+def one_sample_job(client: ScoreJobsClient) -> JobStatus:
     """GIVEN one sample submitted with LLM and model-free metrics, scored to the end."""
     submitted = client.submit(SAMPLES[0] | {"metrics": LLM_AND_MODEL_FREE})
-    assert submitted["status"] == "queued"
-    return client.wait(submitted["job_id"], timeout=90, poll_interval=0.2)
+    assert submitted.status == "queued"
+    return client.wait(submitted.job_id, timeout=90, poll_interval=0.2)
 
 
 @pytest.fixture(scope="class")
-def batch_job(client: ScoreJobsClient) -> dict:
+def batch_job(client: ScoreJobsClient) -> JobStatus:
     """GIVEN the bundled English and Chinese samples submitted as one job, scored."""
     submitted = client.submit({"samples": SAMPLES, "metrics": LLM_AND_MODEL_FREE})
-    return client.wait(submitted["job_id"], timeout=90, poll_interval=0.2)
+    return client.wait(submitted.job_id, timeout=90, poll_interval=0.2)
 
 
 class TestLocalApi:
-    def test_one_sample_is_scored_by_the_worker_with_the_judge(self, one_sample_job: dict) -> None:
-        assert one_sample_job["status"] == "completed", one_sample_job["error"]
-        assert set(one_sample_job["scores"]) == set(LLM_AND_MODEL_FREE)
-        assert all(value is not None for value in one_sample_job["scores"].values())
-        assert one_sample_job["token_usage"]["requests"] > 0  # the judge was really asked
-        assert one_sample_job["progress"]["samples_done"] == 1
+    def test_one_sample_is_scored_by_the_worker_with_the_judge(
+        self, one_sample_job: JobStatus
+    ) -> None:
+        assert one_sample_job.status == "completed", one_sample_job.error
+        assert set(one_sample_job.scores) == set(LLM_AND_MODEL_FREE)
+        assert all(value is not None for value in one_sample_job.scores.values())
+        assert one_sample_job.token_usage.requests > 0  # the judge was really asked
+        assert one_sample_job.progress.samples_done == 1
 
     def test_a_batch_is_scored_sample_by_sample(
-        self, client: ScoreJobsClient, batch_job: dict
+        self, client: ScoreJobsClient, batch_job: JobStatus
     ) -> None:
-        assert batch_job["status"] == "completed", batch_job["error"]
-        assert batch_job["sample_count"] == len(SAMPLES)
-        progress = batch_job["progress"]
-        assert progress["samples_done"] == progress["samples_total"] == len(SAMPLES)
-        assert progress["metric_calls_done"] == progress["metric_calls_total"]
+        assert batch_job.status == "completed", batch_job.error
+        assert batch_job.sample_count == len(SAMPLES)
+        progress = batch_job.progress
+        assert progress.samples_done == progress.samples_total == len(SAMPLES)
+        assert progress.metric_calls_done == progress.metric_calls_total
 
-        links = client.artifacts(batch_job["job_id"])
+        links = client.artifacts(batch_job.job_id)
         rows = list(
-            csv.DictReader(
-                io.StringIO(client.fetch(links["files"]["scores.csv"]["url"]).decode("utf-8"))
-            )
+            csv.DictReader(io.StringIO(client.fetch(links.files["scores.csv"].url).decode("utf-8")))
         )
         assert [row["sample_id"] for row in rows] == [s["sample_id"] for s in SAMPLES]
 
     def test_open_downloads_the_report_and_hands_it_to_the_browser(
-        self, stack: LocalStack, one_sample_job: dict, tmp_path: Path
+        self, stack: LocalStack, one_sample_job: JobStatus, tmp_path: Path
     ) -> None:
         # GIVEN a "browser" that notes what it was asked to open
         opened = tmp_path / "opened"
@@ -198,7 +198,7 @@ class TestLocalApi:
 
         # WHEN the job's report is opened
         done = subprocess.run(
-            [str(VENV_BIN / "rag-eval"), "open", one_sample_job["job_id"], "--out", str(tmp_path)],
+            [str(VENV_BIN / "rag-eval"), "open", one_sample_job.job_id, "--out", str(tmp_path)],
             env=environment,
             capture_output=True,
             text=True,
@@ -207,35 +207,33 @@ class TestLocalApi:
 
         # THEN report.html is downloaded into the run folder and given to the browser
         assert done.returncode == 0, done.stderr
-        report = tmp_path / "score-async" / one_sample_job["run_id"] / "report.html"
+        report = tmp_path / "score-async" / one_sample_job.run_id / "report.html"
         assert f"report: {report}" in done.stdout
         assert report.read_text(encoding="utf-8").startswith("<!doctype html>")
         assert opened.read_text().strip() == report.resolve().as_uri()
 
     def test_every_artifact_is_served_by_moto_through_its_presigned_url(
-        self, stack: LocalStack, one_sample_job: dict
+        self, stack: LocalStack, one_sample_job: JobStatus
     ) -> None:
         # WHEN the run's artifact links are asked for
         status, links = http(
-            "GET", f"{stack.endpoint}/score-jobs/{one_sample_job['job_id']}/artifacts"
+            "GET", f"{stack.endpoint}/score-jobs/{one_sample_job.job_id}/artifacts"
         )
 
         # THEN each is a path-style URL of the moto endpoint that answers over plain HTTP
         assert status == 200
-        assert links["run_id"] == one_sample_job["run_id"]
-        assert {
-            key.rsplit("/", 1)[1] for key in one_sample_job["artifact_keys"].values()
-        } == RUN_FILES
+        assert links["run_id"] == one_sample_job.run_id
+        assert {key.rsplit("/", 1)[1] for key in one_sample_job.artifact_keys.values()} == RUN_FILES
         for file in links["files"].values():
             assert file["url"].startswith(f"{stack.moto_url}/{stack.bucket}/score-async/")
             with urllib.request.urlopen(file["url"], timeout=10) as response:
                 content = response.read()
             assert content, file["key"]
             if file["key"].endswith("metadata.json"):
-                assert json.loads(content)["job_id"] == one_sample_job["job_id"]
+                assert json.loads(content)["job_id"] == one_sample_job.job_id
 
     def test_the_aws_cli_lists_the_run_folder(
-        self, stack: LocalStack, one_sample_job: dict
+        self, stack: LocalStack, one_sample_job: JobStatus
     ) -> None:
         # WHEN the bucket is listed with the command `rag-eval local start` prints
         environment = without_judge_settings(dict(os.environ)) | {
@@ -262,7 +260,7 @@ class TestLocalApi:
 
         # THEN every file of the run folder is there
         for name in RUN_FILES:
-            assert f"score-async/{one_sample_job['run_id']}/{name}" in listing
+            assert f"score-async/{one_sample_job.run_id}/{name}" in listing
 
     def test_the_list_pages_newest_first_and_filters_by_status(
         self, client: ScoreJobsClient
@@ -270,7 +268,7 @@ class TestLocalApi:
         # GIVEN two jobs submitted one after the other (whatever other tests submitted before)
         older, newer = (
             client.wait(
-                client.submit(SAMPLES[0] | {"metrics": ["chrf_score"]})["job_id"],
+                client.submit(SAMPLES[0] | {"metrics": ["chrf_score"]}).job_id,
                 timeout=90,
                 poll_interval=0.2,
             )
@@ -279,22 +277,22 @@ class TestLocalApi:
 
         # WHEN the list is read one job per page
         first = client.list_jobs(limit=1)
-        second = client.list_jobs(limit=1, cursor=first["next_cursor"])
+        second = client.list_jobs(limit=1, cursor=first.next_cursor)
 
         # THEN the pages follow each other, newest first
-        assert [job["job_id"] for job in first["jobs"] + second["jobs"]] == [
-            newer["job_id"],
-            older["job_id"],
+        assert [job.job_id for job in first.jobs + second.jobs] == [
+            newer.job_id,
+            older.job_id,
         ]
-        everything = [job["job_id"] for job in client.iter_jobs(limit=1)]
-        assert everything[:2] == [newer["job_id"], older["job_id"]]
+        everything = [job.job_id for job in client.iter_jobs(limit=1)]
+        assert everything[:2] == [newer.job_id, older.job_id]
         assert len(everything) == len(set(everything))
 
         # AND the status filter keeps only that status
-        completed = client.list_jobs(status="completed")["jobs"]
-        assert {job["status"] for job in completed} == {"completed"}
-        assert {older["job_id"], newer["job_id"]} <= {j["job_id"] for j in completed}
-        assert client.list_jobs(status="failed")["jobs"] == []
+        completed = client.list_jobs(status="completed").jobs
+        assert {job.status for job in completed} == {"completed"}
+        assert {older.job_id, newer.job_id} <= {j.job_id for j in completed}
+        assert client.list_jobs(status="failed").jobs == []
 
     def test_an_unknown_job_is_a_404_json_error(self, stack: LocalStack) -> None:
         status, body = http("GET", f"{stack.endpoint}/score-jobs/no-such-job")
@@ -331,11 +329,11 @@ class TestLocalApi:
         body = SAMPLES[1] | {"metrics": ["chrf_score"]}
         first = client.submit(body, idempotency_key="nightly-2026-11-29")
         again = client.submit(body, idempotency_key="nightly-2026-11-29")
-        assert again["job_id"] == first["job_id"]
+        assert again.job_id == first.job_id
         with pytest.raises(ApiError) as raised:
             client.submit(SAMPLES[2] | {"metrics": ["chrf_score"]}, "nightly-2026-11-29")
         assert raised.value.status == 409
-        client.wait(first["job_id"], timeout=60, poll_interval=0.2)
+        client.wait(first.job_id, timeout=60, poll_interval=0.2)
 
     def test_the_swagger_ui_and_schema_are_served(self, stack: LocalStack) -> None:
         with urllib.request.urlopen(f"{stack.endpoint}/docs", timeout=10) as response:
@@ -346,7 +344,7 @@ class TestLocalApi:
         assert "/score-jobs/{job_id}" in schema["paths"]
 
     def test_invoke_runs_one_handler_on_an_event_against_the_running_stack(
-        self, stack: LocalStack, one_sample_job: dict
+        self, stack: LocalStack, one_sample_job: JobStatus
     ) -> None:
         # WHEN the list function is invoked with the sample event, as `sam local invoke -e`
         result = subprocess.run(
@@ -370,7 +368,7 @@ class TestLocalApi:
         response = json.loads(result.stdout)
         assert response["statusCode"] == 200
         listed = [job["job_id"] for job in json.loads(response["body"])["jobs"]]
-        assert one_sample_job["job_id"] in listed
+        assert one_sample_job.job_id in listed
 
 
 # --- the commands ------------------------------------------------------------------------------
@@ -464,14 +462,14 @@ def test_two_callers_over_http_see_only_their_own_jobs(clean_judge_env: None) ->
         job = alice.submit(
             {"question": "q", "answer": "a", "ground_truth": "a", "metrics": ["exact_match"]}
         )
-        done = alice.wait(job["job_id"], timeout=60)
+        done = alice.wait(job.job_id, timeout=60)
 
-        assert done["status"] == "completed"
-        assert [j["job_id"] for j in alice.list_jobs()["jobs"]] == [job["job_id"]]
-        assert bob.list_jobs()["jobs"] == []
+        assert done.status == "completed"
+        assert [j.job_id for j in alice.list_jobs().jobs] == [job.job_id]
+        assert bob.list_jobs().jobs == []
         for call in (bob.get_job, bob.artifacts, bob.cancel):
             with pytest.raises(ApiError) as hidden:
-                call(job["job_id"])
+                call(job.job_id)
             assert hidden.value.status == 404
         # Without a key, the local developer is a third caller
-        assert ScoreJobsClient(stack.endpoint).list_jobs()["jobs"] == []
+        assert ScoreJobsClient(stack.endpoint).list_jobs().jobs == []

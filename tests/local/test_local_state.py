@@ -56,10 +56,10 @@ def test_a_stop_and_a_restart_on_the_same_ports_keep_jobs_and_run_folders(
     # GIVEN a stack keeping its state in a folder, with a completed job and a queued one
     with LocalStack(port=0, state_dir=tmp_path) as stack:
         client = ScoreJobsClient(stack.endpoint)
-        done = client.wait(client.submit(SAMPLE | {"metrics": MODEL_FREE})["job_id"], timeout=60)
+        done = client.wait(client.submit(SAMPLE | {"metrics": MODEL_FREE}).job_id, timeout=60)
         ports = (stack.endpoint, stack.moto_url)
-        before = {job["job_id"]: job for job in client.iter_jobs()}
-        files = run_folder(stack, done["run_id"])
+        before = {job.job_id: job for job in client.iter_jobs()}
+        files = run_folder(stack, done.run_id)
         bucket, table = stack.bucket, stack.table
         assert not stack.restored
 
@@ -72,19 +72,19 @@ def test_a_stop_and_a_restart_on_the_same_ports_keep_jobs_and_run_folders(
         assert stack.restored
         assert (stack.endpoint, stack.moto_url) == ports
         assert (stack.bucket, stack.table) == (bucket, table)
-        assert {job["job_id"]: job for job in client.iter_jobs()} == before
-        assert run_folder(stack, done["run_id"]) == files
-        assert client.artifacts(done["job_id"])["run_id"] == done["run_id"]
+        assert {job.job_id: job for job in client.iter_jobs()} == before
+        assert run_folder(stack, done.run_id) == files
+        assert client.artifacts(done.job_id).run_id == done.run_id
         # AND it goes on working: a new job is scored and listed beside the old one
-        again = client.wait(client.submit(SAMPLE | {"metrics": MODEL_FREE})["job_id"], timeout=60)
-        assert again["status"] == "completed"
+        again = client.wait(client.submit(SAMPLE | {"metrics": MODEL_FREE}).job_id, timeout=60)
+        assert again.status == "completed"
         assert len(list(client.iter_jobs())) == 2
 
 
 def test_fresh_starts_empty(no_judge: None, tmp_path: Path) -> None:
     with LocalStack(port=0, state_dir=tmp_path) as stack:
         client = ScoreJobsClient(stack.endpoint)
-        client.wait(client.submit(SAMPLE | {"metrics": MODEL_FREE})["job_id"], timeout=60)
+        client.wait(client.submit(SAMPLE | {"metrics": MODEL_FREE}).job_id, timeout=60)
 
     # WHEN `rag-eval local start --fresh` starts on the same folder
     process, banner = start_cli(tmp_path, "--fresh")
@@ -116,17 +116,15 @@ def test_a_job_running_when_the_stack_is_killed_finishes_after_the_restart(
         process, banner = start_cli(tmp_path, env=judge_env)
         endpoint = re.search(r"RAG_EVAL_ENDPOINT=(\S+)", banner).group(1)
         client = ScoreJobsClient(endpoint)
-        job_id = client.submit({"samples": rows, "metrics": ["faithfulness", "exact_match"]})[
-            "job_id"
-        ]
+        job_id = client.submit({"samples": rows, "metrics": ["faithfulness", "exact_match"]}).job_id
         deadline = time.monotonic() + 120
-        while client.get_job(job_id)["progress"]["shards_done"] < 1:
+        while client.get_job(job_id).progress.shards_done < 1:
             assert time.monotonic() < deadline, "no shard was ever counted"
             time.sleep(0.05)
         judge.latency_s = 20  # the other shards now wait on the judge
         time.sleep(2)  # the state is saved about once a second
         running = client.get_job(job_id)
-        assert running["status"] == "running" and running["progress"]["shards_done"] < 3
+        assert running.status == "running" and running.progress.shards_done < 3
 
         # WHEN the whole stack is killed outright, worker processes too
         os.killpg(process.pid, signal.SIGKILL)
@@ -142,14 +140,14 @@ def test_a_job_running_when_the_stack_is_killed_finishes_after_the_restart(
 
             # THEN the job goes on and completes, each sample once in its run folder
             done = ScoreJobsClient(endpoint).wait(job_id, timeout=180, poll_interval=0.2)
-            assert done["status"] == "completed", done.get("error")
-            assert done["progress"]["samples_done"] == 12
-            assert done["metric_failures"] == {}
-            scores = scores_csv(moto_url_of(banner), banner, done["run_id"])
+            assert done.status == "completed", done.error
+            assert done.progress.samples_done == 12
+            assert done.metric_failures == {}
+            scores = scores_csv(moto_url_of(banner), banner, done.run_id)
             assert sorted(row["sample_id"] for row in scores) == [r["sample_id"] for r in rows]
             # AND only the shards not counted before the kill were scored again
             asked_again = judge.stats().calls_by_title.get(STATEMENTS, 0) - samples_asked
-            assert 4 * (3 - running["progress"]["shards_done"]) == asked_again
+            assert 4 * (3 - running.progress.shards_done) == asked_again
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=60) == 0

@@ -316,10 +316,10 @@ def test_the_local_stack_scores_a_job_with_its_worker_in_processes_of_its_own(
         client = ScoreJobsClient(stack.endpoint)
 
         submitted = client.submit(sample | {"metrics": ["exact_match"]})
-        job = client.wait(submitted["job_id"], timeout=120, poll_interval=0.2)
+        job = client.wait(submitted.job_id, timeout=120, poll_interval=0.2)
 
-        assert job["status"] == "completed", job.get("error")
-        assert set(job["scores"]) == {"exact_match"}
+        assert job.status == "completed", job.error
+        assert set(job.scores) == {"exact_match"}
         pids = [pid for worker in workers for pid in worker.environment_pids()]
         assert pids
         assert os.getpid() not in pids
