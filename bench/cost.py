@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.common import JudgeProcess, table
 from bench.estimate import varied_samples
 from bench.large_jobs import _stack
-from rag_eval.domain.request import parse_request
+from rag_eval.domain.request import parse_inline_request
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.factory import default_gate
 from rag_eval.scoring.scorer import Scorer
@@ -57,23 +57,24 @@ def rescore(rows: int, workers: int, latency: float) -> None:
             client = ScoreJobsClient(stack.endpoint)
             for label, path in files.items():
                 body = {"dataset": {"upload_id": client.upload_file(path)}, "metrics": METRICS}
-                estimate = client.submit(body | {"dry_run": True})
+                estimate = client.estimate(body)
                 calls_before = judge.stats()["total_calls"]
                 started = time.monotonic()
                 job = client.submit(body)
-                done = client.wait(job["job_id"], timeout=7200, max_interval=1.0)
+                done = client.wait(job.job_id, timeout=7200, max_interval=1.0)
                 seconds = time.monotonic() - started
-                assert done["status"] == "completed", done.get("error")
-                usage, cache = done["token_usage"], done["cache"]
+                assert done.status == "completed", done.error
+                usage, cache, cost = done.token_usage, done.cache, done.cost
+                assert cache is not None and cost is not None  # a completed job has both
                 rows_out.append(
                     [
                         label,
                         judge.stats()["total_calls"] - calls_before,
-                        f"{estimate['to_spend']['judge_calls']} ({estimate['cached_share']:.0%})",
-                        usage["input_tokens"] + usage["output_tokens"],
-                        f"${done['cost']['total_usd']:.4f}",
-                        f"{cache['hits']} / {cache['misses']}",
-                        f"${done['cost']['saved_usd']:.4f}",
+                        f"{estimate.to_spend.judge_calls} ({estimate.cached_share:.0%})",
+                        usage.input_tokens + usage.output_tokens,
+                        f"${cost.total_usd:.4f}",
+                        f"{cache.hits} / {cache.misses}",
+                        f"${cost.saved_usd:.4f}",
                         round(seconds, 1),
                     ]
                 )
@@ -96,7 +97,7 @@ def rescore(rows: int, workers: int, latency: float) -> None:
 
 
 def storm(samples: int, cap: int, concurrency: int, latency: float) -> None:
-    request = parse_request(
+    request = parse_inline_request(
         {"samples": varied_samples(samples, seed=4), "metrics": ["faithfulness", "context_recall"]}
     )
     rows = []

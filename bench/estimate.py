@@ -20,7 +20,7 @@ import numpy as np
 from bench.common import SAMPLES_FILE, table
 from rag_eval.app.estimate import estimate_samples
 from rag_eval.domain.estimate import text_tokens
-from rag_eval.domain.request import ScoreRequest, parse_request
+from rag_eval.domain.request import ScoreRequest, parse_inline_request
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.factory import default_gate
 from rag_eval.metrics import REGISTRY
@@ -78,7 +78,7 @@ def measured(judge: ScriptedJudge, samples: list[dict], metrics: list[str]) -> d
     """What scoring really spent: requests and tokens, by model."""
     settings = Settings(openai_base_url=judge.base_url, openai_api_key="test")
     gate = default_gate(settings)
-    request = parse_request({"samples": samples, "metrics": metrics})
+    request = parse_inline_request({"samples": samples, "metrics": metrics})
     asyncio.run(Scorer(settings).ascore(request, gate=gate))
     return gate.usage.model_dump()
 
@@ -93,7 +93,7 @@ def fit() -> None:
             spec = REGISTRY[name]
             points = []
             for raw in samples:
-                sample = parse_request({"samples": [raw], "metrics": [name]}).samples[0]
+                sample = parse_inline_request({"samples": [raw], "metrics": [name]}).samples[0]
                 if sample.missing_inputs(spec.inputs):
                     continue
                 usage = measured(judge, [raw], [name])["by_model"]

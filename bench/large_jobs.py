@@ -135,20 +135,20 @@ def fairness(rows: int, workers: int) -> None:
         alone = []
         for _ in range(5):
             started = time.monotonic()
-            client.wait(client.submit(small)["job_id"], timeout=120, poll_interval=0.05)
+            client.wait(client.submit(small).job_id, timeout=120, poll_interval=0.05)
             alone.append(time.monotonic() - started)
         dataset = write_dataset(Path(folder) / "set.jsonl", rows)
         upload = client.upload_file(dataset)
         large = client.submit({"dataset": {"upload_id": upload}, "metrics": MODEL_FREE})
-        while client.get_job(large["job_id"])["progress"]["shards_done"] < 5:
+        while client.get_job(large.job_id).progress.shards_done < 5:
             time.sleep(0.2)
         beside = []
         for _ in range(5):
             started = time.monotonic()
-            client.wait(client.submit(small)["job_id"], timeout=600, poll_interval=0.05)
+            client.wait(client.submit(small).job_id, timeout=600, poll_interval=0.05)
             beside.append(time.monotonic() - started)
-        shards = client.get_job(large["job_id"])["progress"]
-        client.cancel(large["job_id"])
+        shards = client.get_job(large.job_id).progress
+        client.cancel(large.job_id)
     print(f"a 1-sample job, submit -> completed, {workers} worker(s) per queue (5 runs each)")
     print(
         table(
@@ -156,8 +156,8 @@ def fairness(rows: int, workers: int) -> None:
             [
                 ["stack idle", sorted(alone)[2], max(alone)],
                 [
-                    f"beside a {rows}-sample job ({shards['shards_done']}/"
-                    f"{shards['shards_total']} shards done at the end)",
+                    f"beside a {rows}-sample job ({shards.shards_done}/"
+                    f"{shards.shards_total} shards done at the end)",
                     sorted(beside)[2],
                     max(beside),
                 ],
@@ -316,10 +316,10 @@ def full(rows: int, workers: int) -> None:
         job = client.submit({"dataset": {"upload_id": upload}, "metrics": MODEL_FREE})
         planned_at = None
         while True:
-            now = client.get_job(job["job_id"])
-            if planned_at is None and now["progress"]["shards_total"]:
+            now = client.get_job(job.job_id)
+            if planned_at is None and now.progress.shards_total:
                 planned_at = time.monotonic() - started
-            if now["status"] in ("completed", "failed", "cancelled"):
+            if now.status in ("completed", "failed", "cancelled"):
                 break
             time.sleep(1.0)
         total = time.monotonic() - started
@@ -340,9 +340,9 @@ def full(rows: int, workers: int) -> None:
             ],
             [
                 [
-                    now["status"],
-                    now["sample_count"],
-                    now["progress"]["shards_total"],
+                    now.status,
+                    now.sample_count,
+                    now.progress.shards_total,
                     uploaded,
                     planned_at or 0.0,
                     total,

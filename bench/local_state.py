@@ -33,13 +33,15 @@ def measure(rows: int) -> list[str]:
             client = ScoreJobsClient(stack.endpoint)
             upload = client.upload_file(dataset)
             job = client.submit({"dataset": {"upload_id": upload}, "metrics": MODEL_FREE})
-            done = client.wait(job["job_id"], timeout=3600, max_interval=1.0)
-            assert done["status"] == "completed", done.get("error")
+            done = client.wait(job.job_id, timeout=3600, max_interval=1.0)
+            assert done.status == "completed", done.error
+            saver = stack._state
+            assert saver is not None  # the stack was given a state folder
             snapshots = []
             for _ in range(3):
-                stack._state.save()
-                snapshots.append(stack._state.last_save_seconds)
-            size = stack._state.last_save_bytes
+                saver.save()
+                snapshots.append(saver.last_save_seconds)
+            size = saver.last_save_bytes
         started = time.monotonic()
         with LocalStack(port=0, state_dir=state, parameters={"LogLevel": "WARNING"}) as stack:
             restart = time.monotonic() - started

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import ROOT, JudgeProcess, samples, table
+from rag_eval.app.answers import Estimate
 
 REGION = "us-east-1"
 WORKER = "WorkerFunction"
@@ -173,9 +174,11 @@ class WorkerRig:
 
     def submit(self, size: int, metrics: list[str], request_mb: float = 0) -> tuple[str, dict]:
         """Submit a job as the API does; its SQS message as the Lambda event."""
-        job = self.service.submit(
+        submission = self.service.submit(
             {"samples": padded(size, request_mb), "metrics": metrics}, caller=CALLER
-        ).job
+        )
+        assert not isinstance(submission, Estimate)  # not a dry run
+        job = submission.job
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=1,
@@ -344,7 +347,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.largest_request_mb:
         runs.append((max(args.sizes), args.largest_request_mb))
     memory_mb = template_memory_mb()
-    rows, reports, last = [], {}, ("", {})
+    rows: list[list] = []
+    reports: dict = {}
+    last: tuple[str, dict] = ("", {})
     with JudgeProcess(0.0, None) as judge:
         rig = WorkerRig(judge)
         try:

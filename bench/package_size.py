@@ -25,8 +25,8 @@ BUILD = ROOT / ".aws-sam" / "build"
 
 def _scripts():
     sys.path.insert(0, str(ROOT / "scripts"))
-    import package_sizes
-    import worker_check
+    import package_sizes  # type: ignore[import-not-found]  # scripts/, put on the path above
+    import worker_check  # type: ignore[import-not-found]
 
     return package_sizes, worker_check
 

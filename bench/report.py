@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import ROOT, samples, table
 from rag_eval.advice.diagnosis import diagnose
-from rag_eval.domain.request import ScoreRequest, parse_request
+from rag_eval.domain.request import ScoreRequest, parse_inline_request
 from rag_eval.domain.results import ScoreRun
 from rag_eval.domain.settings import Settings
 from rag_eval.report.html import render_report
@@ -37,7 +37,7 @@ def main() -> None:
     base = samples(6)
     with ScriptedJudge() as judge:
         settings = Settings(openai_base_url=judge.base_url, openai_api_key="bench")
-        scored = Scorer(settings).score(parse_request({"samples": base, "metrics": METRICS}))
+        scored = Scorer(settings).score(parse_inline_request({"samples": base, "metrics": METRICS}))
     chromium = subprocess.run(
         [str(ROOT / "scripts" / "chromium")], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -51,7 +51,7 @@ def main() -> None:
             ]
             request = ScoreRequest.model_construct(
                 samples=[
-                    parse_request(base[i % 6] | {"sample_id": f"s{i:06d}"}).samples[0]
+                    parse_inline_request(base[i % 6] | {"sample_id": f"s{i:06d}"}).samples[0]
                     for i in range(size)
                 ],
                 metrics=METRICS,

@@ -239,7 +239,7 @@ def measure(concurrency: int, jobs: int, serial_jobs: int) -> tuple[dict, dict]:
         client = ScoreJobsClient(stack.endpoint, timeout=60)
         # Warm: the worker's first job imports ragas; one per poller, so each has its own
         # warm execution environment.
-        warm = [client.submit(_body())["job_id"] for _ in range(2 * concurrency)]
+        warm = [client.submit(_body()).job_id for _ in range(2 * concurrency)]
         recorder.wait_completed(set(warm), timeout=300)
         serial = run(client, recorder, serial_jobs, serial=True)
         burst = run(client, recorder, jobs, serial=False)

@@ -214,7 +214,9 @@ def _correctness(data: dict[str, Any], th: float) -> dict[str, Any]:
     answer = [str(s) for s in data.get("answer", [])]
     truth = [str(s) for s in data.get("ground_truth", [])]
     truth_text, answer_text = "\n".join(truth), "\n".join(answer)
-    tp, fp, fn = [], [], []
+    tp: list[dict[str, str]] = []
+    fp: list[dict[str, str]] = []
+    fn: list[dict[str, str]] = []
     for statement in answer:
         verdict, reason = _supported(statement, truth_text, th)
         (tp if verdict else fp).append({"statement": statement, "reason": reason})
@@ -242,7 +244,7 @@ def _narrative(data: dict[str, Any], _th: float) -> dict[str, Any]:
     means = {k: v for k, v in (data.get("means") or {}).items() if v is not None}
     if not means:
         return {"summary": "Nothing could be scored.", "actions": []}
-    weakest = min(means, key=means.get)
+    weakest = min(means, key=lambda name: means[name])
     return {
         "summary": f"The weakest metric is {weakest} at {means[weakest]:.2f}.",
         "actions": [f"Start with {weakest}."],

@@ -19,7 +19,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from rag_eval.app.answers import SubmittedJob
 from rag_eval.cli.render import aws_command, configure_logging, job_watcher, print_job
 from rag_eval.client import ScoreJobsClient, WaitTimeout
 from rag_eval.domain.layout import run_folder
@@ -69,7 +68,6 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
                 "      or offline, with a scripted stand-in for a model: make demo-judge"
             )
         submitted = client.submit({"samples": samples, "metrics": metrics})
-        assert isinstance(submitted, SubmittedJob)  # not a dry run
         print(f"      202 job {submitted.job_id} ({submitted.status})\n")
 
         print("[3/5] waiting for the worker (the first job imports ragas: a few seconds)")

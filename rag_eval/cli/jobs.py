@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag_eval.app.answers import Estimate, JobPage
+from rag_eval.app.answers import JobPage
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from rag_eval.cli.render import (
     UploadProgress,
@@ -97,17 +97,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
             body["dataset"]["column_map"] = dict(args.column_map)
         if args.on_invalid:
             body["on_invalid"] = args.on_invalid
-    if args.dry_run:
-        body["dry_run"] = True
     try:
+        if args.dry_run:  # an estimate: nothing is created
+            estimate = client.estimate(body)
+            (print_json if args.json else print_estimate)(estimate)
+            return EXIT_OK
         job = client.submit(body, idempotency_key=args.idempotency_key)
     except ApiError as exc:
         if any("cannot be scored here" in str(d.get("message")) for d in exc.details):
             _judge_settings_here_hint()
         raise
-    if isinstance(job, Estimate):  # a dry run's: nothing was created
-        (print_json if args.json else print_estimate)(job)
-        return EXIT_OK
     if args.wait:
         return _wait_and_report(client, job.job_id, args)
     if args.json:

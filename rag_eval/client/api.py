@@ -62,14 +62,27 @@ class ScoreJobsClient:
     # -- the API: each call a route of the table (rag_eval/app/routes.py), each answer the
     # -- model the route has for its status (rag_eval/app/answers.py) ---------------------
 
-    def submit(
-        self, body: dict[str, Any], idempotency_key: str | None = None
-    ) -> SubmittedJob | Estimate:
-        """The queued job (202), or with `"dry_run": true` its estimate (200)."""
+    def submit(self, body: dict[str, Any], idempotency_key: str | None = None) -> SubmittedJob:
+        """Queue a job (202). Its estimate, with nothing created, is `estimate`."""
+        if body.get("dry_run") is True:
+            raise ValueError("a dry run is estimate(body): submit(body) queues the job")
+        return self._submission(body, idempotency_key, SubmittedJob)
+
+    def estimate(self, body: dict[str, Any]) -> Estimate:
+        """What scoring `body` would cost and take (a dry run, 200): nothing is created."""
+        return self._submission(body | {"dry_run": True}, None, Estimate)
+
+    def _submission[A: SubmittedJob | Estimate](
+        self, body: dict[str, Any], idempotency_key: str | None, expected: type[A]
+    ) -> A:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         # A POST is only repeated when the Idempotency-Key makes the repeat harmless.
-        answer = self._call(ROUTE["submitScoreJob"], {}, body, headers, retry=bool(idempotency_key))
-        return cast(SubmittedJob | Estimate, answer)
+        route = ROUTE["submitScoreJob"]
+        answer = self._call(route, {}, body, headers, retry=bool(idempotency_key))
+        if not isinstance(answer, expected):  # the other of the route's two answers
+            status = 200 if isinstance(answer, Estimate) else 202
+            raise not_the_api(self.endpoint + route.path, status, b"", aws=False)
+        return answer
 
     def get_job(self, job_id: str) -> JobStatus:
         return cast(JobStatus, self._call(ROUTE["getScoreJob"], {"job_id": job_id}))

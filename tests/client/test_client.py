@@ -455,7 +455,7 @@ def test_each_answer_is_read_into_the_model_its_status_has_on_the_route(api: Scr
     api.script[("POST", "/v1/score-jobs")] = [(202, submitted()), (200, estimate)]
     client = ScoreJobsClient(api.endpoint)
 
-    queued, dry_run = client.submit({"question": "q"}), client.submit({"question": "q"})
+    queued, dry_run = client.submit({"question": "q"}), client.estimate({"question": "q"})
 
     assert isinstance(queued, SubmittedJob) and queued.links.self == "/v1/score-jobs/j1"
     assert isinstance(dry_run, Estimate) and dry_run.model_dump(mode="json") == estimate
