@@ -462,6 +462,13 @@ def test_each_answer_is_read_into_the_model_its_status_has_on_the_route(api: Scr
     assert client.metrics().metrics[0].name == next(iter(REGISTRY))
 
 
+def test_a_dry_run_is_asked_with_estimate_not_submit(api: ScriptedApi) -> None:
+    # submit's answer is a queued job, always: a dry run (an estimate) is another call
+    with pytest.raises(ValueError, match=r"a dry run is estimate\(body\)"):
+        ScoreJobsClient(api.endpoint).submit({"question": "q", "dry_run": True})
+    assert api.seen == []  # nothing was sent
+
+
 def test_an_answer_not_in_its_routes_shape_is_not_the_apis(api: ScriptedApi) -> None:
     # GIVEN something at the endpoint that answers JSON, but not a job
     api.script[("GET", "/v1/score-jobs/j1")] = [(200, {"id": "j1", "state": "done"})]
