@@ -173,3 +173,15 @@ bench: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench.large_jobs planning --rows 100000
 	$(BIN)/python -m bench.large_jobs fan-in --rows 100000
 	$(BIN)/python -m bench.large_jobs full --rows 100000 --workers 2
+
+# --- Docker: an engine, the Lambda base image, the worker image (docs/docker.md) --------
+.PHONY: docker-engine docker-engine-stop
+
+# Nothing when `docker info` answers; otherwise (root, apt-get) installs Debian's docker.io
+# and starts dockerd in the background (log: .build/docker-engine/dockerd.log).
+docker-engine:
+	scripts/docker_engine.sh start
+
+# Stops the dockerd `make docker-engine` started, and no other.
+docker-engine-stop:
+	scripts/docker_engine.sh stop
