@@ -175,7 +175,7 @@ bench: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench.large_jobs full --rows 100000 --workers 2
 
 # --- Docker: an engine, the Lambda base image, the worker image (docs/docker.md) --------
-.PHONY: docker-engine docker-engine-stop
+.PHONY: docker-engine docker-engine-stop lambda-base-image
 
 # Nothing when `docker info` answers; otherwise (root, apt-get) installs Debian's docker.io
 # and starts dockerd in the background (log: .build/docker-engine/dockerd.log).
@@ -185,3 +185,9 @@ docker-engine:
 # Stops the dockerd `make docker-engine` started, and no other.
 docker-engine-stop:
 	scripts/docker_engine.sh stop
+
+# public.ecr.aws/lambda/python:3.12 (and :3.12-x86_64): AWS's, pulled, or else a stand-in
+# with the same contract built from Debian, this CPython 3.12 and awslambdaric, cached by a
+# hash of its inputs.
+lambda-base-image: docker-engine $(SAM_VENV)/.installed
+	SAM_VENV="$(CURDIR)/$(SAM_VENV)" docker/lambda-python/build.sh
