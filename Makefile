@@ -175,7 +175,8 @@ bench: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m bench.large_jobs full --rows 100000 --workers 2
 
 # --- Docker: an engine, the Lambda base image, the worker image (docs/docker.md) --------
-.PHONY: docker-engine docker-engine-stop lambda-base-image
+.PHONY: docker-engine docker-engine-stop lambda-base-image sam-build-image
+SAM_IMAGE_BUILD := .aws-sam/build-image
 
 # Nothing when `docker info` answers; otherwise (root, apt-get) installs Debian's docker.io
 # and starts dockerd in the background (log: .build/docker-engine/dockerd.log).
@@ -191,3 +192,11 @@ docker-engine-stop:
 # hash of its inputs.
 lambda-base-image: docker-engine $(SAM_VENV)/.installed
 	SAM_VENV="$(CURDIR)/$(SAM_VENV)" docker/lambda-python/build.sh
+
+# `sam build` of all three functions, the worker's image from functions/worker/Dockerfile,
+# into its own build folder; then the image's size against Lambda's 10 GB limit.
+sam-build-image: lambda-base-image $(SAM_VENV)/.installed
+	rm -rf $(SAM_IMAGE_BUILD)
+	started=$$SECONDS && $(SAM) build --region $(SAM_REGION) --build-dir $(SAM_IMAGE_BUILD) \
+	  && echo "sam build (three functions, the worker's image): $$((SECONDS - started)) s"
+	$(PY312) scripts/worker_image.py $(SAM_IMAGE_BUILD)
