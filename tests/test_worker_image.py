@@ -2,7 +2,9 @@
 (`make sam-build-image`: a Docker engine, the Lambda base image, then the SAM CLI's build of
 all three functions), run with Docker: it imports the scoring stack from its task root, and
 the runtime interface emulator in it answers an invocation that scores a job of every metric
-against the template deployed in moto and the scripted judge.
+against the template deployed in moto and the scripted judge; and `sam local invoke` runs the
+built API function (a container of the python3.12 base image with the layer) on the submit
+event against moto.
 
 Skipped where Docker cannot run: no engine answers and this user cannot start one (not root,
 or neither dockerd nor apt-get). An engine this module started is stopped at its end.
@@ -199,11 +201,57 @@ def invoke(host: str, event: dict[str, Any], timeout: float) -> Any:
         return json.loads(answer.read())
 
 
-def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
-    built: Built, monkeypatch: pytest.MonkeyPatch
-) -> None:
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass
+class BridgeMoto:
+    gateway: str  # this host's address on Docker's default bridge, which containers reach
+    endpoint: str
+
+
+@pytest.fixture(scope="module")
+def moto_server(built: Built) -> Iterator[BridgeMoto]:
+    """A moto server on the bridge's gateway, where containers reach it."""
     from moto.server import ThreadedMotoServer
 
+    gateway = docker(
+        "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"
+    )
+    port = free_port(gateway)
+    moto = ThreadedMotoServer(ip_address=gateway, port=port, verbose=False)
+    moto.start()
+    try:
+        yield BridgeMoto(gateway=gateway, endpoint=f"http://{gateway}:{port}")
+    finally:
+        moto.stop()
+
+
+@pytest.fixture
+def bridge_moto(moto_server: BridgeMoto, monkeypatch: pytest.MonkeyPatch) -> Iterator[BridgeMoto]:
+    """That moto server, emptied, and this process's AWS clients pointed at it."""
+    from rag_eval.adapters.aws.clients import aws_client
+
+    endpoint = moto_server.endpoint
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=30).close()
+    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws_client.cache_clear()  # clients made for another endpoint by another test
+    yield moto_server
+    aws_client.cache_clear()
+
+
+def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
+    built: Built, bridge_moto: BridgeMoto
+) -> None:
     from rag_eval.adapters.aws.api_root import job_service
     from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
     from rag_eval.domain.layout import run_folder
@@ -217,23 +265,7 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
 
     # GIVEN the template deployed in moto and a scripted judge, both where containers reach
     # them (the bridge's gateway), and a job of every metric submitted through the API's service
-    gateway = docker(
-        "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"
-    )
-    port = free_port(gateway)
-    moto = ThreadedMotoServer(ip_address=gateway, port=port, verbose=False)
-    moto.start()
-    endpoint = f"http://{gateway}:{port}"
-    credentials = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }
-    for name, value in {**credentials, "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    gateway, endpoint = bridge_moto.gateway, bridge_moto.endpoint
     container = f"worker-image-test-{uuid.uuid4().hex[:8]}"
     judge = ScriptedJudge()
     judge.start()
@@ -263,7 +295,7 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
         properties = template_function_properties("WorkerFunction")
         environment = {
             **function_environment("WorkerFunction", ids, parameters),
-            **credentials,
+            **CREDENTIALS,
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -300,4 +332,69 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
         subprocess.run(["docker", "rm", "--force", container], capture_output=True, check=False)
         relay.close()
         judge.stop()
-        moto.stop()
+
+
+def test_sam_local_invoke_runs_the_api_function_against_moto(
+    built: Built, bridge_moto: BridgeMoto, tmp_path: Path
+) -> None:
+    from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+    from rag_eval.local.deploy import deploy
+    from rag_eval.local.template import function_environment
+
+    # GIVEN the template deployed in moto, and the API function's template environment with
+    # moto's names for the resources (`--env-vars` sets only variables the template declares)
+    ids = deploy(boto3.client("cloudformation"))
+    environment = function_environment("ApiFunction", ids)
+    env_vars = tmp_path / "env-vars.json"
+    env_vars.write_text(json.dumps({"ApiFunction": environment}), encoding="utf-8")
+    # AWS_ENDPOINT_URL is not declared: it reaches the container only as a debugging
+    # session's extra variable (`--debug-port` with `--container-env-vars`)
+    container_env = tmp_path / "container-env.json"
+    container_env.write_text(
+        json.dumps({"AWS_ENDPOINT_URL": bridge_moto.endpoint, "POWERTOOLS_TRACE_DISABLED": "true"}),
+        encoding="utf-8",
+    )
+
+    # WHEN `sam local invoke` runs the built function on the README's submit event, in a
+    # container of the python3.12 image with the layer
+    done = subprocess.run(
+        [
+            str(ROOT / ".venv-sam" / "bin" / "sam"),
+            "local",
+            "invoke",
+            "ApiFunction",
+            "--template",
+            str(BUILD_DIR / "template.yaml"),
+            "--event",
+            str(ROOT / "events" / "api-submit.json"),
+            "--env-vars",
+            str(env_vars),
+            "--debug-port",
+            str(free_port("127.0.0.1")),
+            "--container-env-vars",
+            str(container_env),
+            "--skip-pull-image",
+            "--region",
+            REGION,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    # THEN the function answers 202 with a queued job, which is in moto's table, its message
+    # in moto's queue
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["statusCode"] == 202, done.stderr[-3000:]
+    job = json.loads(answer["body"])
+    assert job["status"] == "queued"
+    found = DynamoJobRepository(ids["ScoreJobs"]).get(job["job_id"])
+    assert found and found[0].status == "queued"
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=ids["ScoreQueue"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"
