@@ -9,12 +9,11 @@ It answers exactly as `testkit/scripted_judge.py`; its GET /stats adds `spans`, 
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from testkit.scripted_judge import JudgeStats, ScriptedJudge
+from testkit.scripted_judge import JudgeStats, ScriptedJudge, main
 
 
 @dataclass(frozen=True)
@@ -43,23 +42,5 @@ class TimedJudge(ScriptedJudge):
         return TimedStats(**asdict(base), spans=spans)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
-    parser.add_argument("--max-concurrency", type=int, default=None, help="429 above this")
-    args = parser.parse_args(argv)
-    judge = TimedJudge(latency_s=args.latency, max_concurrency=args.max_concurrency)
-    judge.start(args.port)
-    print(judge.base_url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        judge.stop()
-
-
 if __name__ == "__main__":
-    main()
+    main(judge_type=TimedJudge)

@@ -870,13 +870,16 @@ class ScriptedJudge:
         return 200
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, judge_type: type[ScriptedJudge] | None = None) -> None:
+    """Serve a judge until interrupted, printing its base URL (`judge_type`: a subclass)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--max-concurrency", type=int, default=None, help="429 above this")
     args = parser.parse_args(argv)
-    judge = ScriptedJudge(latency_s=args.latency, max_concurrency=args.max_concurrency)
+    judge = (judge_type or ScriptedJudge)(
+        latency_s=args.latency, max_concurrency=args.max_concurrency
+    )
     judge.start(args.port)
     print(judge.base_url, flush=True)
     try:
