@@ -28,6 +28,15 @@ JUDGE_PARAMETERS = {
     "OpenAIApiKeyParameter": "/ragas-serverless/openai-api-key",
     "BedrockEnabled": "true",
 }
+# Template variables that are no setting of the service (rag_eval/domain/settings.py):
+# what the SDK and the libraries read themselves.
+NOT_SETTINGS = {
+    "AWS_ENDPOINT_URL",  # botocore: every AWS service's endpoint; empty on AWS (see below)
+    "RAGAS_DO_NOT_TRACK",  # ragas: its telemetry
+    "POWERTOOLS_SERVICE_NAME",  # Powertools: the logs' and metrics' service
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
 # Settings that name the stack's resources: no default can match them.
 DEPLOYED_NAMES = {
     "SCORE_JOBS_TABLE",
@@ -285,6 +294,38 @@ def test_the_templates_defaults_are_the_settings_defaults(
             assert getattr(from_template, name) == field.get_default(call_default_factory=True), (
                 field.alias
             )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_template_variable_is_a_setting_or_read_by_the_sdk_or_a_library(
+    stack: dict[str, str], function: str
+) -> None:
+    environment = function_environment(function, stack)
+    aliases = {field.alias for field in Settings.model_fields.values()}
+
+    assert set(environment) - aliases == NOT_SETTINGS
+
+
+def test_deployed_functions_call_aws_itself_though_the_endpoint_variable_is_declared(
+    stack: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the endpoint variable as the template sets it on AWS: declared, so that `sam local
+    # invoke --env-vars` may point the functions at the local stack (README), and empty
+    environment = function_environment("WorkerFunction", stack)
+    assert environment["AWS_ENDPOINT_URL"] == ""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", environment["AWS_ENDPOINT_URL"])
+
+    # WHEN the SDK makes the clients the functions use
+    session = boto3.session.Session(region_name="us-east-1")
+    endpoints = {
+        service: session.client(service).meta.endpoint_url
+        for service in ("dynamodb", "sqs", "s3", "ssm", "bedrock-runtime", "cloudwatch")
+    }
+
+    # THEN botocore ignores the empty value: each is AWS's own endpoint
+    assert all(
+        url.startswith("https://") and url.endswith(".amazonaws.com") for url in endpoints.values()
+    ), endpoints
 
 
 def test_parameters_reach_the_settings_and_the_worker_permissions(fake_aws: None) -> None:
