@@ -1,4 +1,5 @@
-"""`rag-eval local start` and `rag-eval invoke`: the stack on this machine, one handler."""
+"""`rag-eval local start | env-vars | sqs-event` and `rag-eval invoke`: the stack on this
+machine, what `sam local invoke` needs from it, one handler."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_OK, EXIT_UNAVAILABLE
+from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_OK, EXIT_TIMEOUT, EXIT_UNAVAILABLE
 from rag_eval.cli.render import aws_command, configure_logging, own_command, print_json
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.settings import Settings
@@ -41,8 +42,8 @@ def cmd_local_start(args: argparse.Namespace) -> int:
     )
     configure_logging(logging.INFO, timestamps=True)
     print(
-        "starting the local stack: moto, template.yaml's resources, the API, the pollers "
-        "(a few seconds)",
+        "starting the local stack: moto, template.yaml's resources, the API"
+        + (" (a few seconds)" if args.no_worker else ", the pollers (a few seconds)"),
         file=sys.stderr,
         flush=True,
     )
@@ -64,6 +65,8 @@ def cmd_local_start(args: argparse.Namespace) -> int:
         worker_isolation="process",
         state_dir=state_dir,
         handler_log=HandlerLog(state_dir / HANDLER_LOG, echo=args.verbose),
+        moto_host=args.moto_host,
+        workers=not args.no_worker,
     )
     try:
         stack.start()
@@ -90,13 +93,18 @@ def local_stack_banner(stack) -> str:
         [
             "",
             "The local stack is up: template.yaml's resources in moto, the API's handlers in "
-            "this process, the worker's in processes of their own.",
+            + (
+                "this process, the worker's in processes of their own."
+                if stack.workers
+                else "this process, no worker."
+            ),
             f"  API          {stack.endpoint}   (Swagger UI: {stack.endpoint}/docs)",
             f"  AWS (moto)   {stack.moto_url}",
             f"  bucket       {stack.bucket}",
             f"  table        {stack.table}",
             f"  queues       {stack.queue_url} (jobs), {stack.physical_ids['ShardQueue']} (shards)",
             f"  judge        {judge or 'none (model-free metrics only; set OPENAI_BASE_URL)'}",
+            *containers_lines(stack, rag_eval),
             f"  state        {state_line(stack)}",
             f"  logs         {stack.handler_log.path} (the handlers' JSON logs and EMF metrics; "
             + ("shown here too)" if stack.handler_log.echo else "--verbose: here too)"),
@@ -117,6 +125,26 @@ def local_stack_banner(stack) -> str:
             ),
         ]
     )
+
+
+def containers_lines(stack, rag_eval: str) -> list[str]:
+    """What `sam local invoke` needs to know, when the stack is started for it."""
+    lines = []
+    if not stack.workers:
+        lines.append(
+            "  worker       none (--no-worker): jobs wait in the queues; "
+            f"`{rag_eval} local sqs-event` takes the next one as the worker's event"
+        )
+    from rag_eval.local.containers import is_loopback
+
+    if not is_loopback(stack.moto_host):
+        relay = stack.judge_relay
+        judge = f", the judge relayed on port {relay.port}" if relay else ""
+        lines.append(
+            f"  containers   moto on {stack.moto_host}{judge}: "
+            f"`{rag_eval} local env-vars > env.json` for `sam local invoke --env-vars`"
+        )
+    return lines
 
 
 def state_line(stack) -> str:
@@ -144,7 +172,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     source = sys.stdin if str(args.event) == "-" else args.event.open(encoding="utf-8")
     with source:
         event = json.load(source)
-    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:3001"
+    endpoint = _moto_url(args)
     # The handler's logs go to stderr, so that stdout is the response alone.
     try:
         with contextlib.redirect_stdout(sys.stderr):
@@ -153,6 +181,47 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     print_json(response)
+    return EXIT_OK
+
+
+def _moto_url(args: argparse.Namespace) -> str:
+    return args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:3001"
+
+
+def cmd_env_vars(args: argparse.Namespace) -> int:
+    from rag_eval.local.containers import NotReachableFromContainers, sam_env_vars
+    from rag_eval.local.environment import LocalStackNotFound
+
+    try:
+        env_vars = sam_env_vars(
+            _moto_url(args), container_host=args.container_host, judge_url=args.judge_url
+        )
+    except (LocalStackNotFound, NotReachableFromContainers) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    some = next(iter(env_vars.values()))
+    judge = some.get("OPENAI_BASE_URL") or "none (model-free metrics only)"
+    print(
+        f"{', '.join(env_vars)}: AWS at {some['AWS_ENDPOINT_URL']}, judge {judge}",
+        file=sys.stderr,
+    )
+    print_json(env_vars)
+    return EXIT_OK
+
+
+def cmd_sqs_event(args: argparse.Namespace) -> int:
+    from rag_eval.local.containers import QueueEmpty, next_sqs_event
+    from rag_eval.local.environment import LocalStackNotFound
+
+    try:
+        event = next_sqs_event(_moto_url(args), args.queue, wait_seconds=args.wait)
+    except LocalStackNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except QueueEmpty as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
+    print_json(event)
     return EXIT_OK
 
 
@@ -211,7 +280,61 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="a template parameter, e.g. LogLevel=WARNING (repeatable)",
     )
+    start.add_argument(
+        "--moto-host",
+        metavar="ADDR",
+        help="the address moto listens on (default 127.0.0.1). For `sam local invoke`: "
+        "Docker's bridge gateway (usually 172.17.0.1), where containers reach this machine; "
+        "a judge on loopback is then relayed there too, on its port",
+    )
+    start.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="no worker pollers: jobs stay in the queues, for `sam local invoke "
+        "WorkerFunction` (`local sqs-event` takes the next one as its event)",
+    )
     start.set_defaults(handler=cmd_local_start)
+
+    endpoint_help = (
+        "the local stack's moto URL (default: $AWS_ENDPOINT_URL, else http://127.0.0.1:3001)"
+    )
+    env_vars = local_commands.add_parser(
+        "env-vars",
+        help="the `sam local invoke --env-vars` file of the running local stack, on stdout",
+        description="For each function of template.yaml, the variables the template declares "
+        "(SAM sets no other): the stack's resource names, AWS_ENDPOINT_URL at its moto and the "
+        "judge's URL, both as a container reaches them.",
+    )
+    env_vars.add_argument("--endpoint-url", help=endpoint_help)
+    env_vars.add_argument(
+        "--container-host",
+        metavar="ADDR",
+        help="where containers reach this machine (default: moto's address when it is not "
+        "loopback, else the bridge gateway `docker network inspect bridge` gives)",
+    )
+    env_vars.add_argument(
+        "--judge-url",
+        help="the judge's OpenAI-compatible base URL (default: $OPENAI_BASE_URL, else the "
+        "stack's OpenAIBaseUrl parameter); a loopback host becomes the container host",
+    )
+    env_vars.set_defaults(handler=cmd_env_vars)
+
+    sqs_event = local_commands.add_parser(
+        "sqs-event",
+        help="the next message of a queue as the worker's SQS event, on stdout (the message "
+        "is taken off the queue)",
+    )
+    sqs_event.add_argument(
+        "--queue",
+        choices=("jobs", "shards"),
+        default="jobs",
+        help="the score queue (jobs, default) or the shard queue (a planned job's shards)",
+    )
+    sqs_event.add_argument(
+        "--wait", type=int, default=5, metavar="SECONDS", help="how long to wait for one (5)"
+    )
+    sqs_event.add_argument("--endpoint-url", help=endpoint_help)
+    sqs_event.set_defaults(handler=cmd_sqs_event)
 
     invoke = commands.add_parser(
         "invoke",
@@ -222,10 +345,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     invoke.add_argument(
         "-e", "--event", type=Path, required=True, help="the event JSON file (- for stdin)"
     )
-    invoke.add_argument(
-        "--endpoint-url",
-        help="the local stack's moto URL (default: $AWS_ENDPOINT_URL, else http://127.0.0.1:3001)",
-    )
+    invoke.add_argument("--endpoint-url", help=endpoint_help)
     invoke.set_defaults(handler=cmd_invoke)
 
     demo = commands.add_parser(

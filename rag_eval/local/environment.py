@@ -13,7 +13,7 @@ from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, function_environ
 # moto accepts any credentials; these keep boto3 from looking for real ones.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Settings a user gives the local stack from their own shell (the judge), over the template's.
-_PASSED_THROUGH = re.compile(r"^(OPENAI_BASE_URL|OPENAI_API_KEY|RAGAS_[A-Z_]+)$")
+PASSED_THROUGH = re.compile(r"^(OPENAI_BASE_URL|OPENAI_API_KEY|RAGAS_[A-Z_]+)$")
 
 
 class LocalStackNotFound(Exception):
@@ -104,7 +104,7 @@ def handler_environment(
                 raise ValueError(f"functions disagree on {name}; one process cannot run both")
             environment[name] = value
     environment.update(
-        {name: value for name, value in os.environ.items() if _PASSED_THROUGH.match(name)}
+        {name: value for name, value in os.environ.items() if PASSED_THROUGH.match(name)}
     )
     environment.update(
         {

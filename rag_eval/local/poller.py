@@ -176,23 +176,29 @@ class QueuePoller:
         return ids  # type: ignore[return-value]
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        record = {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {
-                name: _lambda_attribute(value)
-                for name, value in message.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody"),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self._queue_arn,
-            "awsRegion": DEFAULT_REGION,
-        }
-        if "MD5OfMessageAttributes" in message:
-            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-        return record
+        return sqs_record(message, self._queue_arn)
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """A message as the SQS API gives it (received with every attribute) -> a record of the
+    SQS event Lambda's event source hands the function."""
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: _lambda_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": DEFAULT_REGION,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
 
 
 def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:

@@ -91,6 +91,10 @@ class LocalStack:
     (`rag_eval/local/state.py`; `restored` says whether it did); None: in memory only.
     `handler_log`: the handlers' JSON logs and EMF metrics go to that file, not to stdout
     (`rag_eval/local/handler_output.py`); None: to stdout, as on Lambda.
+    `moto_host`: the address moto listens on (default: `host`). Docker's bridge gateway
+    lets `sam local invoke`'s containers reach it, and a judge on loopback is then relayed
+    there too, on its port (`rag_eval/local/containers.py`). `workers=False`: no pollers,
+    the queues keep their messages (for `sam local invoke WorkerFunction`).
     """
 
     def __init__(
@@ -107,10 +111,15 @@ class LocalStack:
         wait_time_seconds: int = 1,
         state_dir: Path | None = None,
         handler_log: HandlerLog | None = None,
+        moto_host: str | None = None,
+        workers: bool = True,
     ) -> None:
         self._port = port
         self._moto_port = moto_port
         self._host = host
+        self.moto_host = moto_host or host
+        self.workers = workers
+        self.judge_relay: Any = None
         self._visibility_timeout = visibility_timeout
         self._overrides = dict(environment or {})
         self._parameters = dict(parameters or {})
@@ -183,12 +192,13 @@ class LocalStack:
             raise
 
     def _start(self) -> None:
+        from rag_eval.local.containers import relay_judge
         from rag_eval.local.dynamodb_writes import serialize_writes
         from rag_eval.local.front import ApiFront
         from rag_eval.local.moto_server import MotoServer
         from rag_eval.local.poller import QueuePoller
 
-        _check_free(self._host, self._moto_port, "--moto-port")
+        _check_free(self.moto_host, self._moto_port, "--moto-port")
         _check_free(self._host, self._port, "--port")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
         if self.handler_log is not None:
@@ -197,7 +207,7 @@ class LocalStack:
         serialize_writes()
         self.restored = self._state is not None and self._state.restore()
         self._moto = MotoServer(
-            self._host, self._moto_port, wrap=self._state.wrap if self._state else None
+            self.moto_host, self._moto_port, wrap=self._state.wrap if self._state else None
         )
         self._moto.start()
         self.moto_url = self._moto.url
@@ -224,6 +234,7 @@ class LocalStack:
             self.moto_url, self.physical_ids, names, self._parameters, self._overrides
         )
         self._set_environment(self.environment)
+        self.judge_relay = relay_judge(self.environment.get("OPENAI_BASE_URL", ""), self.moto_host)
         fresh_aws_clients()
         warm_aws_clients()
         # Made after _set_environment: a process environment inherits os.environ when spawned.
@@ -258,6 +269,8 @@ class LocalStack:
                     self._visibility_timeout,
                     template["Resources"][source.queue]["Properties"].get("VisibilityTimeout"),
                 )
+            if not self.workers:
+                continue
             poller = QueuePoller(
                 sqs,
                 queue_url,
@@ -290,6 +303,9 @@ class LocalStack:
         for function in self.functions.values():
             function.close()
         self.functions = {}
+        if self.judge_relay is not None:
+            self.judge_relay.close()
+            self.judge_relay = None
         if self._moto is not None:
             if self._state is not None:
                 self._state.stop_saving()  # before moto's state is dropped
