@@ -49,6 +49,7 @@ E2E_MODULES = frozenset(
     {
         "tests/report/test_report_page.py",
         "tests/test_architecture.py",
+        "tests/test_sam_local.py",
         "tests/test_setup.py",
         "tests/test_worker_image.py",
         "tests/testkit/test_scripted_judge.py",

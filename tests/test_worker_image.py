@@ -2,9 +2,8 @@
 (`make sam-build-image`: a Docker engine, the Lambda base image, then the SAM CLI's build of
 all three functions), run with Docker: it imports the scoring stack from its task root, and
 the runtime interface emulator in it answers an invocation that scores a job of every metric
-against the template deployed in moto and the scripted judge; and `sam local invoke` runs the
-built API function (a container of the python3.12 base image with the layer) on the submit
-event against moto.
+against the template deployed in moto and the scripted judge. (`sam local invoke` of the
+three functions against the local stack: tests/test_sam_local.py.)
 
 Skipped where Docker cannot run: no engine answers and this user cannot start one (not root,
 or neither dockerd nor apt-get). An engine this module started is stopped at its end.
@@ -72,9 +71,10 @@ class Built:
     output: str
 
 
-@pytest.fixture(scope="module")
-def built() -> Iterator[Built]:
-    """GIVEN a Docker engine (started here if none answers) and `make sam-build-image`."""
+@contextlib.contextmanager
+def sam_build_image() -> Iterator[Built]:
+    """A Docker engine (started here if none answers, and then stopped at the end) and
+    `make sam-build-image`; pytest.skip where Docker cannot run."""
     answered = docker_answers()
     if not answered:
         if os.geteuid() != 0:
@@ -94,6 +94,13 @@ def built() -> Iterator[Built]:
     finally:
         if not answered:
             make("docker-engine-stop", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def built() -> Iterator[Built]:
+    """GIVEN a Docker engine (started here if none answers) and `make sam-build-image`."""
+    with sam_build_image() as done:
+        yield done
 
 
 def test_sam_builds_all_three_functions_and_the_image_fits_lambdas_limit(built: Built) -> None:
@@ -332,69 +339,3 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
         subprocess.run(["docker", "rm", "--force", container], capture_output=True, check=False)
         relay.close()
         judge.stop()
-
-
-def test_sam_local_invoke_runs_the_api_function_against_moto(
-    built: Built, bridge_moto: BridgeMoto, tmp_path: Path
-) -> None:
-    from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
-    from rag_eval.local.deploy import deploy
-    from rag_eval.local.template import function_environment
-
-    # GIVEN the template deployed in moto, and the API function's template environment with
-    # moto's names for the resources (`--env-vars` sets only variables the template declares)
-    ids = deploy(boto3.client("cloudformation"))
-    environment = function_environment("ApiFunction", ids)
-    env_vars = tmp_path / "env-vars.json"
-    env_vars.write_text(json.dumps({"ApiFunction": environment}), encoding="utf-8")
-    # AWS_ENDPOINT_URL is not declared: it reaches the container only as a debugging
-    # session's extra variable (`--debug-port` with `--container-env-vars`)
-    container_env = tmp_path / "container-env.json"
-    container_env.write_text(
-        json.dumps({"AWS_ENDPOINT_URL": bridge_moto.endpoint, "POWERTOOLS_TRACE_DISABLED": "true"}),
-        encoding="utf-8",
-    )
-
-    # WHEN `sam local invoke` runs the built function on the README's submit event, in a
-    # container of the python3.12 image with the layer
-    done = subprocess.run(
-        [
-            str(ROOT / ".venv-sam" / "bin" / "sam"),
-            "local",
-            "invoke",
-            "ApiFunction",
-            "--template",
-            str(BUILD_DIR / "template.yaml"),
-            "--event",
-            str(ROOT / "events" / "api-submit.json"),
-            "--env-vars",
-            str(env_vars),
-            "--debug-port",
-            str(free_port("127.0.0.1")),
-            "--container-env-vars",
-            str(container_env),
-            "--skip-pull-image",
-            "--region",
-            REGION,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-    # THEN the function answers 202 with a queued job, which is in moto's table, its message
-    # in moto's queue
-    assert done.returncode == 0, done.stderr[-3000:]
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
-    assert answer["statusCode"] == 202, done.stderr[-3000:]
-    job = json.loads(answer["body"])
-    assert job["status"] == "queued"
-    found = DynamoJobRepository(ids["ScoreJobs"]).get(job["job_id"])
-    assert found and found[0].status == "queued"
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=ids["ScoreQueue"], AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    assert attributes["ApproximateNumberOfMessages"] == "1"
