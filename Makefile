@@ -148,16 +148,6 @@ template-check: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation \
 	  --quiet --compact --skip-download
 
-# --- The worker image, without Docker --------------------------------------------------
-.PHONY: worker-check
-
-# Lays out the image's task root as functions/worker/Dockerfile does (.build/worker-image,
-# dependencies cached until requirements/worker.txt changes), prints its size, and scores a
-# job of every metric with it: the handler in a fresh python3.12 -S process on that folder
-# alone, against template.yaml deployed in moto and the scripted judge.
-worker-check: $(BIN)/.installed
-	$(BIN)/python scripts/worker_check.py
-
 # --- Benchmarks (BENCHMARKS.md) ----------------------------------------------------------
 # Each prints markdown tables; about 25 minutes in all. Compare modes within one run: the
 # figures are ratios measured side by side, absolute times depend on the machine.

@@ -1,12 +1,11 @@
-"""Cold start: each handler's import in a fresh process, and the worker's first score.
+"""Cold start: each handler's import in a fresh process.
 
     .venv/bin/python -m bench.cold_start --runs 5
     .venv/bin/python -m bench.cold_start --runs 15 --against REV   # this tree vs a commit
 
 Import time is what `python -X importtime` reports for `import app` from the
-function's folder (sum of the top-level imports), median of the runs. The worker's
-time to first score comes from `scripts/worker_check.py`, which runs the deployed
-worker folder in a fresh process on one job of every metric.
+function's folder (sum of the top-level imports), median of the runs. The worker's image,
+started by `sam local invoke` on a job, is `bench.sam_cold_start`'s.
 
 `--against REV` checks REV out in a temporary git worktree and imports the API and list
 handlers of both trees in turn (A B B A ...), so that a change's cost is read as a ratio
@@ -59,14 +58,6 @@ def import_ms(folder: str, root: Path = ROOT) -> tuple[float, list[tuple[str, fl
     raise RuntimeError(f"no import time for app in:\n{result.stderr[-2000:]}")
 
 
-def worker_first_score() -> str:
-    result = subprocess.run(
-        [sys.executable, "scripts/worker_check.py"], cwd=ROOT, capture_output=True, text=True
-    )
-    line = next((x for x in result.stdout.splitlines() if x.startswith("time to first score")), "")
-    return line or f"worker check failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-
-
 def compare(revision: str, runs: int) -> None:
     """The light handlers' import time here and at `revision`, alternately, as ratios."""
     with worktree(revision) as other:
@@ -89,7 +80,6 @@ def compare(revision: str, runs: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--skip-worker-score", action="store_true")
     parser.add_argument("--against", metavar="REV", help="compare with a commit, side by side")
     args = parser.parse_args(argv)
     if args.against:
@@ -104,9 +94,6 @@ def main(argv: list[str] | None = None) -> None:
         heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in runs[-1][1][:3])
         rows.append([function, median, f"< {goal} ms {verdict}" if goal else "-", heaviest])
     print(table(["function", "import app (ms, median)", "goal", "heaviest imports (ms)"], rows))
-    if not args.skip_worker_score:
-        print()
-        print("worker (deployed folder, fresh process):", worker_first_score())
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@
 
 Runs `make package-sizes` (`sam build` of the zip functions and CommonLayer, offline) and
 measures `.aws-sam/build`: a zip function and all its layers must fit in 250 MB unzipped.
-The worker is a container image (10 GB limit, base image included); its task root is laid
-out without Docker by scripts/worker_check.py in `.build/worker-image` (dependencies cached
-until requirements/worker.txt changes), and measured here without and with byte-code.
+The worker is a container image (10 GB limit, base image included): the one `make
+sam-build-image` built, measured by scripts/worker_image.py (the image, and its task root
+without and with byte-code).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ BUILD = ROOT / ".aws-sam" / "build"
 def _scripts():
     sys.path.insert(0, str(ROOT / "scripts"))
     import package_sizes  # type: ignore[import-not-found]  # scripts/, put on the path above
-    import worker_check  # type: ignore[import-not-found]
+    import worker_image  # type: ignore[import-not-found]
 
-    return package_sizes, worker_check
+    return package_sizes, worker_image
 
 
 def zip_rows(package_sizes) -> list[list]:
@@ -61,19 +61,20 @@ def _size(size: int) -> str:
     return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1024:.0f} kB"
 
 
-def image_row(worker_check) -> list:
-    root = worker_check.TASK_ROOT
-    if not (root.is_dir() and worker_check.STAMP.is_file()):
-        # Lay it out as `make worker-check` does (installs the dependencies once).
-        worker_check.build_task_root(worker_check.python312())
-    plain = sum(path.stat().st_size for path in worker_check.walk_files(root))
-    compiled = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+def image_row(worker_image) -> list:
+    """The worker's image as `make sam-build-image` built it (Docker)."""
+    built = ROOT / ".aws-sam" / "build-image"
+    if not (built / "template.yaml").is_file():
+        sys.exit("the worker's image is not built: run make sam-build-image first")
+    counted = worker_image.measure(built)
+    plain, compiled, size = counted["without_bytecode"], counted["with_bytecode"], counted["size"]
     return [
         "WorkerFunction",
-        "image (task root)",
-        f"{plain / MB:.0f} MB ({compiled / MB:.0f} MB with byte-code)",
-        f"{IMAGE_LIMIT_MB // 1024} GB with the base image",
-        f"{(IMAGE_LIMIT_MB * MB - compiled) / MB:.0f} MB before the base image; "
+        f"image ({counted['base_kind']} base)",
+        f"{size / MB:.0f} MB image; task root {plain / MB:.0f} MB "
+        f"({compiled / MB:.0f} MB with byte-code)",
+        f"{IMAGE_LIMIT_MB // 1024} GB",
+        f"{(IMAGE_LIMIT_MB * MB - size) / MB:.0f} MB; the task root is "
         f"{plain / MB / ZIP_LIMIT_MB:.1f}x the zip limit",
     ]
 
@@ -88,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         if done.returncode != 0:
             sys.exit(f"make package-sizes failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    package_sizes, worker_check = _scripts()
-    rows = [*zip_rows(package_sizes), image_row(worker_check)]
+    package_sizes, worker_image = _scripts()
+    rows = [*zip_rows(package_sizes), image_row(worker_image)]
     print(table(["function", "package type", "unzipped size", "limit", "headroom"], rows))
 
 

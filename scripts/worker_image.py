@@ -5,9 +5,8 @@ Usage: python3.12 scripts/worker_image.py [BUILD_DIR]      (make sam-build-image
 Reads the worker's image from the built template (BUILD_DIR/template.yaml, default
 .aws-sam/build-image), prints its size and its base image's (`docker image inspect`: the
 uncompressed size, which is what Lambda's limit counts), the task root's, and the largest
-distributions in it. Those are counted inside the image by the code `make worker-check` sizes
-its re-enacted folder with (scripts/worker_check.py: `distribution_files`, `walk_files`),
-run by the image's own Python on its ${LAMBDA_TASK_ROOT}. Exits 1 if the image is over the
+distributions in it. Those are counted inside the image (scripts/image_sizes.py, run by the
+image's own Python on its ${LAMBDA_TASK_ROOT}). Exits 1 if the image is over the
 limit or cannot be read.
 """
 
@@ -23,19 +22,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from worker_check import IMAGE_LIMIT_GB, MB  # noqa: E402
+from image_sizes import GB, IMAGE_LIMIT_GB, MB  # noqa: E402
 
 FUNCTION = "WorkerFunction"
 TOP = 10
-GB = 1024 * MB
 IN_IMAGE = r"""
 import json, os, sys
 from pathlib import Path
 sys.path.insert(0, "/checks")
-import worker_check
+import image_sizes
 task_root = Path(os.environ["LAMBDA_TASK_ROOT"])
-owned = worker_check.distribution_files(task_root)
-files = list(worker_check.walk_files(task_root))
+owned = image_sizes.distribution_files(task_root)
+files = list(image_sizes.walk_files(task_root))
 print(json.dumps({
     "task_root": str(task_root),
     "files": len(files),
@@ -70,16 +68,14 @@ def inspect(image: str) -> dict[str, Any]:
     return found[0]
 
 
-def main() -> int:
-    build_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".aws-sam" / "build-image"
+def measure(build_dir: Path) -> dict[str, Any]:
+    """The built worker image's size, its base's, and its task root counted inside it."""
     image = image_of(build_dir)
     details = inspect(image)
-    size = int(details["Size"])
     base = "public.ecr.aws/lambda/python:3.12"
-    base_size = int(inspect(base)["Size"])
     label = details["Config"].get("Labels") or {}
     kind = "stand-in" if any(key.startswith("org.ragas-serverless.") for key in label) else "AWS's"
-    counted = json.loads(
+    counted: dict[str, Any] = json.loads(
         docker(
             "run",
             "--rm",
@@ -94,12 +90,25 @@ def main() -> int:
             IN_IMAGE,
         )
     )
+    return counted | {
+        "image": image,
+        "size": int(details["Size"]),
+        "base": base,
+        "base_kind": kind,
+        "base_size": int(inspect(base)["Size"]),
+    }
+
+
+def main() -> int:
+    build_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".aws-sam" / "build-image"
+    counted = measure(build_dir)
+    image, size, base = counted["image"], counted["size"], counted["base"]
     limit = IMAGE_LIMIT_GB * GB
     print(
         f"{image}: {size / MB:.0f} MB uncompressed ({size / GB:.2f} GB), "
         f"{100 * size / limit:.1f}% of Lambda's {IMAGE_LIMIT_GB} GB image limit"
     )
-    print(f"  base {base} ({kind}): {base_size / MB:.0f} MB")
+    print(f"  base {base} ({counted['base_kind']}): {counted['base_size'] / MB:.0f} MB")
     print(
         f"  task root {counted['task_root']}: {counted['without_bytecode'] / MB:.0f} MB without "
         f"__pycache__ ({counted['files']} files, {len(counted['distributions'])} distributions), "

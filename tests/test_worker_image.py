@@ -38,6 +38,32 @@ REGION = "us-east-1"
 API_KEY_PARAMETER = "/ragas-serverless/openai-api-key"
 INVOCATIONS = "/2015-03-31/functions/function/invocations"
 
+# The two samples: English (every metric can score it) and Chinese (judge and embeddings
+# must cope with CJK text; ROUGE and BLEU are 0 there by ragas' whitespace tokenisation).
+SAMPLES = [
+    {
+        "sample_id": "en-eiffel",
+        "question": "When was the Eiffel Tower completed?",
+        "contexts": [
+            "The Eiffel Tower is a wrought-iron lattice tower in Paris. It was completed in "
+            "1889 as the entrance arch to the World's Fair.",
+            "Gustave Eiffel's company designed and built the tower.",
+        ],
+        "answer": "The Eiffel Tower was completed in 1889.",
+        "ground_truth": "The Eiffel Tower was completed in 1889.",
+    },
+    {
+        "sample_id": "zh-great-wall",
+        "question": "长城有多长？",
+        "contexts": [
+            "长城是中国古代的军事防御工程，全长约两万一千多公里。",
+            "长城始建于春秋战国时期。",
+        ],
+        "answer": "长城全长约两万一千多公里。",
+        "ground_truth": "长城全长约两万一千公里。",
+    },
+]
+
 
 def docker_answers() -> bool:
     try:
@@ -238,6 +264,33 @@ def moto_server(built: Built) -> Iterator[BridgeMoto]:
         moto.stop()
 
 
+def sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS poller gives the function (events/worker-sqs-batch.json)."""
+    kept = (
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    )
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    k: message["Attributes"][k] for k in kept if k in message["Attributes"]
+                },
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+        ]
+    }
+
+
 @pytest.fixture
 def bridge_moto(moto_server: BridgeMoto, monkeypatch: pytest.MonkeyPatch) -> Iterator[BridgeMoto]:
     """That moto server, emptied, and this process's AWS clients pointed at it."""
@@ -254,6 +307,8 @@ def bridge_moto(moto_server: BridgeMoto, monkeypatch: pytest.MonkeyPatch) -> Ite
     aws_client.cache_clear()  # clients made for another endpoint by another test
     yield moto_server
     aws_client.cache_clear()
+    # moto's backends are this process's: leave none of this test's resources to another
+    urllib.request.urlopen(reset, timeout=30).close()
 
 
 def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
@@ -264,10 +319,9 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
     from rag_eval.domain.layout import run_folder
     from rag_eval.domain.settings import Settings
     from rag_eval.local.deploy import deploy
-    from rag_eval.local.template import function_environment
+    from rag_eval.local.template import function_environment, load_template
     from rag_eval.metrics import REGISTRY
     from rag_eval.scoring.run_folder import RUN_FILES
-    from scripts.worker_check import SAMPLES, sqs_event, template_function_properties
     from testkit.scripted_judge import ScriptedJudge
 
     # GIVEN the template deployed in moto and a scripted judge, both where containers reach
@@ -299,7 +353,7 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
 
         # WHEN the image runs as `docker run` runs it (the emulator before the runtime) with
         # the function's environment, and the job's SQS message is invoked
-        properties = template_function_properties("WorkerFunction")
+        properties = load_template()["Resources"]["WorkerFunction"]["Properties"]
         environment = {
             **function_environment("WorkerFunction", ids, parameters),
             **CREDENTIALS,
