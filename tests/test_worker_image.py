@@ -18,7 +18,6 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 import urllib.request
 import uuid
@@ -172,42 +171,6 @@ def test_the_image_imports_the_scoring_stack_from_its_task_root(built: Built) ->
     assert all(path.startswith("/var/task/") for path in found.values()), found
 
 
-class Relay:
-    """Forwards TCP connections from an address containers reach to one on loopback."""
-
-    def __init__(self, host: str, target_port: int) -> None:
-        self.target_port = target_port
-        self.server = socket.create_server((host, 0))
-        self.port = self.server.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.server.close()
-
-
 def free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
@@ -264,33 +227,6 @@ def moto_server(built: Built) -> Iterator[BridgeMoto]:
         moto.stop()
 
 
-def sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """The event Lambda's SQS poller gives the function (events/worker-sqs-batch.json)."""
-    kept = (
-        "ApproximateReceiveCount",
-        "SentTimestamp",
-        "SenderId",
-        "ApproximateFirstReceiveTimestamp",
-    )
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {
-                    k: message["Attributes"][k] for k in kept if k in message["Attributes"]
-                },
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": REGION,
-            }
-        ]
-    }
-
-
 @pytest.fixture
 def bridge_moto(moto_server: BridgeMoto, monkeypatch: pytest.MonkeyPatch) -> Iterator[BridgeMoto]:
     """That moto server, emptied, and this process's AWS clients pointed at it."""
@@ -318,7 +254,9 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
     from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
     from rag_eval.domain.layout import run_folder
     from rag_eval.domain.settings import Settings
+    from rag_eval.local.containers import JudgeRelay
     from rag_eval.local.deploy import deploy
+    from rag_eval.local.poller import sqs_record
     from rag_eval.local.template import function_environment, load_template
     from rag_eval.metrics import REGISTRY
     from rag_eval.scoring.run_folder import RUN_FILES
@@ -330,7 +268,7 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
     container = f"worker-image-test-{uuid.uuid4().hex[:8]}"
     judge = ScriptedJudge()
     judge.start()
-    relay = Relay(gateway, int(judge.port or 0))
+    relay = JudgeRelay(gateway, int(judge.port or 0))
     try:
         assert judge.base_url
         judge_url = judge.base_url.replace(f"127.0.0.1:{judge.port}", f"{gateway}:{relay.port}")
@@ -370,7 +308,7 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
         address = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", container)
         answer = invoke(
             address,
-            sqs_event(message, queue_arn),
+            {"Records": [sqs_record(message, queue_arn)]},
             timeout=float(properties["Timeout"]),
         )
         logs = subprocess.run(
