@@ -114,17 +114,24 @@ def test_a_job_running_when_the_stack_is_killed_finishes_after_the_restart(
         }
         # GIVEN `rag-eval local start` on a state folder, scoring a job of three shards
         process, banner = start_cli(tmp_path, env=judge_env)
-        endpoint = re.search(r"RAG_EVAL_ENDPOINT=(\S+)", banner).group(1)
-        client = ScoreJobsClient(endpoint)
-        job_id = client.submit({"samples": rows, "metrics": ["faithfulness", "exact_match"]}).job_id
-        deadline = time.monotonic() + 120
-        while client.get_job(job_id).progress.shards_done < 1:
-            assert time.monotonic() < deadline, "no shard was ever counted"
-            time.sleep(0.05)
-        judge.latency_s = 20  # the other shards now wait on the judge
-        time.sleep(2)  # the state is saved about once a second
-        running = client.get_job(job_id)
-        assert running.status == "running" and running.progress.shards_done < 3
+        try:
+            endpoint = re.search(r"RAG_EVAL_ENDPOINT=(\S+)", banner).group(1)
+            client = ScoreJobsClient(endpoint)
+            body = {"samples": rows, "metrics": ["faithfulness", "exact_match"]}
+            job_id = client.submit(body).job_id
+            deadline = time.monotonic() + 120
+            while client.get_job(job_id).progress.shards_done < 1:
+                assert time.monotonic() < deadline, "no shard was ever counted"
+                time.sleep(0.05)
+            judge.latency_s = 20  # the other shards now wait on the judge
+            # The stack saves its state in another process, about once a second after a
+            # change, and tells no one: the count is on disk two saves later at the latest.
+            time.sleep(2)
+            running = client.get_job(job_id)
+            assert running.status == "running" and running.progress.shards_done < 3
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)  # a failure here leaves no stack running
+            raise
 
         # WHEN the whole stack is killed outright, worker processes too
         os.killpg(process.pid, signal.SIGKILL)
