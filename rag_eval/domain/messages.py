@@ -28,7 +28,8 @@ from pydantic import (
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use, off the API's cold start (it sends, it never parses, most kinds).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     job_id: str = Field(min_length=1, max_length=64)
 
@@ -94,4 +95,6 @@ QueueMessage = Annotated[
         custom_error_message="a queue message's kind is one of job, shard, compare",
     ),
 ]
-QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
+QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(
+    QueueMessage, config=ConfigDict(defer_build=True)
+)
