@@ -213,7 +213,7 @@ def padded(size: int, request_mb: float) -> list[dict]:
     """`size` samples; with request_mb, each first context lengthened (its own sentences
     repeated, up to the API's 20,000 characters a context) so that the request body is
     about that large. The judge calls stay the same."""
-    from rag_eval.domain.request import MAX_TEXT_CHARS
+    from rag_eval.domain.sample import MAX_TEXT_CHARS
 
     found = samples(size)
     if not request_mb:

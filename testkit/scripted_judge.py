@@ -13,7 +13,8 @@ schema's title to know which question is asked, reads the input JSON, and answer
 a heuristic based on word overlap, so that a well-grounded sample scores high and an
 ungrounded one low:
 
-* ``StatementGeneratorOutput`` / ``ClaimDecompositionOutput``: the sentences of the text.
+* ``StatementGeneratorOutput`` / ``ClaimDecompositionOutput``: the sentences of the text
+  (the ``answer`` of faithfulness' and noise sensitivity's input, or a ``text``).
 * ``NLIStatementOutput``: verdict 1 when enough of a statement's content words appear in
   the context.
 * ``ContextPrecisionOutput``: verdict 1 when some sentence of the reference (or answer)
@@ -26,7 +27,31 @@ ungrounded one low:
 * ``AnswerRelevanceOutput``: the response's first sentence turned into a question
   (embeddings of it are close to the user's question exactly when the answer shares
   its words), ``noncommittal`` 1 for evasive answers ("I don't know", ...).
+* ``EntitiesList`` (context entity recall): the distinct content words of the text,
+  lowercased, in order (each CJK character is one), so the reference's "entities" are
+  found in the contexts exactly when their words are.
+* ``StatementFaithfulnessOutput`` (noise sensitivity's NLI): as ``NLIStatementOutput``.
+* ``ContextRelevanceOutput``: rating 2 when enough of the question's content words appear
+  in the contexts, 1 when at least half of that share does, else 0.
+* ``ResponseGroundednessOutput``: rating 2 when every sentence of the response is
+  supported by the context, 1 when some is, else 0.
+* ``AnswerAccuracyOutput``: rating 4 when enough of the reference answer's content words
+  appear in the user answer, 2 when at least half of that share does, else 0 (0 for an
+  evasive answer).
+* ``RubricScoreOutput`` / ``InstanceRubricScoreOutput``: score 1 + 4 x share, rounded
+  half up, the share of the reference's content words in the response (without a
+  reference, the question's; without either, the response's found in the contexts), 1
+  for an evasive answer, with feedback saying so (and quoting the sample's rubric for
+  that score). The rubric's wording, and a job's own criteria before it, are not read.
+* ``DiscreteResponseModel`` / ``NumericResponseModel`` (a job's own metrics, whose prompt
+  is the team's free text with the sample's texts in it, no input JSON): the scripted
+  judge does NOT follow a custom metric's instructions. It answers from a SHA-256 digest
+  of the prompt, so the same prompt always gets the same answer: one of the schema's
+  allowed values; or a number in the first range the prompt states ("0 to 10", "1-5",
+  "between 0 and 100"; an integer when both ends are integers more than 1 apart, else
+  two decimals), in [0, 1] when it states none.
 * ``_TranslatedStrings`` (prompt adaptation): the strings unchanged.
+* ``AdviceNarrative`` (the advisor's narrative): names the weakest metric it was given.
 
 Words are lowercased; CJK text counts character by character, so Chinese works too.
 An unknown schema title is answered with HTTP 400 naming the title, so a missing case
@@ -173,7 +198,7 @@ Answerer = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
 def _statements(data: dict[str, Any], _th: float) -> dict[str, Any]:
-    return {"statements": sentences(str(data.get("answer", "")))}
+    return {"statements": sentences(str(data.get("answer", data.get("text", ""))))}
 
 
 def _claims(data: dict[str, Any], _th: float) -> dict[str, Any]:
@@ -239,6 +264,113 @@ def _translated(data: dict[str, Any], _th: float) -> dict[str, Any]:
     return {"statements": list(data.get("statements", []))}
 
 
+def _evasive(text: str) -> bool:
+    lowered = text.lower().replace("’", "'")
+    return any(marker in lowered for marker in _EVASIVE_MARKERS)
+
+
+def _graded(share: float, th: float, top: int) -> int:
+    """`top` when the share reaches the support threshold, half of it at half the
+    threshold, else 0: the 0/1/2 and 0/2/4 ratings of ragas' two-judge metrics."""
+    if share >= th:
+        return top
+    return top // 2 if share >= th / 2 else 0
+
+
+def _entities(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    # Distinct, in order of appearance: ragas compares the two lists as sets.
+    return {"entities": list(dict.fromkeys(content_tokens(str(data.get("text", "")))))}
+
+
+def _context_relevance(data: dict[str, Any], th: float) -> dict[str, Any]:
+    share = overlap(str(data.get("user_input", "")), str(data.get("context", "")))
+    return {"rating": _graded(share, th, 2)}
+
+
+def _groundedness(data: dict[str, Any], th: float) -> dict[str, Any]:
+    context = str(data.get("context", ""))
+    verdicts = [_supported(s, context, th)[0] for s in sentences(str(data.get("response", "")))]
+    rating = 2 if verdicts and all(verdicts) else int(any(verdicts))
+    return {"rating": rating}
+
+
+def _answer_accuracy(data: dict[str, Any], th: float) -> dict[str, Any]:
+    answer = str(data.get("user_answer", ""))
+    share = 0.0 if _evasive(answer) else overlap(str(data.get("reference_answer", "")), answer)
+    return {"rating": _graded(share, th, 4)}
+
+
+def _rubric_score(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    response = str(data.get("response") or "")
+    if data.get("reference"):
+        share = overlap(str(data["reference"]), response)
+        said = f"{share:.0%} of the reference's key words appear in the response"
+    elif data.get("user_input"):
+        share = overlap(str(data["user_input"]), response)
+        said = f"{share:.0%} of the question's key words appear in the response"
+    else:
+        contexts = "\n".join(str(c) for c in data.get("retrieved_contexts") or [])
+        share = overlap(response, contexts)
+        said = f"{share:.0%} of the response's key words appear in the contexts"
+    if _evasive(response):
+        share, said = 0.0, "The response evades the question"
+    score = 1 + math.floor(4 * share + 0.5)
+    feedback = f"{said}, so it scores {score} of 5."
+    rubric = (data.get("rubrics") or {}).get(f"score{score}_description")
+    if rubric:
+        feedback += f' The rubric for {score}: "{rubric}"'
+    return {"feedback": feedback, "score": score}
+
+
+# A range a free-text prompt states: "between 0 and 100", "0 to 10", "1-5", "0..1", "1~5".
+_NUMBER = r"(-?\d+(?:\.\d+)?)"
+_RANGE_RE = re.compile(
+    rf"between\s+{_NUMBER}\s+and\s+{_NUMBER}(?!\d)"
+    rf"|(?<![\w.]){_NUMBER}\s*(?:to|-|–|—|~|\.\.|到|至)\s*{_NUMBER}(?!\d)",
+    re.IGNORECASE,
+)
+
+
+def _digest_share(prompt: str) -> float:
+    """A fraction in [0, 1) fixed by the prompt: the same prompt, the same answer."""
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _stated_range(prompt: str) -> tuple[float, float]:
+    for match in _RANGE_RE.finditer(prompt):
+        numbers = [float(n) for n in match.groups() if n is not None]
+        if numbers[0] < numbers[1]:
+            return numbers[0], numbers[1]
+    return 0.0, 1.0
+
+
+def _discrete(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    """A job's own discrete metric: not judged, but picked by the prompt's digest."""
+    value_schema = ((data.get("schema") or {}).get("properties") or {}).get("value") or {}
+    allowed = [str(v) for v in value_schema.get("enum") or []] or ["unknown"]
+    value = allowed[int(_digest_share(str(data.get("prompt", ""))) * len(allowed))]
+    reason = (
+        "The scripted judge does not follow this metric's instructions: it picked "
+        f'"{value}" by a digest of the prompt.'
+    )
+    return {"reason": reason, "value": value}
+
+
+def _numeric(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    """A job's own numeric metric: a number in the range the prompt states, by its digest."""
+    prompt = str(data.get("prompt", ""))
+    low, high = _stated_range(prompt)
+    value = low + _digest_share(prompt) * (high - low)
+    whole = low.is_integer() and high.is_integer() and high - low > 1
+    number: float = round(value) if whole else round(value, 2)
+    reason = (
+        "The scripted judge does not follow this metric's instructions: it chose "
+        f"{number:g} in {low:g}..{high:g} by a digest of the prompt."
+    )
+    return {"reason": reason, "value": number}
+
+
 def _narrative(data: dict[str, Any], _th: float) -> dict[str, Any]:
     """The advisor's narrative: names the weakest metric of the diagnosis it was given."""
     means = {k: v for k, v in (data.get("means") or {}).items() if v is not None}
@@ -259,6 +391,15 @@ ANSWERERS: dict[str, Answerer] = {
     "ClassificationWithReason": _correctness,
     "ClaimDecompositionOutput": _claims,
     "AnswerRelevanceOutput": _answer_relevance,
+    "EntitiesList": _entities,
+    "StatementFaithfulnessOutput": _nli,
+    "ContextRelevanceOutput": _context_relevance,
+    "ResponseGroundednessOutput": _groundedness,
+    "AnswerAccuracyOutput": _answer_accuracy,
+    "RubricScoreOutput": _rubric_score,
+    "InstanceRubricScoreOutput": _rubric_score,
+    "DiscreteResponseModel": _discrete,
+    "NumericResponseModel": _numeric,
     "_TranslatedStrings": _translated,
     "AdviceNarrative": _narrative,
 }
@@ -349,7 +490,29 @@ def prompt_input(body: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 continue
             return {"statements": value}
-    return {}
+    # A free-text prompt (a job's own metric): the prompt itself, and the output schema,
+    # whose allowed values the answer must keep to.
+    prompt = "\n".join(
+        _message_text(m) for m in body.get("messages") or [] if m.get("role") == "user"
+    )
+    return {"prompt": prompt, "schema": output_schema(body) or {}} if prompt else {}
+
+
+def output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of the output a chat request asks for, wherever the client put it:
+    a tool's parameters, ``response_format``, Bedrock's ``toolConfig``, or a message."""
+    candidates: list[Any] = [
+        (tool.get("function") or {}).get("parameters") for tool in body.get("tools") or []
+    ]
+    candidates.append(((body.get("response_format") or {}).get("json_schema") or {}).get("schema"))
+    candidates += [
+        ((tool.get("toolSpec") or {}).get("inputSchema") or {}).get("json")
+        for tool in (body.get("toolConfig") or {}).get("tools") or []
+    ]
+    for message in body.get("messages") or []:
+        text = _message_text(message)
+        candidates += [_decode_after(text, marker) for marker in _SCHEMA_MARKERS]
+    return next((c for c in candidates if isinstance(c, dict) and c.get("properties")), None)
 
 
 # --------------------------------------------------------------------------- #

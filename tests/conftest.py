@@ -42,6 +42,7 @@ INTEGRATION_MODULES = frozenset(
         "tests/app/test_processing.py",
         "tests/client/test_upload.py",
         "tests/judges/test_bedrock.py",
+        "tests/scoring/test_ragas_metrics.py",
         "tests/test_template.py",
     }
 )

@@ -28,6 +28,11 @@ from testkit.scripted_judge import ScriptedJudge
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
+# The example of "Metrics of your own", whose output the README shows as well.
+CUSTOM_METRICS_EXAMPLE = (
+    ".venv/bin/rag-eval score --file rag_eval/sample_data/samples.jsonl "
+    "--metric-file rag_eval/sample_data/criteria.yaml"
+)
 NOT_RUN = {
     "make test": "it is what runs this test",
     "sam build && sam deploy --guided": "needs Docker (or Finch) and an AWS account",
@@ -55,6 +60,7 @@ BLOCKS = {
         "scripted",
         False,
     ),
+    CUSTOM_METRICS_EXAMPLE: ("scripted", False),
     ".venv/bin/python -m bench.datasets --rows 2000 --scheme ragas": ("none", True),
     "sam build && sam deploy --guided": ("none", False),
 }
@@ -183,6 +189,46 @@ def threading_drain(process: subprocess.Popen) -> None:
     import threading
 
     threading.Thread(target=process.stdout.read, daemon=True).start()
+
+
+def shown_output(first: str) -> tuple[str, list[str]]:
+    """The README's command block that starts with `first` (continuations joined) and the
+    lines of the ```text block right after it: what the README says it prints."""
+    text = README.read_text(encoding="utf-8")
+    found = re.search(
+        rf"^```sh\n({re.escape(first)}.*?)^```\n\n```text\n(.*?)^```$", text, re.M | re.S
+    )
+    assert found, f"no command block starting {first!r} followed by its output"
+    return re.sub(r"\\\n\s*", " ", found[1]).strip(), found[2].splitlines()
+
+
+def as_compared(lines: list[str]) -> list[str]:
+    """Lines with what differs from run to run (the job id, the run folder's name) made
+    the README's placeholders."""
+    lines = [re.sub(r"^job \w{24}: ", "job <job_id>: ", line) for line in lines]
+    return [re.sub(r"score-async/[^/\s]+", "score-async/<run_id>", line) for line in lines]
+
+
+def test_the_custom_metrics_example_prints_what_the_readme_shows(
+    judge: ScriptedJudge, tmp_path: Path
+) -> None:
+    # GIVEN the README's example of metrics of your own, and the output it shows
+    command, shown = shown_output(CUSTOM_METRICS_EXAMPLE)
+
+    # WHEN it runs as written, with the scripted judge and a verdict cache of its own (a
+    # first run: nothing cached)
+    env = clean_env(tmp_path / "local-stack") | {
+        "OPENAI_BASE_URL": judge.base_url,
+        "OPENAI_API_KEY": "test",
+        "RAG_EVAL_CACHE_DIR": str(tmp_path / "verdict-cache"),
+    }
+    done = run(command, env)
+
+    # THEN it prints what the README shows: the metrics chosen (stderr), then the job
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    printed = [line for line in (done.stderr + done.stdout).splitlines() if line]
+    assert as_compared(printed) == as_compared(shown)
 
 
 # --- how GitHub shows it ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rag_eval.advice.findings import (
     Strength,
     UnscoredMetric,
 )
-from rag_eval.advice.guides import FAILURE_ADVICE, INPUT_HINTS, STRONG_AT, WEAK_BELOW, band
+from rag_eval.advice.guides import FAILURE_ADVICE, INPUT_HINTS, STRONG_AT, band
 from rag_eval.advice.patterns import pattern_findings
 from rag_eval.advice.rules import combination_findings, judge_findings, single_findings
 from rag_eval.advice.view import RunView, finite
@@ -35,7 +35,7 @@ def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
             failed=finding.rule == "judge_failures",
             good=_claimed_good(finding),
         )
-    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], _first_mean(f, means)))
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], _first_mean(f, view)))
     # Single samples' failure patterns first: the means can hide them.
     findings = [*pattern_findings(view), *findings]
     for finding in findings:
@@ -44,10 +44,10 @@ def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
         Strength(
             metric=name,
             mean=mean,
-            meaning=REGISTRY[name].guide.strength if name in REGISTRY else "",
+            meaning=guide.strength if (guide := view.guide(name)) is not None else "",
         )
         for name, mean in means.items()
-        if mean is not None and mean >= STRONG_AT
+        if mean is not None and (view.mean(name) or 0.0) >= STRONG_AT
     ]
     return Diagnosis(
         sample_count=len(run.results),
@@ -57,14 +57,15 @@ def diagnose(run: ScoreRun, request: ScoreRequest) -> Diagnosis:
         verdict=_verdict(run, means, findings),
         findings=findings,
         strengths=strengths,
-        unscored=_unscored(run, request),
+        unscored=_unscored(run, view),
+        scales={name: view.scale(name) for name in means},
     )
 
 
-def _unscored(run: ScoreRun, request: ScoreRequest) -> list[UnscoredMetric]:
+def _unscored(run: ScoreRun, view: RunView) -> list[UnscoredMetric]:
     entries: list[UnscoredMetric] = []
     for metric, reason in run.skipped.items():
-        missing = _missing_inputs(metric, request)
+        missing = _missing_inputs(metric, view)
         entries.append(
             UnscoredMetric(
                 metric=metric,
@@ -78,7 +79,7 @@ def _unscored(run: ScoreRun, request: ScoreRequest) -> list[UnscoredMetric]:
         advice = []
         for code in sorted(counts, key=lambda c: -counts[c]):
             if code == "missing_input":
-                missing = _missing_inputs(metric, request)
+                missing = _missing_inputs(metric, view)
                 advice.append(f"`missing_input`: {_unlock_advice(metric, missing)}")
             else:
                 text = FAILURE_ADVICE.get(code, "read the error column of scores.csv.")
@@ -97,11 +98,11 @@ def _unscored(run: ScoreRun, request: ScoreRequest) -> list[UnscoredMetric]:
     return entries
 
 
-def _missing_inputs(metric: str, request: ScoreRequest) -> list[str]:
-    spec = REGISTRY.get(metric)
+def _missing_inputs(metric: str, view: RunView) -> list[str]:
+    spec = view.specs.get(metric) or REGISTRY.get(metric)  # a job's own metric too
     if spec is None:
         return []
-    return sorted({m for s in request.samples for m in s.missing_inputs(spec.inputs)})
+    return sorted({m for s in view.samples.values() for m in s.missing_inputs(spec.inputs)})
 
 
 def _unlock_advice(metric: str, missing: list[str]) -> str:
@@ -131,7 +132,7 @@ def _verdict(run: ScoreRun, means: dict[str, float | None], findings: list[Findi
     if first is not None:
         text += f" Fix first ({first.component}): {first.title}."
     else:
-        text += f" No metric is below {WEAK_BELOW}."
+        text += " No metric is weak or poor."
     return text
 
 
@@ -156,6 +157,6 @@ def _said_of_this_run(step: str, requested: list[str]) -> str:
     return f"{step} ({', '.join(others)}: not scored in this run; worth adding)"
 
 
-def _first_mean(finding: Finding, means: dict[str, float | None]) -> float:
-    value = means.get(finding.metrics[0])
+def _first_mean(finding: Finding, view: RunView) -> float:
+    value = view.mean(finding.metrics[0])  # on 0..1: the worst first, whatever the scale
     return 1.0 if value is None else value

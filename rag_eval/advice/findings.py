@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag_eval.metrics.spec import Component
+from rag_eval.metrics.spec import UNIT, Component, Scale
 
 Severity = Literal["poor", "weak", "note"]
 SEVERITY_ORDER: dict[str, int] = {"poor": 0, "weak": 1, "note": 2}
@@ -18,7 +18,8 @@ class Evidence(BaseModel):
 
     sample_id: str
     question: str  # cut to QUESTION_CHARS
-    score: float | None  # the finding's first metric; None when it failed to score
+    # the finding's first metric, on its own scale; None when it failed to score
+    score: float | None
     other_scores: dict[str, float | None] = Field(default_factory=dict)
     note: str = ""  # e.g. the reason code when the metric did not score
     why: str = ""  # what the judge's evidence says of the sample's low scores
@@ -37,7 +38,7 @@ class Finding(BaseModel):
 
 class Strength(BaseModel):
     metric: str
-    mean: float
+    mean: float  # on the metric's own scale
     meaning: str
 
 
@@ -54,13 +55,23 @@ class UnscoredMetric(BaseModel):
 
 class Diagnosis(BaseModel):
     sample_count: int
-    means: dict[str, float | None]
-    weighted_score: float | None
+    means: dict[str, float | None]  # each on its metric's own scale
+    weighted_score: float | None  # on 0..1, 1 the best
     coverage: float | None
     verdict: str
     findings: list[Finding] = Field(default_factory=list)
     strengths: list[Strength] = Field(default_factory=list)
     unscored: list[UnscoredMetric] = Field(default_factory=list)
+    # metric -> its range and direction (0..1, higher better where not given)
+    scales: dict[str, Scale] = Field(default_factory=dict)
+
+    def scale(self, metric: str) -> Scale:
+        return self.scales.get(metric, UNIT)
+
+    def normalised(self, metric: str) -> float | None:
+        """The metric's mean on 0..1, 1 the best: what its band reads."""
+        value = self.means.get(metric)
+        return None if value is None else self.scale(metric).normalise(value)
 
     @property
     def scored(self) -> bool:

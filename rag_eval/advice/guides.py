@@ -1,13 +1,16 @@
-"""The advisor's vocabulary: score bands, components, and what to do when a metric could
-not score. What each metric means lives with the metric (`MetricSpec.guide`)."""
+"""The advisor's vocabulary: score bands, components, how a value reads on its metric's
+scale, and what to do when a metric could not score. What each metric means lives with the
+metric (`MetricSpec.guide`)."""
 
 from __future__ import annotations
 
 import re
 
-from rag_eval.metrics import MODEL_FREE_METRICS
+from rag_eval.metrics import overlap
+from rag_eval.metrics.spec import UNIT, Scale
 
-# Score bands for a metric mean (every ragas metric here scores in [0, 1]).
+# Score bands, on 0..1 with 1 the best (`Scale.normalise`): a 1-5 rubric's 4 is 0.75, a
+# noise_sensitivity of 0.1 is 0.9. Values are shown on their own scale (`on_scale`).
 POOR_BELOW = 0.5  # most samples fail the metric
 WEAK_BELOW = 0.7  # a clear problem; at or above it a metric counts as "good" in combinations
 STRONG_AT = 0.85  # listed as a strength
@@ -19,7 +22,8 @@ QUESTION_CHARS = 80  # questions are cut to this length in evidence tables
 
 
 def band(value: float | None) -> str:
-    """The one word for a score, wherever a score is named: verdict, tables, findings."""
+    """The one word for a score (normalised: 1 the best), wherever a score is named:
+    verdict, tables, findings."""
     if value is None:
         return "not scored"
     if value < POOR_BELOW:
@@ -29,6 +33,22 @@ def band(value: float | None) -> str:
     return "strong" if value >= STRONG_AT else "ok"
 
 
+def on_scale(value: float | None, scale: Scale = UNIT, digits: int = 2) -> str:
+    """A value as its metric gives it, said with its scale where that is not 0..1 higher
+    better: "0.82", "4.20 of 5", "0.10 (lower is better)"."""
+    if value is None:
+        return "—"
+    number = f"{value:.{digits}f}"
+    if scale == UNIT:
+        return number
+    if not scale.higher_is_better:
+        span = "" if (scale.low, scale.high) == (0.0, 1.0) else f"{scale.low:g}..{scale.high:g}, "
+        return f"{number} ({span}lower is better)"
+    if scale.low >= 0:
+        return f"{number} of {scale.high:g}"
+    return f"{number} on {scale.low:g}..{scale.high:g}"
+
+
 COMPONENT_LABELS: dict[str, str] = {
     "retriever": "retriever (search, chunking, ranking)",
     "generator": "generator (prompt and answer model)",
@@ -36,8 +56,8 @@ COMPONENT_LABELS: dict[str, str] = {
     "judge": "judge (the scoring model or the metric itself)",
 }
 
-# The model-free metrics all measure surface overlap with the reference.
-OVERLAP_METRICS = MODEL_FREE_METRICS
+# The overlap metrics measure surface overlap with the reference, with no model.
+OVERLAP_METRICS = tuple(spec.name for spec in overlap.SPECS)
 # Chinese and Japanese write words without spaces (Korean does use spaces).
 NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 

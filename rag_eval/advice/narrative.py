@@ -65,13 +65,23 @@ def invented_numbers(narrative: str, facts: str) -> list[str]:
 
 def _narrative_prompt(diagnosis: Diagnosis) -> str:
     facts = diagnosis.model_dump(
-        include={"verdict", "means", "weighted_score", "coverage", "findings", "strengths"},
+        include={
+            "verdict",
+            "means",
+            "scales",
+            "weighted_score",
+            "coverage",
+            "findings",
+            "strengths",
+        },
         exclude={"findings": {"__all__": {"next_steps"}}},
     )
     facts["metrics_not_scored"] = {u.metric: u.reason for u in diagnosis.unscored}
     return (
         "You advise the team that runs a retrieval-augmented generation (RAG) system. Below "
-        "is a rule-based diagnosis of its ragas evaluation: metric means in [0, 1], findings "
+        "is a rule-based diagnosis of its ragas evaluation: metric means, each on its "
+        "metric's scale (`scales`: low, high, and whether higher is better; a metric not "
+        "listed is 0 to 1, higher better), a weighted score in [0, 1] (1 the best), findings "
         "with the component at fault and the worst samples. Write for an engineer:\n"
         "- summary: 2-4 plain sentences on the state of the system and the main bottleneck;\n"
         "- actions: at most 5 concrete actions, most important first, one sentence each.\n"

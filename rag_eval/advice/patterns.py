@@ -4,6 +4,7 @@ miss among five good samples moves no mean below a band).
 
 Each pattern needs only the metrics that show it, among those requested; its evidence is
 the samples that show it, each with the judge's own `why` (rag_eval/domain/evidence.py).
+Scores are read on 0..1 with 1 the best (`RunView.score`), as the bands are.
 """
 
 from __future__ import annotations
@@ -21,46 +22,47 @@ from rag_eval.metrics.retrieval import RECALL_STEPS
 MAX_SAMPLES_SHOWN = 5
 
 
-def _poor(result: SampleResult, metric: str) -> bool:
-    value = finite(result.scores.get(metric))
+def _poor(view: RunView, result: SampleResult, metric: str) -> bool:
+    value = view.score(result, metric)
     return value is not None and value < POOR_BELOW
 
 
-def _good(result: SampleResult, metric: str) -> bool:
-    value = finite(result.scores.get(metric))
+def _good(view: RunView, result: SampleResult, metric: str) -> bool:
+    value = view.score(result, metric)
     return value is not None and value >= WEAK_BELOW
 
 
-def _retrieval_miss(result: SampleResult) -> bool:
-    return _poor(result, "context_recall") and (
-        _poor(result, "faithfulness") or _poor(result, "context_precision")
+def _retrieval_miss(view: RunView, result: SampleResult) -> bool:
+    return _poor(view, result, "context_recall") and (
+        _poor(view, result, "faithfulness") or _poor(view, result, "context_precision")
     )
 
 
-def _unsupported_with_good_context(result: SampleResult) -> bool:
-    value = finite(result.scores.get("faithfulness"))
-    good_context = _good(result, "context_recall") or _good(result, "context_precision")
+def _unsupported_with_good_context(view: RunView, result: SampleResult) -> bool:
+    value = view.score(result, "faithfulness")
+    good_context = _good(view, result, "context_recall") or _good(view, result, "context_precision")
     return value is not None and value < WEAK_BELOW and good_context
 
 
-def _noncommittal(result: SampleResult) -> bool:
+def _noncommittal(view: RunView, result: SampleResult) -> bool:
     return bool((result.evidence.get("answer_relevancy") or {}).get("noncommittal"))
 
 
-def _off_question(result: SampleResult) -> bool:
-    return _poor(result, "answer_relevancy") and not _noncommittal(result)
+def _off_question(view: RunView, result: SampleResult) -> bool:
+    return _poor(view, result, "answer_relevancy") and not _noncommittal(view, result)
 
 
-def _disagrees_with_reference(result: SampleResult) -> bool:
-    grounded = _good(result, "faithfulness") and _good(result, "context_recall")
+def _disagrees_with_reference(view: RunView, result: SampleResult) -> bool:
+    grounded = _good(view, result, "faithfulness") and _good(view, result, "context_recall")
     return grounded and (
-        _poor(result, "answer_correctness") or _poor(result, "factual_correctness")
+        _poor(view, result, "answer_correctness") or _poor(view, result, "factual_correctness")
     )
 
 
 # rule, title, component, the metrics it reads (the first orders the evidence), the test,
 # what it means, next steps
-_PATTERNS: tuple[tuple[str, str, str, tuple[str, ...], Callable, str, list[str]], ...] = (
+_Test = Callable[[RunView, SampleResult], bool]
+_PATTERNS: tuple[tuple[str, str, str, tuple[str, ...], _Test, str, list[str]], ...] = (
     (
         "sample_retrieval_miss",
         "Retrieval missed the facts these answers needed",
@@ -128,10 +130,10 @@ def pattern_findings(view: RunView) -> list[Finding]:
         used = [m for m in metrics if m in requested]
         if not used or used[0] != metrics[0]:
             continue  # the metric that defines the pattern was not requested
-        hits = [result for result in view.run.results if test(result)]
+        hits = [result for result in view.run.results if test(view, result)]
         if not hits:
             continue
-        hits.sort(key=lambda r: finite(r.scores.get(used[0])) or 0.0)
+        hits.sort(key=lambda r: view.score(r, used[0]) or 0.0)
         findings.append(
             Finding(
                 rule=rule,
@@ -151,7 +153,7 @@ def _evidence(view: RunView, result: SampleResult, metrics: list[str]) -> Eviden
     said = [
         f"{m}: {line}"
         for m in metrics
-        if (line := why(m, result.evidence.get(m), finite(result.scores.get(m)), WEAK_BELOW))
+        if (line := why(m, result.evidence.get(m), view.score(result, m), WEAK_BELOW))
     ]
     return Evidence(
         sample_id=result.sample_id,

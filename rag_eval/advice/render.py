@@ -10,8 +10,10 @@ from rag_eval.advice.guides import (
     STRONG_AT,
     WEAK_BELOW,
     band,
+    on_scale,
 )
 from rag_eval.domain.safe_text import markdown_cell, markdown_text
+from rag_eval.metrics.spec import UNIT
 
 
 def render_advice(
@@ -19,7 +21,7 @@ def render_advice(
 ) -> str:
     """The markdown of `optimization_advice.md`, for a person browsing the run folder."""
     lines = ["# Optimization advice", "", f"**Verdict.** {diagnosis.verdict}", ""]
-    lines += _means_table(diagnosis.means)
+    lines += _means_table(diagnosis)
     if narrative or narrative_note:
         lines += ["## Narrative (written by the judge model)", ""]
         # The judge's words are not ours: no markup of theirs renders.
@@ -31,7 +33,10 @@ def render_advice(
     lines += _findings_section(diagnosis)
     if diagnosis.strengths:
         lines += ["## Strengths", ""]
-        lines += [f"- **{s.metric}** {s.mean:.2f}: {s.meaning}." for s in diagnosis.strengths]
+        lines += [
+            f"- **{s.metric}** {on_scale(s.mean, diagnosis.scale(s.metric))}: {s.meaning}."
+            for s in diagnosis.strengths
+        ]
         lines.append("")
     lines += _unscored_section(diagnosis.unscored)
     lines += [
@@ -43,14 +48,20 @@ def render_advice(
     return "\n".join(lines)
 
 
-def _means_table(means: dict[str, float | None]) -> list[str]:
-    if not means:
+def _means_table(diagnosis: Diagnosis) -> list[str]:
+    if not diagnosis.means:
         return []
     lines = ["| metric | mean | band |", "|---|---|---|"]
-    for name, value in means.items():
-        lines.append(f"| {name} | {_fmt(value)} | {band(value)} |")
-    legend = f"Bands: poor < {POOR_BELOW}, weak < {WEAK_BELOW}, ok, strong ≥ {STRONG_AT}."
-    return [*lines, "", legend, ""]
+    for name, value in diagnosis.means.items():
+        shown = on_scale(value, diagnosis.scale(name))
+        lines.append(f"| {name} | {shown} | {band(diagnosis.normalised(name))} |")
+    legend = f"Bands: poor < {POOR_BELOW}, weak < {WEAK_BELOW}, ok, strong ≥ {STRONG_AT}"
+    if any(diagnosis.scale(name) != UNIT for name in diagnosis.means):
+        legend += (
+            ", of each metric's scale put on 0..1 with 1 the best (a rubric's 4 of 5 is "
+            "0.75; a lower-is-better metric's 0.1 is 0.9)"
+        )
+    return [*lines, "", legend + ".", ""]
 
 
 def _findings_section(diagnosis: Diagnosis) -> list[str]:
@@ -63,7 +74,9 @@ def _findings_section(diagnosis: Diagnosis) -> list[str]:
         )
         return [*lines, f"No findings: {reason}", ""]
     for number, finding in enumerate(diagnosis.findings, start=1):
-        metrics = ", ".join(f"{m} {_fmt(diagnosis.means.get(m))}" for m in finding.metrics)
+        metrics = ", ".join(
+            f"{m} {on_scale(diagnosis.means.get(m), diagnosis.scale(m))}" for m in finding.metrics
+        )
         lines += [
             f"### {number}. [{finding.severity}] {finding.title}",
             "",
@@ -74,7 +87,7 @@ def _findings_section(diagnosis: Diagnosis) -> list[str]:
             "",
         ]
         if finding.evidence:
-            lines += ["**Worst samples**", "", *_evidence_table(finding), ""]
+            lines += ["**Worst samples**", "", *_evidence_table(finding, diagnosis), ""]
         if finding.next_steps:
             lines += ["**Next steps**", ""]
             lines += [f"{i}. {step}" for i, step in enumerate(finding.next_steps, start=1)]
@@ -82,11 +95,13 @@ def _findings_section(diagnosis: Diagnosis) -> list[str]:
     return lines
 
 
-def _evidence_table(finding: Finding) -> list[str]:
+def _evidence_table(finding: Finding, diagnosis: Diagnosis) -> list[str]:
     metrics = finding.metrics
     said = any(item.why for item in finding.evidence)  # the judge's evidence, a column
+    # Bare values in the cells: a metric not on 0..1, higher better, says its scale above.
+    headers = [f"{m} ({note})" if (note := diagnosis.scale(m).note) else m for m in metrics]
     lines = [
-        "| sample | question | " + " | ".join(metrics) + (" | why |" if said else " |"),
+        "| sample | question | " + " | ".join(headers) + (" | why |" if said else " |"),
         "|---|---|" + "---|" * (len(metrics) + said),
     ]
     for item in finding.evidence:
@@ -114,8 +129,9 @@ def _all_good_section(diagnosis: Diagnosis) -> list[str]:
     return [
         "## All good",
         "",
-        f"Every scored metric is at or above {WEAK_BELOW}: nothing in these scores needs "
-        "fixing. The test set may be too easy to show the weak spots; make it harder:",
+        "Every scored metric is ok or strong (at or above the weak band): nothing in these "
+        "scores needs fixing. The test set may be too easy to show the weak spots; make it "
+        "harder:",
         "",
         *(f"{i}. {step}" for i, step in enumerate(steps, start=1)),
         "",

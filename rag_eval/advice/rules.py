@@ -4,6 +4,9 @@ component at fault, and says what to do next.
 Combination rules come first because two metrics together locate a problem that neither
 does alone (good recall but poor faithfulness is the generator's fault; poor recall with
 good faithfulness is the retriever's).
+
+Means are compared on 0..1 with 1 the best (`RunView.mean`: a rubric's 4 of 5 is ok, a
+noise_sensitivity of 0.1 good) and said on their own scale (`RunView.shown`).
 """
 
 from __future__ import annotations
@@ -31,17 +34,18 @@ def guide(metric: str) -> MetricGuide:
 
 
 def combination_findings(view: RunView) -> Iterable[Finding]:
-    recall, faith = view.mean("context_recall"), view.mean("faithfulness")
+    # Compared on 0..1 (view.low / view.good), said on each metric's own scale.
+    recall, faith = view.shown("context_recall"), view.shown("faithfulness")
     if view.good("context_recall") and view.low("faithfulness"):
         yield Finding(
             rule="generator_ignores_context",
             title="The generator ignores good context",
             metrics=["faithfulness", "context_recall"],
-            severity=severity(faith),
+            severity=severity(view.mean("faithfulness")),
             component="generator",
             meaning=(
-                f"context_recall is {recall:.2f}: the retrieved contexts hold the facts of the "
-                f"reference answers. Yet faithfulness is {faith:.2f}: the answers make claims "
+                f"context_recall is {recall}: the retrieved contexts hold the facts of the "
+                f"reference answers. Yet faithfulness is {faith}: the answers make claims "
                 "those contexts do not support. The retriever did its job; the generator adds "
                 "its own knowledge or misreads the contexts."
             ),
@@ -52,11 +56,11 @@ def combination_findings(view: RunView) -> Iterable[Finding]:
             rule="retriever_bottleneck",
             title="The retriever is the bottleneck",
             metrics=["context_recall", "faithfulness"],
-            severity=severity(recall),
+            severity=severity(view.mean("context_recall")),
             component="retriever",
             meaning=(
-                f"faithfulness is {faith:.2f}: the generator sticks to what it is given. But "
-                f"context_recall is {recall:.2f}: the contexts lack facts the reference answers "
+                f"faithfulness is {faith}: the generator sticks to what it is given. But "
+                f"context_recall is {recall}: the contexts lack facts the reference answers "
                 "need, so the answers are grounded but incomplete. Prompt changes will not fix "
                 "this; retrieval changes will."
             ),
@@ -71,24 +75,24 @@ def combination_findings(view: RunView) -> Iterable[Finding]:
             severity=severity(view.mean(worst)),
             component="retriever",
             meaning=(
-                f"context_recall is {recall:.2f}: the contexts lack facts the reference answers "
-                f"need; faithfulness is {faith:.2f}: the answers state things the contexts do "
+                f"context_recall is {recall}: the contexts lack facts the reference answers "
+                f"need; faithfulness is {faith}: the answers state things the contexts do "
                 "not support. The likely chain: the retriever misses facts and the generator "
                 "fills the gaps from its own memory. Fix retrieval first, then grounding."
             ),
             next_steps=[*RECALL_STEPS[:3], GROUNDING_STEPS[0]],
         )
-    precision = view.mean("context_precision")
+    precision = view.shown("context_precision")
     if view.low("context_precision") and view.good("context_recall"):
         yield Finding(
             rule="noisy_ranking",
             title="Good recall, noisy ranking",
             metrics=["context_precision", "context_recall"],
-            severity=severity(precision),
+            severity=severity(view.mean("context_precision")),
             component="retriever",
             meaning=(
-                f"context_recall is {recall:.2f}: the needed facts are retrieved. But "
-                f"context_precision is {precision:.2f}: irrelevant chunks are ranked above "
+                f"context_recall is {recall}: the needed facts are retrieved. But "
+                f"context_precision is {precision}: irrelevant chunks are ranked above "
                 "them, which spends prompt space and distracts the generator."
             ),
             next_steps=list(RANKING_STEPS),
@@ -117,8 +121,8 @@ def combination_findings(view: RunView) -> Iterable[Finding]:
             severity=severity(view.mean(correctness)),
             component="reference data",
             meaning=(
-                f"faithfulness is {faith:.2f}: the answers follow the retrieved contexts. Yet "
-                f"{correctness} is {view.mean(correctness):.2f}: they disagree with the "
+                f"faithfulness is {faith}: the answers follow the retrieved contexts. Yet "
+                f"{correctness} is {view.shown(correctness)}: they disagree with the "
                 "reference answers. So the contexts themselves carry wrong, outdated or "
                 "conflicting information (old document versions next to new ones), or the "
                 "reference answers are out of date."
@@ -127,9 +131,13 @@ def combination_findings(view: RunView) -> Iterable[Finding]:
         )
 
 
+# The metrics a rule of its own reads; every other low metric gets its guide's finding.
+_CLASSIC = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
+
+
 def single_findings(view: RunView, explained: set[str]) -> list[Finding]:
     findings: list[Finding] = []
-    for name in ("faithfulness", "answer_relevancy", "context_precision", "context_recall"):
+    for name in _CLASSIC:
         if name in explained or not view.low(name):
             continue
         metric_guide = guide(name)
@@ -159,7 +167,34 @@ def single_findings(view: RunView, explained: set[str]) -> list[Finding]:
     if reference_low:
         findings.append(_reference_finding(view, reference_low))
     findings += _overlap_findings(view)
+    findings += _guided_findings(view, explained)
     return findings
+
+
+def _guided_findings(view: RunView, explained: set[str]) -> list[Finding]:
+    """A low metric no rule above reads (a rubric, noise_sensitivity, a job's own metric):
+    its guide's finding, one a title (metrics that share a guide share a finding)."""
+    ruled = {*_CLASSIC, *REFERENCE_METRICS, *OVERLAP_METRICS, *explained}
+    by_title: dict[str, list[str]] = {}
+    guides: dict[str, MetricGuide] = {}
+    for name in view.lowest_first(m for m in view.run.metrics if m not in ruled):
+        metric_guide = view.guide(name)
+        if metric_guide is None or not view.low(name):
+            continue  # a metric with no guide is shown in the means, not explained
+        by_title.setdefault(metric_guide.title, []).append(name)
+        guides.setdefault(metric_guide.title, metric_guide)
+    return [
+        Finding(
+            rule=f"low_{metrics[0]}",
+            title=title,
+            metrics=metrics,
+            severity=severity(view.mean(metrics[0])),
+            component=guides[title].component,
+            meaning=guides[title].meaning,
+            next_steps=list(guides[title].next_steps),
+        )
+        for title, metrics in by_title.items()
+    ]
 
 
 def _reference_finding(view: RunView, low: list[str]) -> Finding:

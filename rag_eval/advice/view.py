@@ -1,4 +1,6 @@
-"""The scores of one run as the rules read them: defensively, and with its worst samples."""
+"""The scores of one run as the rules read them: defensively, on 0..1 with 1 the best
+(a 1-5 rubric and a lower-is-better metric band as the others do), and with its worst
+samples; values a person reads are shown on their own scale (`shown`)."""
 
 from __future__ import annotations
 
@@ -14,23 +16,54 @@ from rag_eval.advice.guides import (
     POOR_BELOW,
     QUESTION_CHARS,
     WEAK_BELOW,
+    on_scale,
 )
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import SampleResult, ScoreRun, sample_ids
+from rag_eval.metrics import REGISTRY
+from rag_eval.metrics.spec import MetricGuide, MetricSpec, Scale
 
 
 class RunView:
-    """The scores of one run, read defensively (None for anything missing or not finite)."""
+    """The scores of one run, read defensively (None for anything missing or not finite).
+
+    `means`: the means as the metrics give them; `mean()` and `score()` answer them put on
+    0..1 with 1 the best, which is what every band and rule compares."""
 
     def __init__(
         self, run: ScoreRun, request: ScoreRequest, means: dict[str, float | None]
     ) -> None:
         self.run = run
-        self.means = means
+        self.specs = request_specs(request)
+        # The run's scales where it has them (what it was scored on), else the specs'.
+        self.scales = {name: spec.scale for name, spec in self.specs.items()} | run.scales
+        self.raw = means
+        self.means = {
+            name: None if value is None else self.scale(name).normalise(value)
+            for name, value in means.items()
+        }
         self.samples = dict(zip(sample_ids(request.samples), request.samples, strict=False))
 
+    def scale(self, metric: str) -> Scale:
+        return self.scales.get(metric) or self.run.scale(metric)
+
     def mean(self, metric: str) -> float | None:
+        """The metric's mean on 0..1, 1 the best."""
         return self.means.get(metric)
+
+    def shown(self, metric: str) -> str:
+        """The metric's mean as a person reads it: on its own scale ("4.20 of 5")."""
+        return on_scale(self.raw.get(metric), self.scale(metric))
+
+    def score(self, result: SampleResult, metric: str) -> float | None:
+        """A sample's score of the metric on 0..1, 1 the best (None: not scored)."""
+        value = finite(result.scores.get(metric))
+        return None if value is None else self.scale(metric).normalise(value)
+
+    def guide(self, metric: str) -> MetricGuide | None:
+        """How to read the metric: the registry's, or a job's own metric's spec."""
+        spec = self.specs.get(metric) or REGISTRY.get(metric)
+        return spec.guide if spec is not None else None
 
     def low(self, metric: str) -> bool:
         value = self.mean(metric)
@@ -61,9 +94,9 @@ class RunView:
         first, others = metrics[0], metrics[1:]
         ranked: list[tuple[float, int, SampleResult]] = []
         for position, result in enumerate(self.run.results):
-            if any((finite(result.scores.get(m)) or 0.0) < WEAK_BELOW for m in good):
+            if any((self.score(result, m) or 0.0) < WEAK_BELOW for m in good):
                 continue
-            score = finite(result.scores.get(first))
+            score = self.score(result, first)  # the worst first, whatever the direction
             if failed and result.reasons.get(first) in JUDGE_CODES:
                 ranked.append((0.0, position, result))
             elif not failed and score is not None:
@@ -79,6 +112,15 @@ class RunView:
             )
             for _, _, result in ranked[:EVIDENCE_SAMPLES]
         ]
+
+
+def request_specs(request: ScoreRequest) -> dict[str, MetricSpec]:
+    """The request's metrics by name, a job's own included; the registry's alone for a
+    request whose metrics its definitions do not all cover (the advice never raises)."""
+    try:
+        return {spec.name: spec for spec in request.metric_specs()}
+    except (KeyError, AttributeError):
+        return {name: REGISTRY[name] for name in request.metrics if name in REGISTRY}
 
 
 def severity(value: float | None) -> Severity:

@@ -100,18 +100,38 @@ class UploadTicket(_Answer):
     max_bytes: int
 
 
+class MetricScale(_Answer):
+    """The values a metric gives (ragas' own) and which way is better."""
+
+    low: float
+    high: float
+    higher_is_better: bool
+
+
 class MetricInfo(_Answer):
     name: str
     description: str
     inputs: list[str]
     needs_judge: bool
     needs_embeddings: bool
+    scale: MetricScale
     available: bool = Field(description="whether this deployment can score it (its judge)")
     unavailable: str | None = Field(description="why not, when it cannot")
 
 
+class CustomMetricRules(_Answer):
+    """How a submission defines metrics of its own (`custom_metrics`)."""
+
+    kinds: list[str]
+    placeholders: list[str] = Field(description="what instructions may name, as {question}")
+    max_per_job: int
+    max_name_chars: int
+    max_instructions_chars: int
+
+
 class MetricCatalogue(_Answer):
     metrics: list[MetricInfo]
+    define_your_own: CustomMetricRules
 
 
 class Spend(_Answer):

@@ -22,7 +22,8 @@ from rag_eval.domain.errors import DatasetInvalid
 from rag_eval.domain.estimate import Load
 from rag_eval.domain.job import resolved_models
 from rag_eval.domain.pricing import price_of
-from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
+from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.verdicts import VerdictStore, pair_key
 
@@ -76,7 +77,7 @@ def estimate_samples(
                 continue
             load.add(spec, sample, judge, embeddings)
             pairs += 1
-            key = pair_key(spec.name, (judge, embeddings), spec.arguments(sample.model_dump()))
+            key = pair_key(spec.key, (judge, embeddings), spec.arguments(sample.model_dump()))
             # Reservoir sampling: every pair equally likely to be looked up.
             if len(checked) < MAX_CHECKED_PAIRS:
                 checked.append(key)

@@ -26,6 +26,7 @@ from rag_eval.app.answers import (
     ArtifactLinks,
     ComparisonPending,
     ComparisonReady,
+    CustomMetricRules,
     Estimate,
     JobPage,
     MetricCatalogue,
@@ -52,6 +53,13 @@ from rag_eval.domain.upload import UploadRequest
 from rag_eval.domain.verdicts import VerdictStore
 from rag_eval.judges.provider import judge_problems, unavailable
 from rag_eval.metrics import REGISTRY
+from rag_eval.metrics.custom import (
+    KINDS,
+    MAX_CUSTOM_METRICS,
+    MAX_INSTRUCTIONS_CHARS,
+    MAX_NAME_CHARS,
+    PLACEHOLDERS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +263,16 @@ class JobService:
             entries.append(
                 MetricInfo(**spec.describe(), available=reason is None, unavailable=reason)
             )
-        return MetricCatalogue(metrics=entries)
+        return MetricCatalogue(
+            metrics=entries,
+            define_your_own=CustomMetricRules(
+                kinds=list(KINDS),
+                placeholders=list(PLACEHOLDERS),
+                max_per_job=MAX_CUSTOM_METRICS,
+                max_name_chars=MAX_NAME_CHARS,
+                max_instructions_chars=MAX_INSTRUCTIONS_CHARS,
+            ),
+        )
 
     def get(self, job_id: str, *, caller: str) -> JobStatus:
         if not JOB_ID.fullmatch(job_id):  # not one of ours: no need to ask the table

@@ -30,8 +30,9 @@ from rag_eval.domain.job import (
 )
 from rag_eval.domain.layout import run_folder
 from rag_eval.domain.pricing import job_cost
-from rag_eval.domain.request import Sample, ScoreOptions, ScoreRequest
+from rag_eval.domain.request import ScoreOptions, ScoreRequest
 from rag_eval.domain.results import ScoreRun, ShardResult
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.domain.verdicts import VerdictStore
@@ -121,6 +122,7 @@ class ScoringPipeline:
             usage=scored.usage.model_copy(deep=True),
             cache=scored.cache.model_copy(deep=True),
             concurrency=scored.concurrency,
+            scales={spec.name: spec.scale for spec in options.metric_specs()},
         )
         judge_model, embedding_model = resolved_models(options, self._settings)
         diagnosis = diagnose(run, request)  # for the advice and the report alike

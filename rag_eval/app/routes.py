@@ -31,7 +31,8 @@ from rag_eval.app.answers import (
 )
 from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
 from rag_eval.domain.job import JobStatus
-from rag_eval.domain.request import DatasetJob, Sample, ScoreOptions, ScoreRequest
+from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.states import JobState
 from rag_eval.domain.upload import UploadRequest
 

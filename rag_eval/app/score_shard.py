@@ -24,8 +24,8 @@ from rag_eval.app.work_files import Plan, ScoredShard, WorkFiles
 from rag_eval.domain.errors import JobTimeout, MalformedMessage, ShardBusy
 from rag_eval.domain.job import JobStatus, iso, utc_now
 from rag_eval.domain.messages import ShardMessage
-from rag_eval.domain.request import Sample
 from rag_eval.domain.results import ReasonCode, ShardResult
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 

@@ -11,8 +11,9 @@ from pydantic import BaseModel
 
 from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.layout import plan_key, shard_key, shard_result_key
-from rag_eval.domain.request import Sample, ScoreOptions
+from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.results import ShardResult
+from rag_eval.domain.sample import Sample
 
 READERS = 16  # shard files read side by side at fan-in: S3 latency, not bandwidth, bounds it
 

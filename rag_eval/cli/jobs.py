@@ -11,6 +11,7 @@ from typing import Any
 
 from rag_eval.app.answers import JobPage
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
+from rag_eval.cli.metric_files import load_metric_file
 from rag_eval.cli.render import (
     UploadProgress,
     job_watcher,
@@ -80,6 +81,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from rag_eval.client import ApiError
 
     _check_upload_flags(args)
+    if args.metric_file:  # its definitions are refused before anything is sent
+        load_metric_file(args.metric_file)
     client = api_client(args)
     # The service knows which metrics its own judge settings can score.
     listed = client.metrics().metrics

@@ -4,6 +4,7 @@ for CI judged on confidence intervals, so that noise alone neither fails nor pas
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import webbrowser
@@ -16,6 +17,7 @@ from rag_eval.cli.scoring import metric_number
 from rag_eval.client import WaitTimeout
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.states import JobState
+from rag_eval.metrics.spec import UNIT, Scale
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -88,15 +90,22 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
 def cmd_gate(args: argparse.Namespace) -> int:
     """Pass (0), fail (1), or cannot tell (5: too few samples to decide either way) on the
     job's intervals and, with a baseline, its significant regressions; bad input is 2."""
-    from rag_eval.domain.ci_gate import decide, minimum_rules, regression_rules
+    from rag_eval.domain.ci_gate import (
+        bound_problems,
+        decide,
+        maximum_rules,
+        minimum_rules,
+        regression_rules,
+    )
 
-    if not args.min and not args.baseline:
+    minimums, maximums = args.min or [], args.max or []
+    if not minimums and not maximums and not args.baseline:
         raise RequestInvalid(
             [
                 {
                     "field": "rules",
                     "message": "a gate with no rule passes anything",
-                    "allowed": ["--min METRIC=VALUE", "--baseline JOB"],
+                    "allowed": ["--min METRIC=VALUE", "--max METRIC=VALUE", "--baseline JOB"],
                 }
             ]
         )
@@ -106,19 +115,29 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(f"gate: FAIL: job {args.job_id} is {job.status}, not completed")
         return EXIT_FAILED
     intervals = job.intervals
-    unknown = [metric for metric, _ in args.min or [] if metric not in intervals]
+    unknown = [
+        (flag, metric)
+        for flag, bounds in (("--min", minimums), ("--max", maximums))
+        for metric, _ in bounds
+        if metric not in intervals
+    ]
     if unknown:
         raise RequestInvalid(
             [
                 {
-                    "field": "--min",
+                    "field": flag,
                     "message": f"job has no {metric!r} score",
                     "allowed": sorted(intervals),
                 }
-                for metric in unknown
+                for flag, metric in unknown
             ]
         )
-    rules = minimum_rules(intervals, args.min or [])
+    scales = _scales(client, args.job_id, [metric for metric, _ in minimums + maximums])
+    problems = bound_problems(minimums, maximums, scales)
+    if problems:
+        raise RequestInvalid(problems)
+    rules = minimum_rules(intervals, minimums) + maximum_rules(intervals, maximums)
+    notes: list[str] = []
     if args.baseline:
         try:
             comparison, _ = _compare(client, args.baseline, args.job_id, args.out)
@@ -126,10 +145,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return EXIT_TIMEOUT
         rules += regression_rules(comparison, dict(args.max_regression or []))
+        notes = comparison.warnings  # e.g. a metric left out: its definition changed
     decision = decide(rules)
     reasons = decision.reasons
     more = f" (and {len(reasons) - 1} more, below)" if len(reasons) > 1 else ""
     print(f"gate: {decision.outcome.upper()}" + (f": {reasons[0]}{more}" if reasons else ""))
+    for note in notes:
+        print(f"  note: {note}")
     _table(
         ["metric", "rule", "this run", "result"],
         [[r.metric, r.rule, r.observed, r.outcome] for r in decision.rules],
@@ -137,6 +159,22 @@ def cmd_gate(args: argparse.Namespace) -> int:
     for reason in reasons[1:]:
         print(f"  - {reason}")
     return {"pass": EXIT_OK, "fail": EXIT_FAILED, "cannot tell": EXIT_CANNOT_TELL}[decision.outcome]
+
+
+def _scales(client: Any, job_id: str, metrics: list[str]) -> dict[str, Scale]:
+    """The scale of each metric a bound names: a built-in metric's is its own; a metric
+    the job defined is read from the run's metadata.json (fetched only then)."""
+    from rag_eval.domain.comparison import metadata_scales
+    from rag_eval.metrics import REGISTRY
+
+    scales = {metric: REGISTRY[metric].scale for metric in metrics if metric in REGISTRY}
+    defined = [metric for metric in metrics if metric not in scales]
+    if defined:
+        links = client.artifacts(job_id)
+        metadata = json.loads(client.fetch(links.files["metadata.json"].url))
+        read = metadata_scales(metadata)
+        scales |= {metric: read.get(metric, UNIT) for metric in defined}
+    return scales
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -168,14 +206,25 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="append",
         type=metric_number,
         metavar="METRIC=VALUE",
-        help="fail when the mean's whole interval is below VALUE (repeatable)",
+        help="fail when the mean's whole interval is below VALUE, on the metric's own scale "
+        "(repeatable; refused for a metric lower is better of: use --max)",
+    )
+    gate.add_argument(
+        "--max",
+        action="append",
+        type=metric_number,
+        metavar="METRIC=VALUE",
+        help="for a metric lower is better of (noise_sensitivity): fail when the mean's "
+        "whole interval is above VALUE; cannot tell under 2 samples (repeatable; refused "
+        "for a metric higher is better of: use --min)",
     )
     gate.add_argument(
         "--max-regression",
         action="append",
         type=metric_number,
         metavar="METRIC=DELTA",
-        help="with --baseline: a significant loss up to DELTA passes (default 0)",
+        help="with --baseline: a significant loss up to DELTA, on the metric's own scale, "
+        "passes (default 0); for a metric lower is better of, the loss is a rise",
     )
     add_client_arguments(gate, with_json=False)
     gate.add_argument("--out", type=Path, default=Path("runs"), help="default: runs/")

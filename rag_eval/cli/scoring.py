@@ -11,11 +11,11 @@ from typing import Any
 from rag_eval.cli.exits import EXIT_FAILED, EXIT_OK
 from rag_eval.cli.render import print_job, scoring_progress
 from rag_eval.domain.errors import RequestInvalid
-from rag_eval.domain.request import Sample
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
-from rag_eval.metrics.spec import MetricSpec
+from rag_eval.metrics.spec import UNIT, MetricSpec
 
 
 def _csv_list(value: str) -> list[str]:
@@ -57,6 +57,15 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
         type=_csv_list,
         help=f"comma-separated metric names (default: {','.join(DEFAULT_METRICS)}; "
         "model-free metrics when no judge is configured)",
+    )
+    parser.add_argument(
+        "--metric-file",
+        type=Path,
+        metavar="FILE",
+        help="metrics of your own, defined in a YAML or JSON file: a list of definitions, or "
+        "a mapping with custom_metrics: (`rag-eval metrics` shows how). They are scored "
+        "besides --metrics (or the default set); if --metrics names some of them, just the "
+        "metrics it names are scored",
     )
     parser.add_argument(
         "--weight",
@@ -101,14 +110,29 @@ def choose_metrics(requested: list[str] | None, available: list[str]) -> tuple[l
     )
 
 
+def with_defined_metrics(
+    chosen: list[str], defined: list[dict[str, Any]], why: str, source: str
+) -> tuple[list[str], list[dict[str, Any]], str]:
+    """The metrics to ask for, the definitions to send, and why (or "") when a file defines
+    metrics: those --metrics names, if it names any of them; else all of them, after the
+    metrics chosen otherwise."""
+    names = [definition["name"] for definition in defined]
+    named = [name for name in chosen if name in names]
+    if named:
+        return chosen, [d for d in defined if d["name"] in named], why
+    added = f"plus the {len(names)} metric{'s' if len(names) > 1 else ''} of {source}"
+    return [*chosen, *names], defined, f"{why or 'as requested'}; {added}"
+
+
 def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, Any]:
     """The API body the flags describe. Raises RequestInvalid for contradictory flags.
 
     available: the metrics whoever scores can score (this process's judge settings for
     `score`, the service's GET /metrics for `submit`); which metrics were chosen, and why,
     is said on stderr (stdout stays the result, --json or not) when the flags did not name
-    them.
+    them all. A --metric-file is read and checked first, before the samples.
     """
+    from rag_eval.cli.metric_files import load_metric_file
     from rag_eval.cli.samples import load_samples
 
     inline = args.question is not None
@@ -116,6 +140,7 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
         raise RequestInvalid(
             [{"field": "--file", "message": "give --file or --question, not both"}]
         )
+    defined = load_metric_file(args.metric_file) if args.metric_file else []
     if args.file:
         body: dict[str, Any] = {"samples": load_samples(args.file, dict(args.column_map or ()))}
     elif inline:
@@ -131,7 +156,12 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
             [{"field": "--question", "message": "required (or --file with samples)"}]
         )
     body["metrics"], why = choose_metrics(args.metrics, available)
-    if not args.metrics:  # chosen for the user: say what, and why
+    why = "" if args.metrics else why  # said when the metrics were chosen for the user
+    if defined:
+        body["metrics"], body["custom_metrics"], why = with_defined_metrics(
+            body["metrics"], defined, why, args.metric_file.name
+        )
+    if why:
         print(f"metrics: {', '.join(body['metrics'])} ({why})", file=sys.stderr)
     if args.weights:
         body["weights"] = dict(args.weights)
@@ -142,13 +172,7 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from rag_eval.adapters.local_files import DiskVerdictStore, LocalObjectStore
-    from rag_eval.app.pipeline import ScoringPipeline
-    from rag_eval.domain.job import iso, new_job, utc_now
     from rag_eval.domain.request import parse_inline_request
-    from rag_eval.judges.preflight import judge_failure
     from rag_eval.judges.provider import available_metrics, judge_problems
 
     if args.column_map and not args.file:
@@ -159,6 +183,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     problems = judge_problems(request, settings)
     if problems:
         raise RequestInvalid(problems)
+    # Valid input: now the scoring path (ragas and its libraries) is imported.
+    import asyncio
+
+    from rag_eval.adapters.local_files import DiskVerdictStore, LocalObjectStore
+    from rag_eval.app.pipeline import ScoringPipeline
+    from rag_eval.domain.job import iso, new_job, utc_now
+    from rag_eval.judges.preflight import judge_failure
+
     job = new_job(request, settings)
     unreachable = judge_failure(request, settings)
     if unreachable:  # as the service does: a judge that cannot answer fails the job at once
@@ -199,14 +231,41 @@ def _needs(spec: MetricSpec) -> str:
     return ", ".join(name for name, needed in needs if needed) or "nothing"
 
 
+def _scale(spec: MetricSpec) -> str:
+    """`0..1`, `1..5`, `0..1, lower is better`."""
+    scale = spec.scale
+    shown = f"{scale.low:g}..{scale.high:g}"
+    return shown if scale.higher_is_better else f"{shown}, lower is better"
+
+
+def metric_families() -> list[tuple[str, list[MetricSpec]]]:
+    """The registry's metrics by family (its modules), in the registry's order."""
+    from rag_eval.metrics import generation, overlap, reference, retrieval, rubrics
+
+    families = [
+        ("the answer: grounded in its contexts, on the question", generation.SPECS),
+        ("the retrieval: the needed facts retrieved, and ranked first", retrieval.SPECS),
+        ("against the reference answer, by a judge or embeddings", reference.SPECS),
+        ("rubrics: the judge's score from 1 to 5", rubrics.SPECS),
+        ("text overlap with the reference answer, no model", overlap.SPECS),
+    ]
+    grouped = [(title, [REGISTRY[s.name] for s in specs]) for title, specs in families]
+    listed = {spec.name for _, specs in grouped for spec in specs}
+    others = [spec for spec in REGISTRY.values() if spec.name not in listed]
+    return grouped + ([("other", others)] if others else [])
+
+
 def metrics_markdown() -> str:
     """The README's metric table, made from the registry (a test holds the README to it)."""
-    lines = ["| metric | what it measures | inputs | needs |", "|---|---|---|---|"]
+    lines = [
+        "| metric | what it measures | inputs | scale | needs |",
+        "|---|---|---|---|---|",
+    ]
     for spec in REGISTRY.values():
         default = " (default)" if spec.name in DEFAULT_METRICS else ""
         lines.append(
             f"| `{spec.name}`{default} | {spec.description} | {', '.join(spec.inputs)} "
-            f"| {_needs(spec)} |"
+            f"| {_scale(spec)} | {_needs(spec)} |"
         )
     return "\n".join(lines)
 
@@ -218,12 +277,49 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if args.markdown:
         print(metrics_markdown())
         return EXIT_OK
-    for spec in REGISTRY.values():
-        default = " (default)" if spec.name in DEFAULT_METRICS else ""
-        print(f"{spec.name}{default}")
-        print(f"    {spec.description}")
-        print(f"    inputs: {', '.join(spec.inputs)}; needs: {_needs(spec)}")
+    for title, specs in metric_families():
+        print(f"{title[0].upper()}{title[1:]}")
+        for spec in specs:
+            default = " (default)" if spec.name in DEFAULT_METRICS else ""
+            unusual = "" if spec.scale == UNIT else f"; scale {_scale(spec)}"
+            print(f"  {spec.name}{default}")
+            print(f"      {spec.description}")
+            print(f"      inputs: {', '.join(spec.inputs)}; needs: {_needs(spec)}{unusual}")
+        print()
+    _print_define_your_own()
     return EXIT_OK
+
+
+def _print_define_your_own() -> None:
+    """How to score metrics of one's own, with the bundled examples by name."""
+    from importlib.resources import files
+
+    from rag_eval.cli.metric_files import load_metric_file
+    from rag_eval.cli.render import own_command
+    from rag_eval.metrics.custom import MAX_CUSTOM_METRICS, PLACEHOLDERS
+
+    examples = Path(str(files("rag_eval") / "sample_data" / "criteria.yaml"))
+    here = Path.cwd()
+    shown = examples.relative_to(here) if examples.is_relative_to(here) else examples
+    command = own_command()
+    print("Define your own: a metric described in words, scored by the judge")
+    print(f"  {command} score --file samples.jsonl --metric-file {shown}")
+    print(f"  {command} submit --file samples.jsonl --metric-file {shown}")
+    print(
+        "  The file, YAML or JSON, is a list of definitions (or holds them under custom_metrics:,"
+        "\n  the API's field for them). A definition has a name, instructions for the judge "
+        "that name\n  the sample's "
+        + " ".join("{" + p + "}" for p in PLACEHOLDERS)
+        + " (the contexts come numbered [1], [2], ...),\n  and a kind:\n"
+        "    discrete  values: each answer the judge may give -> its number\n"
+        "    numeric   range: [low, high]\n"
+        "    rubric    rubric: what an answer of score 1, 2, 3, 4 and 5 is like\n"
+        f"  At most {MAX_CUSTOM_METRICS} a job; scored in addition to --metrics (or the "
+        "default set).\n"
+        f"  Examples, in {shown}:"
+    )
+    for definition in load_metric_file(examples):
+        print(f"    {definition['name']}: {definition.get('description', '')}")
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -2,18 +2,25 @@
 
 A gate that passes whatever it could not test lets a real regression into a release, so
 "cannot tell" is an outcome of its own: a rule whose data are too few to decide. A rule
-fails only on what the run shows (a whole interval below a minimum, a significant loss
-larger than allowed); it passes only when the data could have shown a failure and did not.
+fails only on what the run shows (a whole interval below a minimum or above a maximum, a
+significant loss larger than allowed); it passes only when the data could have shown a
+failure and did not.
+
+Bounds and losses are on each metric's own scale and follow its direction: a minimum is
+for a metric higher is better of, a maximum for one lower is better of (noise_sensitivity),
+and a loss of the latter is a rise. A bound the other way round, or off the metric's
+scale, could never fail a worse run: it is refused (`bound_problems`), not quietly passed.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from rag_eval.domain.comparison import Comparison
 from rag_eval.domain.results import Interval
+from rag_eval.metrics.spec import UNIT, Scale
 
 Outcome = Literal["pass", "fail", "cannot tell"]
 
@@ -35,58 +42,105 @@ class GateDecision(BaseModel):
         return [r.reason for r in self.rules if r.outcome == self.outcome and r.reason]
 
 
+def bound_problems(
+    minimums: list[tuple[str, float]],
+    maximums: list[tuple[str, float]],
+    scales: dict[str, Scale],
+) -> list[dict[str, Any]]:
+    """The bounds that could never fail a worse run, each as a problem to refuse: a
+    minimum of a metric lower is better of, a maximum of one higher is better of, a value
+    off the metric's scale (a 0..1 minimum given to a 1-5 rubric)."""
+    problems = []
+    for flag, bounds, wanted in (("--min", minimums, True), ("--max", maximums, False)):
+        for metric, value in bounds:
+            scale = scales.get(metric, UNIT)
+            span = f"{scale.low:g}..{scale.high:g}"
+            if scale.higher_is_better != wanted:
+                direction = "higher" if scale.higher_is_better else "lower"
+                other = "--max" if wanted else "--min"
+                bound = "minimum" if wanted else "maximum"
+                message = (
+                    f"{metric} is {direction}-is-better ({span}): a {bound} would fail a run "
+                    f"for being better; use {other} {metric}=VALUE"
+                )
+                problems.append({"field": flag, "message": message, "allowed": [other]})
+            elif not scale.low <= value <= scale.high:
+                message = (
+                    f"{metric}={value:g} is off its scale ({span}), so it could never fail; "
+                    "give a value on the metric's own scale"
+                )
+                problems.append({"field": flag, "message": message, "allowed": [span]})
+    return problems
+
+
 def minimum_rules(
     intervals: dict[str, Interval], minimums: list[tuple[str, float]]
 ) -> list[RuleResult]:
     """`--min METRIC=VALUE`: fails only when the mean's whole interval is below VALUE."""
-    results = []
-    for metric, minimum in minimums:
-        interval = intervals[metric]
-        observed = f"{interval.mean:.3f} ({interval.low:.3f} to {interval.high:.3f})"
-        if interval.n < 2:
-            outcome: Outcome = "cannot tell"
-            reason = (
-                f"{metric}: {interval.n} sample scored it, too few for an interval; "
-                "score the evaluation set, not one sample"
-            )
-        elif interval.high < minimum:
-            outcome, reason = (
-                "fail",
-                f"{metric} is below {minimum:g} (interval up to {interval.high:.3f})",
-            )
-        else:
-            outcome, reason = "pass", ""
-        results.append(
-            RuleResult(
-                metric=metric,
-                rule=f">= {minimum:g}",
-                observed=observed,
-                outcome=outcome,
-                reason=reason,
-            )
+    return [_bound_rule(metric, intervals[metric], value, True) for metric, value in minimums]
+
+
+def maximum_rules(
+    intervals: dict[str, Interval], maximums: list[tuple[str, float]]
+) -> list[RuleResult]:
+    """`--max METRIC=VALUE`, for a metric lower is better of: fails only when the mean's
+    whole interval is above VALUE."""
+    return [_bound_rule(metric, intervals[metric], value, False) for metric, value in maximums]
+
+
+def _bound_rule(metric: str, interval: Interval, bound: float, minimum: bool) -> RuleResult:
+    observed = f"{interval.mean:.3f} ({interval.low:.3f} to {interval.high:.3f})"
+    if interval.n < 2:
+        outcome: Outcome = "cannot tell"
+        reason = (
+            f"{metric}: {interval.n} sample scored it, too few for an interval; "
+            "score the evaluation set, not one sample"
         )
-    return results
+    elif minimum and interval.high < bound:
+        outcome, reason = (
+            "fail",
+            f"{metric} is below {bound:g} (interval up to {interval.high:.3f})",
+        )
+    elif not minimum and interval.low > bound:
+        outcome = "fail"
+        reason = f"{metric} is above {bound:g} (interval down to {interval.low:.3f})"
+    else:
+        outcome, reason = "pass", ""
+    return RuleResult(
+        metric=metric,
+        rule=f"{'>=' if minimum else '<='} {bound:g}",
+        observed=observed,
+        outcome=outcome,
+        reason=reason,
+    )
 
 
 def regression_rules(comparison: Comparison, allowed: dict[str, float]) -> list[RuleResult]:
     """`--baseline`: per metric compared, a significant loss larger than its allowance
-    (`--max-regression`, default 0) fails; a loss the pairs are too few to test, or that
-    the interval shows and the test does not confirm, cannot be told from noise."""
+    (`--max-regression`, default 0, on the metric's scale) fails; a loss the pairs are too
+    few to test, or that the interval shows and the test does not confirm, cannot be told
+    from noise. For a metric lower is better of, the loss is a rise."""
     results = []
     for change in comparison.metrics:
         limit = allowed.get(change.metric, 0.0)
-        loss = -(change.difference or 0.0)
+        loss = change.loss
+        rises = not change.scale.higher_is_better
         observed = (
             f"{change.difference:+.3f} ({change.verdict})" if change.difference is not None else "–"
         )
-        rule = f"loss <= {limit:g}"
+        word = "rise" if rises else "loss"
+        rule = f"{word} <= {limit:g}"
         if change.verdict == "regressed" and loss > limit:
             outcome: Outcome = "fail"
-            reason = f"{change.metric} regressed by {loss:.3f} (p {change.adjusted_p:.3g})"
+            reason = (
+                f"{change.metric} regressed by {loss:.3f} ("
+                + ("a rise: lower is better; " if rises else "")
+                + f"p {change.adjusted_p:.3g})"
+            )
         elif change.underpowered:
             outcome = "cannot tell"
             reason = (
-                f"{change.metric}: too few pairs to test a loss of more than {limit:g} "
+                f"{change.metric}: too few pairs to test a {word} of more than {limit:g} "
                 f"({change.note}); score more samples in both runs"
             )
         elif change.verdict == "likely regressed" and loss > limit:

@@ -3,9 +3,11 @@ the CLI's JSON). Light: the API serves it; rag_eval/scoring/compare.py computes 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from rag_eval.metrics.spec import UNIT, Scale
 
 # "likely ...": the difference's interval excludes zero but the paired test, corrected for
 # the metrics compared, does not confirm it (often: too few pairs for any test to).
@@ -27,13 +29,47 @@ class RunScores(BaseModel):
     judge_model: str = ""
     embedding_model: str = ""
     metrics: list[str]
-    # sample key -> metric -> score (None: not scored)
+    # sample key -> metric -> score, on the metric's own scale (None: not scored)
     scores: dict[str, dict[str, float | None]]
     why: dict[str, dict[str, str]] = Field(default_factory=dict)  # sample key -> metric -> why
+    # metric -> its range and direction; a metric not named is 0..1, higher better (what
+    # every metric was before metrics had scales)
+    scales: dict[str, Scale] = Field(default_factory=dict)
+    # a metric the job defined -> the digest of its definition (an edit changes it)
+    fingerprints: dict[str, str] = Field(default_factory=dict)
+
+    def scale(self, metric: str) -> Scale:
+        return self.scales.get(metric, UNIT)
+
+
+def metadata_scales(metadata: dict[str, Any]) -> dict[str, Scale]:
+    """metric -> its scale, as metadata.json's `metrics` describe them; a metric whose entry
+    has no `scale` (a run folder written before metrics had scales) is 0..1, higher better."""
+    scales = {}
+    for metric, entry in (metadata.get("metrics") or {}).items():
+        given = entry.get("scale") if isinstance(entry, dict) else None
+        scales[metric] = (
+            Scale(float(given["low"]), float(given["high"]), bool(given["higher_is_better"]))
+            if isinstance(given, dict)
+            else UNIT
+        )
+    return scales
+
+
+def metadata_fingerprints(metadata: dict[str, Any]) -> dict[str, str]:
+    """metric -> the fingerprint of its definition, for the metrics the job defined."""
+    return {
+        metric: str(entry["fingerprint"])
+        for metric, entry in (metadata.get("metrics") or {}).items()
+        if isinstance(entry, dict) and entry.get("fingerprint")
+    }
 
 
 class MetricChange(BaseModel):
     metric: str
+    # Its range and direction: the means and the difference are on it; for a metric lower
+    # is better of, a rise is the regression.
+    scale: Scale = UNIT
     pairs: int
     baseline: float | None
     candidate: float | None
@@ -50,8 +86,16 @@ class MetricChange(BaseModel):
     min_pairs: int = 0  # the fewest pairs that could show a change, with the metrics compared
     note: str = ""  # why the verdict is "likely ..." or the test could not decide
 
+    @property
+    def loss(self) -> float:
+        """How much worse the candidate is, on the metric's scale (negative: better)."""
+        difference = self.difference or 0.0
+        return -difference if self.scale.higher_is_better else difference
+
 
 class Regression(BaseModel):
+    """A sample whose score got worse: lower, or for a metric lower is better of, higher."""
+
     sample_id: str
     metric: str
     baseline: float

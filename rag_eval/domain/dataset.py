@@ -35,7 +35,7 @@ from rag_eval.domain.dataset_columns import (
     scheme,
 )
 from rag_eval.domain.errors import DatasetInvalid
-from rag_eval.domain.request import Sample
+from rag_eval.domain.sample import Sample
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvRecords

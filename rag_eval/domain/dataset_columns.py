@@ -10,7 +10,8 @@ from difflib import get_close_matches
 from typing import Any, Literal
 
 from rag_eval.domain.errors import DatasetInvalid
-from rag_eval.domain.request import FIELD_SYNONYMS, Sample, did_you_mean
+from rag_eval.domain.request import FIELD_SYNONYMS, did_you_mean
+from rag_eval.domain.sample import Sample
 
 # How the file names its fields (of the first CSV header or JSONL object):
 # "rag_eval": ours; "ragas": ragas' / Hugging Face's; "mixed": some of each;

@@ -6,6 +6,7 @@ Each is a `ServiceError`; the HTTP face maps them to statuses by one table
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -86,11 +87,28 @@ def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:
     return path or "body"
 
 
+# A validator of a whole object names the part it refuses first: "instructions: ...",
+# "[1].name: ...", "custom_metrics[0].instructions: ...".
+_NAMED_PART = re.compile(r"^(\[\d+\]\.)?([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)*): (.+)$", re.DOTALL)
+
+
+def _sharpened(field: str, message: str) -> tuple[str, str]:
+    """The field a validator's message names, and the rest of the message."""
+    named = _NAMED_PART.match(message)
+    if named is None or not (field == "body" or field.startswith("custom_metrics")):
+        return field, message
+    index, part, rest = named.groups()
+    if field == "body":
+        return part, rest
+    return f"{field}{(index or '').rstrip('.')}.{part}", rest
+
+
 def validation_problems(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
     problems = []
     for error in exc.errors(include_url=False):
         message = error["msg"].removeprefix("Value error, ")
-        problem: dict[str, Any] = {"field": field_path(error["loc"], prefix), "message": message}
+        field, message = _sharpened(field_path(error["loc"], prefix), message)
+        problem: dict[str, Any] = {"field": field, "message": message}
         if error["type"] == "extra_forbidden":
             problem["message"] = "unknown field"
         limit = (error.get("ctx") or {}).get("max_length")

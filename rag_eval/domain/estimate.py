@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from rag_eval.domain.request import Sample
+from rag_eval.domain.sample import Sample
 from rag_eval.metrics.spec import MetricSpec
 
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
@@ -25,12 +25,19 @@ def approx_tokens(text: str | None) -> int:
     return cjk + math.ceil((len(text) - cjk) / 4)
 
 
+def _tokens_of(value: str | dict[str, str] | None) -> int:
+    """A text's tokens; a sample's rubric counts its descriptions."""
+    if isinstance(value, dict):
+        return sum(approx_tokens(text) for text in value.values())
+    return approx_tokens(value)
+
+
 def text_tokens(spec: MetricSpec, sample: Sample) -> int:
     """Tokens of the sample's texts the metric's prompts carry: a metric that judges each
     context alone carries the other texts once per context."""
     contexts = sample.contexts or []
     context_tokens = sum(approx_tokens(c) for c in contexts)
-    others = sum(approx_tokens(getattr(sample, name)) for name in spec.inputs if name != "contexts")
+    others = sum(_tokens_of(getattr(sample, name)) for name in spec.inputs if name != "contexts")
     if spec.chain_per_context:
         return len(contexts) * others + context_tokens
     return others + (context_tokens if "contexts" in spec.inputs else 0)

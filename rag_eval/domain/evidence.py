@@ -4,9 +4,12 @@ the metric's own terms, and a one-line `why` for a low score.
 ragas computes faithfulness from statements and their verdicts, context recall from the
 reference's sentences attributed or not, context precision from a verdict per context,
 answer relevancy from the questions the answer suggests, the correctness metrics from
-claims and their classification, and keeps only the number. The judge's gate records
-every structured answer of a metric call (`rag_eval.judges.gate`); this module reads them
-back. Nothing here changes a score.
+claims and their classification, entity recall from two lists of entities, noise
+sensitivity from verdicts per statement and context, the two-judge metrics from ratings,
+the rubric metrics from a score and feedback, and keeps only the number (the rubrics
+keep the feedback as the result's reason). The judge's gate records every structured
+answer of a metric call (`rag_eval.judges.gate`); the readers of
+`rag_eval.domain.evidence_readers` read them back. Nothing here changes a score.
 
 Bounded: at most MAX_ITEMS items a list and MAX_CHARS characters a text; `cut` says when
 something was left out.
@@ -17,144 +20,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-MAX_ITEMS = 20
-MAX_CHARS = 300
+from rag_eval.domain.evidence_readers import (
+    MAX_CHARS,
+    MAX_ITEMS,
+    READERS,
+    Bounded,
+    Evidence,
+    JudgeAnswer,
+)
+
+__all__ = ["LOW", "MAX_CHARS", "MAX_ITEMS", "Evidence", "evidence_for", "reason_evidence", "why"]
+
 LOW = 0.5  # a score under this gets a `why`
-
-# Both are JSON: a structured answer of the judge as it parsed it, and the evidence as
-# results.json keeps it (read back by the report and the advisor).
-JudgeAnswer = dict[str, Any]
-Evidence = dict[str, Any]
-# One judged item in the metric's own words: {text name: str, verdict name: bool, reason: str}
-Judged = dict[str, str | bool]
-
-
-class _Bounded:
-    """Cuts texts and lists, remembering whether it did."""
-
-    def __init__(self) -> None:
-        self.cut = False
-
-    def text(self, value: Any) -> str:
-        text = str(value if value is not None else "")
-        if len(text) > MAX_CHARS:
-            self.cut = True
-            return text[: MAX_CHARS - 1] + "…"
-        return text
-
-    def items(self, values: list[Any]) -> list[Any]:
-        if len(values) > MAX_ITEMS:
-            self.cut = True
-        return values[:MAX_ITEMS]
-
-
-def _verdicts(outputs: list[JudgeAnswer], key: str, flag: str) -> list[JudgeAnswer]:
-    """Every {statement, flag, reason} item of the answers that carry `key`."""
-    found: list[JudgeAnswer] = []
-    for output in outputs:
-        for item in output.get(key) or []:
-            if isinstance(item, dict) and flag in item:
-                found.append(item)
-    return found
-
-
-def _judged(
-    outputs: list[JudgeAnswer], cut: _Bounded, key: str, flag: str, names: tuple[str, str]
-) -> list[Judged]:
-    """The judge's {statement, flag, reason} items under `key`, as {text, verdict, reason}
-    in the metric's own words (`names`)."""
-    text, verdict = names
-    return [
-        {
-            text: cut.text(item.get("statement")),
-            verdict: bool(item.get(flag)),
-            "reason": cut.text(item.get("reason")),
-        }
-        for item in cut.items(_verdicts(outputs, key, flag))
-    ]
-
-
-def _faithfulness(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
-    return {
-        "statements": _judged(outputs, cut, "statements", "verdict", ("statement", "supported"))
-    }
-
-
-def _context_recall(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
-    return {
-        "reference_sentences": _judged(
-            outputs, cut, "classifications", "attributed", ("sentence", "attributed")
-        )
-    }
-
-
-def _context_precision(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
-    verdicts = [o for o in outputs if "verdict" in o and "statements" not in o]
-    return {
-        "contexts": [
-            {
-                "context": index,
-                "useful": bool(o.get("verdict")),
-                "reason": cut.text(o.get("reason")),
-            }
-            for index, o in enumerate(cut.items(verdicts), start=1)
-        ]
-    }
-
-
-def _answer_relevancy(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
-    asked = [o for o in outputs if "question" in o]
-    return {
-        # Asked at once, so answered in any order: sorted, they read the same every time.
-        "generated_questions": sorted(cut.text(o.get("question")) for o in cut.items(asked)),
-        "noncommittal": bool(asked) and all(bool(o.get("noncommittal")) for o in asked),
-    }
-
-
-def _answer_correctness(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
-    classified: JudgeAnswer = next((o for o in reversed(outputs) if "TP" in o), {})
-
-    def statements(key: str) -> list[dict[str, str]]:
-        return [
-            {"statement": cut.text(item.get("statement")), "reason": cut.text(item.get("reason"))}
-            for item in cut.items([i for i in classified.get(key) or [] if isinstance(i, dict)])
-        ]
-
-    return {
-        "true_positives": statements("TP"),
-        "false_positives": statements("FP"),
-        "false_negatives": statements("FN"),
-    }
-
-
-def _factual_correctness(outputs: list[JudgeAnswer], cut: _Bounded) -> Evidence:
-    return {
-        "claims": [
-            cut.text(claim)
-            for claim in cut.items([c for o in outputs for c in o.get("claims") or []])
-        ],
-        "verdicts": _judged(outputs, cut, "statements", "verdict", ("claim", "supported")),
-    }
-
-
-_READERS: dict[str, Callable[[list[JudgeAnswer], _Bounded], Evidence]] = {
-    "faithfulness": _faithfulness,
-    "context_recall": _context_recall,
-    "context_precision": _context_precision,
-    "answer_relevancy": _answer_relevancy,
-    "answer_correctness": _answer_correctness,
-    "factual_correctness": _factual_correctness,
-}
+WHY_CHARS = 120  # a reason quoted as the `why`: the start of it
 
 
 def evidence_for(metric: str, outputs: list[JudgeAnswer]) -> Evidence | None:
     """The evidence of one metric call from the judge's answers; None when the metric has
     no intermediate outputs (embeddings, string overlap) or the judge gave none."""
-    reader = _READERS.get(metric)
+    reader = READERS.get(metric)
     if reader is None or not outputs:
         return None
-    cut = _Bounded()
+    cut = Bounded()
     evidence = reader(outputs, cut)
+    if cut.cut:
+        evidence["cut"] = True
+    return evidence
+
+
+def reason_evidence(reason: str, category: str | None = None) -> Evidence:
+    """The evidence of a metric whose ragas result carries the judge's reason (a rubric's
+    feedback, a job's own metric) or a count of its own: that reason, bounded."""
+    cut = Bounded()
+    evidence: Evidence = {"reason": cut.text(reason)}
+    if category is not None:
+        evidence["category"] = category
     if cut.cut:
         evidence["cut"] = True
     return evidence
@@ -167,43 +67,131 @@ def _failed(items: list[dict[str, Any]], flag: str, text: str, said: str) -> str
     return f"{len(missing)} of {len(items)} {said}{example}"
 
 
+def _short(value: Any) -> str:
+    text = str(value or "")
+    return text if len(text) <= WHY_CHARS else text[: WHY_CHARS - 1] + "…"
+
+
+def _faithfulness(evidence: Evidence) -> str:
+    return _failed(
+        evidence["statements"],
+        "supported",
+        "statement",
+        "statements of the answer are not supported by the contexts",
+    )
+
+
+def _context_recall(evidence: Evidence) -> str:
+    return _failed(
+        evidence["reference_sentences"],
+        "attributed",
+        "sentence",
+        "reference sentences are not in the retrieved contexts",
+    )
+
+
+def _context_precision(evidence: Evidence) -> str:
+    items = evidence["contexts"]
+    useful = [i["context"] for i in items if i["useful"]]
+    if not useful:
+        return f"none of the {len(items)} retrieved contexts is useful for the answer"
+    return f"{len(useful)} of {len(items)} contexts are useful, the first at rank {useful[0]}"
+
+
+def _answer_relevancy(evidence: Evidence) -> str:
+    if evidence["noncommittal"]:
+        return "the answer is noncommittal (it evades the question)"
+    asked = evidence["generated_questions"]
+    return f'the answer suggests another question, e.g. "{asked[0][:80]}"' if asked else ""
+
+
+def _answer_correctness(evidence: Evidence) -> str:
+    fp, fn = evidence["false_positives"], evidence["false_negatives"]
+    example = (fp or fn or [{"statement": ""}])[0]["statement"][:80]
+    return f"{len(fp)} statements not in the reference, {len(fn)} reference statements missing" + (
+        f', e.g. "{example}"' if example else ""
+    )
+
+
+def _factual_correctness(evidence: Evidence) -> str:
+    return _failed(evidence["verdicts"], "supported", "claim", "claims are not supported")
+
+
+def _context_entity_recall(evidence: Evidence) -> str:
+    wanted, missing = evidence["reference_entities"], evidence["missing"]
+    if not wanted:
+        return "the judge found no entities in the reference"
+    example = f', e.g. "{missing[0][:80]}"' if missing else ""
+    return f"{len(missing)} of {len(wanted)} reference entities are not in the contexts{example}"
+
+
+def _noise(irrelevant: bool) -> Callable[[Evidence], str]:
+    """The answer's statements the reference does not support that a relevant context
+    does (ragas' relevant mode), or that only irrelevant contexts do (irrelevant mode)."""
+    source = "contexts that hold none of the reference" if irrelevant else "a relevant context"
+
+    def misled(statement: dict[str, Any], relevant: set[int]) -> bool:
+        contexts = set(statement["contexts"])
+        if statement["in_reference"] or not contexts:
+            return False
+        return not contexts & relevant if irrelevant else bool(contexts & relevant)
+
+    def said(evidence: Evidence) -> str:
+        relevant = set(evidence["relevant_contexts"])
+        statements = evidence["answer_statements"]
+        wrong = [s for s in statements if misled(s, relevant)]
+        example = f', e.g. "{wrong[0]["statement"][:80]}"' if wrong else ""
+        return (
+            f"{len(wrong)} of {len(statements)} statements of the answer are not in the "
+            f"reference but taken from {source}{example}"
+        )
+
+    return said
+
+
+def _ratings(what: str) -> Callable[[Evidence], str]:
+    def said(evidence: Evidence) -> str:
+        ratings = " and ".join(f"{r:g}" for r in evidence["ratings"])
+        return f"the judge rated {what} {ratings} of {evidence['out_of']}" if ratings else ""
+
+    return said
+
+
+def _rubric(evidence: Evidence) -> str:
+    return _short(evidence["feedback"])
+
+
+_WHY: dict[str, Callable[[Evidence], str]] = {
+    "faithfulness": _faithfulness,
+    "context_recall": _context_recall,
+    "context_precision": _context_precision,
+    "answer_relevancy": _answer_relevancy,
+    "answer_correctness": _answer_correctness,
+    "factual_correctness": _factual_correctness,
+    "context_precision_without_reference": _context_precision,
+    "context_utilization": _context_precision,
+    "context_entity_recall": _context_entity_recall,
+    "noise_sensitivity": _noise(irrelevant=False),
+    "noise_sensitivity_irrelevant": _noise(irrelevant=True),
+    "context_relevance": _ratings("the contexts' relevance to the question"),
+    "response_groundedness": _ratings("the answer's grounding in the contexts"),
+    "answer_accuracy": _ratings("the answer's agreement with the reference"),
+    "rubrics_score_with_reference": _rubric,
+    "rubrics_score_without_reference": _rubric,
+    "instance_specific_rubrics": _rubric,
+}
+
+
 def why(metric: str, evidence: Evidence | None, score: float | None, below: float = LOW) -> str:
     """One line on why a score is low (under `below`), from its evidence ("" when it is
-    not, or when there is no evidence to say it from)."""
+    not, or when there is no evidence to say it from).
+
+    `score` is on 0..1 with 1 the best (`Scale.normalise`): a rubric's 2 of 5 is 0.25, a
+    noise sensitivity of 0.8 (lower is better) is 0.2. Evidence that is the judge's or the
+    metric's reason (a job's own metric, quoted spans) is said by that reason."""
     if evidence is None or score is None or score >= below:
         return ""
-    if metric == "faithfulness":
-        return _failed(
-            evidence["statements"],
-            "supported",
-            "statement",
-            "statements of the answer are not supported by the contexts",
-        )
-    if metric == "context_recall":
-        return _failed(
-            evidence["reference_sentences"],
-            "attributed",
-            "sentence",
-            "reference sentences are not in the retrieved contexts",
-        )
-    if metric == "context_precision":
-        items = evidence["contexts"]
-        useful = [i["context"] for i in items if i["useful"]]
-        if not useful:
-            return f"none of the {len(items)} retrieved contexts is useful for the answer"
-        return f"{len(useful)} of {len(items)} contexts are useful, the first at rank {useful[0]}"
-    if metric == "answer_relevancy":
-        if evidence["noncommittal"]:
-            return "the answer is noncommittal (it evades the question)"
-        asked = evidence["generated_questions"]
-        return f'the answer suggests another question, e.g. "{asked[0][:80]}"' if asked else ""
-    if metric == "answer_correctness":
-        fp, fn = evidence["false_positives"], evidence["false_negatives"]
-        example = (fp or fn or [{"statement": ""}])[0]["statement"][:80]
-        return (
-            f"{len(fp)} statements not in the reference, {len(fn)} reference statements missing"
-            + (f', e.g. "{example}"' if example else "")
-        )
-    if metric == "factual_correctness":
-        return _failed(evidence["verdicts"], "supported", "claim", "claims are not supported")
-    return ""
+    if "reason" in evidence:
+        return _short(evidence["reason"])
+    said = _WHY.get(metric)
+    return said(evidence) if said is not None else ""

@@ -18,21 +18,14 @@ from pydantic import (
     model_validator,
 )
 
-from rag_eval.domain.contexts import (
-    MAX_CONTEXT_CHARS_TOTAL,
-    MAX_CONTEXTS,
-    Contexts,
-    split_contexts,
-)
 from rag_eval.domain.errors import RequestInvalid, validation_problems
 from rag_eval.domain.json_types import JSON_NUMBER, JsonFloat
+from rag_eval.domain.sample import Sample
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
+from rag_eval.metrics.custom import CUSTOM_NAME_PATTERN, MAX_CUSTOM_METRICS, CustomMetric
 from rag_eval.metrics.spec import MetricSpec
 
-# Input limits: large enough for real RAG contexts, small enough that one job fits
-# a worker's memory and time budget. Documented in the README.
-MAX_QUESTION_CHARS = 8_000
-MAX_TEXT_CHARS = 20_000  # answer, ground truth, one context
+# Input limits (with the sample's, rag_eval/domain/sample.py): documented in the README.
 MAX_SAMPLES = 1_000
 MAX_MODEL_NAME_CHARS = 200
 
@@ -52,65 +45,29 @@ ModelName = Annotated[
 ]
 
 
-class Sample(BaseModel):
-    """One question / contexts / answer / reference to score."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    sample_id: str | None = Field(default=None, max_length=128)
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    answer: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
-    contexts: Contexts = Field(default=None, max_length=MAX_CONTEXTS)
-    ground_truth: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
-
-    @field_validator("contexts", mode="before")
-    @classmethod
-    def _contexts_from_string(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return split_contexts(value)
-        return value
-
-    @field_validator("contexts")
-    @classmethod
-    def _contexts_sizes(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        for index, context in enumerate(value):
-            if len(context) > MAX_TEXT_CHARS:
-                raise ValueError(
-                    f"context {index} has {len(context)} characters; "
-                    f"at most {MAX_TEXT_CHARS} are allowed per context"
-                )
-        total = sum(len(c) for c in value)
-        if total > MAX_CONTEXT_CHARS_TOTAL:
-            raise ValueError(
-                f"contexts total {total} characters; at most {MAX_CONTEXT_CHARS_TOTAL} "
-                "are allowed per sample"
-            )
-        return [c for c in value if c.strip()] or None
-
-    def has(self, field_name: str) -> bool:
-        """Whether the sample carries a non-empty value for a metric input."""
-        return bool(getattr(self, field_name))
-
-    def missing_inputs(self, inputs: tuple[str, ...]) -> list[str]:
-        return [name for name in inputs if not self.has(name)]
-
-
 class ScoreOptions(BaseModel):
     """How to score, whatever the samples' source: metrics, weights, judge and embeddings."""
 
     model_config = ConfigDict(extra="forbid")
 
+    # Metrics the job defines itself (rag_eval/metrics/custom.py), listed in `metrics` by name.
+    custom_metrics: list[CustomMetric] = Field(default_factory=list, max_length=MAX_CUSTOM_METRICS)
     metrics: list[str] = Field(
         default_factory=lambda: list(DEFAULT_METRICS),
         min_length=1,
-        json_schema_extra={"items": {"type": "string", "enum": list(REGISTRY)}},
+        json_schema_extra={
+            "items": {
+                "description": "a built-in metric (GET /metrics) or a name of custom_metrics",
+                "anyOf": [
+                    {"type": "string", "enum": list(REGISTRY)},
+                    {"type": "string", "pattern": CUSTOM_NAME_PATTERN},
+                ],
+            }
+        },
     )
     weights: dict[str, JsonFloat] = Field(
         default_factory=dict,
         json_schema_extra={
-            "propertyNames": {"enum": list(REGISTRY)},
             "additionalProperties": {"type": "number", "minimum": 0},
             "description": "metric -> weight in the weighted score (default 1 each); "
             "only requested metrics",
@@ -129,13 +86,31 @@ class ScoreOptions(BaseModel):
     # An estimate instead of a job (200, nothing created). Not part of the job's options.
     dry_run: bool = Field(default=False, exclude=True, strict=True)
 
+    @field_validator("custom_metrics")
+    @classmethod
+    def _unique_names(cls, value: list[CustomMetric]) -> list[CustomMetric]:
+        names = [metric.name for metric in value]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"[{index}].name: '{name}' is defined twice; names must differ")
+        return value
+
     @field_validator("metrics")
     @classmethod
-    def _known_metrics(cls, value: list[str]) -> list[str]:
-        unknown = [m for m in value if m not in REGISTRY]
+    def _known_metrics(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if "custom_metrics" not in info.data:
+            return value  # the definitions were invalid and are reported already
+        known = [*REGISTRY, *(m.name for m in info.data["custom_metrics"])]
+        unknown = [m for m in value if m not in known]
         if unknown:
             raise ValueError(
-                f"unknown metric(s): {', '.join(unknown)}{did_you_mean(unknown, REGISTRY)}"
+                f"unknown metric(s): {', '.join(unknown)}{did_you_mean(unknown, known)}"
+            )
+        unused = [m.name for m in info.data["custom_metrics"] if m.name not in value]
+        if unused:
+            raise ValueError(
+                f"{', '.join(unused)} defined in custom_metrics but not requested: add "
+                "it to metrics, or leave its definition out"
             )
         return list(dict.fromkeys(value))  # drop duplicates, keep order
 
@@ -159,13 +134,16 @@ class ScoreOptions(BaseModel):
         return value
 
     def metric_specs(self) -> list[MetricSpec]:
-        return [REGISTRY[name] for name in self.metrics]
+        defined = {metric.name: metric for metric in self.custom_metrics}
+        return [
+            REGISTRY[name] if name in REGISTRY else defined[name].spec() for name in self.metrics
+        ]
 
     def needs_judge(self) -> bool:
-        return any(REGISTRY[m].needs_judge for m in self.metrics)
+        return any(spec.needs_judge for spec in self.metric_specs())
 
     def needs_embeddings(self) -> bool:
-        return any(REGISTRY[m].needs_embeddings for m in self.metrics)
+        return any(spec.needs_embeddings for spec in self.metric_specs())
 
     def options(self) -> ScoreOptions:
         """These options alone (what every shard of a job is scored with)."""
@@ -186,7 +164,7 @@ class DatasetRef(BaseModel):
     # The file's column -> our field, for names neither we nor ragas use.
     column_map: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=200)],
-        Literal["sample_id", "question", "answer", "contexts", "ground_truth"],
+        Literal["sample_id", "question", "answer", "contexts", "ground_truth", "rubrics"],
     ] = Field(default_factory=dict, max_length=20)
 
 
@@ -253,6 +231,21 @@ class ScoreRequest(ScoreOptions):
         if duplicates:
             raise ValueError(f"sample_id values must be unique; repeated: {', '.join(duplicates)}")
         return value
+
+    @model_validator(mode="after")
+    def _custom_inputs_present(self) -> ScoreRequest:
+        """A job's own metric whose instructions name an input no sample carries could
+        score nothing: said at submission, where it can be fixed."""
+        for index, metric in enumerate(self.custom_metrics):
+            lacking = [n for n in metric.inputs if not any(s.has(n) for s in self.samples)]
+            if lacking:
+                raise ValueError(
+                    f"custom_metrics[{index}].instructions: uses "
+                    + ", ".join("{" + name + "}" for name in lacking)
+                    + ", which no sample carries; add it to the samples or leave it out of "
+                    "the instructions"
+                )
+        return self
 
     def effective_metrics(self) -> list[str]:
         """Requested metrics that at least one sample has every input for (the others are

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rag_eval.domain.request import Sample
+from rag_eval.domain.sample import Sample
+from rag_eval.metrics.spec import UNIT, Scale
 
 
 class ReasonCode(StrEnum):
@@ -126,6 +127,9 @@ class SampleResult(BaseModel):
     details: dict[str, str] = Field(default_factory=dict)  # metric -> short error text
     # metric -> what the judge answered, in the metric's terms (rag_eval/domain/evidence.py)
     evidence: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # metric -> the answer of a metric that answers a category (a job's discrete metric),
+    # kept beside the number it counts as
+    categories: dict[str, str] = Field(default_factory=dict)
 
 
 class ShardResult(BaseModel):
@@ -192,15 +196,23 @@ def sample_ids(samples: list[Sample]) -> list[str]:
 
 
 def weighted_score(
-    scores: Mapping[str, float | None], weights: Mapping[str, float] | None = None
+    scores: Mapping[str, float | None],
+    weights: Mapping[str, float] | None = None,
+    scales: Mapping[str, Scale] | None = None,
 ) -> float | None:
     """Weighted mean over the metrics that scored, rounded to 4 decimals.
 
     Every metric weighs 1 unless `weights` says otherwise; metrics that did not
-    score (None) drop out instead of dragging the mean to 0 or NaN.
+    score (None) drop out instead of dragging the mean to 0 or NaN. Each value is put on
+    0..1 with 1 the best first (`Scale.normalise`), so a 1-5 rubric or a lower-is-better
+    metric counts as the others do.
     """
-    weights = weights or {}
-    pairs = [(value, weights.get(name, 1.0)) for name, value in scores.items() if value is not None]
+    weights, scales = weights or {}, scales or {}
+    pairs = [
+        (scales.get(name, UNIT).normalise(value), weights.get(name, 1.0))
+        for name, value in scores.items()
+        if value is not None
+    ]
     total = sum(w for _, w in pairs)
     if not pairs or total <= 0:
         return None
@@ -232,6 +244,15 @@ class ScoreRun:
     metric_ms: dict[str, list[int]] = field(default_factory=dict)  # each call's duration
     cache: CacheReport = field(default_factory=CacheReport)
     concurrency: JudgeConcurrency = field(default_factory=JudgeConcurrency)
+    # metric -> its values' range and direction (0..1, higher better where not given)
+    scales: dict[str, Scale] = field(default_factory=dict)
+
+    def scale(self, metric: str) -> Scale:
+        return self.scales.get(metric, UNIT)
+
+    def normalised(self, metric: str, value: float | None) -> float | None:
+        """The value on 0..1 with 1 the best, for bands, colours and the weighted score."""
+        return None if value is None else self.scale(metric).normalise(value)
 
     @property
     def means(self) -> dict[str, float | None]:
@@ -243,7 +264,7 @@ class ScoreRun:
 
     @property
     def weighted_score(self) -> float | None:
-        return weighted_score(self.means, self.weights)
+        return weighted_score(self.means, self.weights, self.scales)
 
     @property
     def coverage(self) -> float | None:
@@ -304,4 +325,4 @@ class ScoreRun:
         return {m: dict(c) for m, c in counts.items()}
 
     def sample_weighted_score(self, result: SampleResult) -> float | None:
-        return weighted_score(result.scores, self.weights)
+        return weighted_score(result.scores, self.weights, self.scales)

@@ -45,6 +45,9 @@ class _MetricCall:
     # The judge's structured answers, parsed, in the order they came: the evidence ragas
     # computes the score from and then drops (statements and verdicts, classifications...).
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    # What the judge's requests raised, even where ragas caught it and answered NaN
+    # (its dual-judge metrics retry and then give up quietly): the reason to report.
+    errors: list[BaseException] = field(default_factory=list)
 
 
 _CALL: ContextVar[_MetricCall | None] = ContextVar("rag_eval_metric_call", default=None)
@@ -63,6 +66,24 @@ def metric_call() -> Iterator[_MetricCall]:
         yield call
     finally:
         _CALL.reset(token)
+
+
+def witness_failures(llm: Any) -> None:
+    """Make the ragas LLM note each failed request in the metric call it served, so a
+    score ragas gives up on quietly is reported with the failure's own reason."""
+    asked = llm.agenerate
+
+    async def agenerate(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asked(*args, **kwargs)
+        except Exception as exc:
+            call = _CALL.get()
+            if call is not None:
+                call.errors.append(exc)
+            raise
+
+    # An attribute of this instance: ragas checks the LLM's class, so no wrapper object.
+    llm.agenerate = agenerate
 
 
 class AdaptiveLimit:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from rag_eval.metrics import generation, overlap, reference, retrieval
+from rag_eval.metrics import generation, overlap, reference, retrieval, rubrics
 from rag_eval.metrics.spec import MetricSpec
 
 _SPECS: tuple[MetricSpec, ...] = (
     *generation.SPECS,
     *retrieval.SPECS,
     *reference.SPECS,
+    *rubrics.SPECS,
     *overlap.SPECS,
 )
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING
+from types import MappingProxyType
 
-from rag_eval.metrics.spec import JudgeLoad, MetricGuide, MetricSpec
-
-if TYPE_CHECKING:
-    from ragas.metrics.collections import AnswerRelevancy
+from rag_eval.metrics.concurrent import concurrent_answer_relevancy, concurrent_noise_sensitivity
+from rag_eval.metrics.spec import JudgeLoad, MetricGuide, MetricSpec, Scale
 
 GROUNDING_STEPS = (
     "Tell the generator to answer only from the provided contexts, and to say so when they "
@@ -18,67 +15,6 @@ GROUNDING_STEPS = (
     "Check that the contexts reach the model whole: a prompt template that truncates long "
     "contexts leaves the model guessing.",
 )
-
-
-@cache
-def concurrent_answer_relevancy() -> type[AnswerRelevancy]:
-    """ragas' AnswerRelevancy with its judge calls sent at once rather than one by one.
-
-    ragas 0.4.3 awaits its `strictness` (3) question generations one after another, then
-    embeds the user's question, then the generated questions: a chain of 5 judge calls,
-    the longest of the default metrics, which bounds a small job's time. Here the generations
-    go out together and the question is embedded in the same request as the generated
-    ones: a chain of 2, one call fewer. Same prompts, same formula, same score.
-    """
-    import asyncio
-
-    import numpy as np
-    from ragas.metrics.collections import AnswerRelevancy
-    from ragas.metrics.collections.answer_relevancy.util import (
-        AnswerRelevanceInput,
-        AnswerRelevanceOutput,
-    )
-    from ragas.metrics.result import MetricResult
-
-    class ConcurrentAnswerRelevancy(AnswerRelevancy):
-        # ragas 0.4.3 declares `ascore(**kwargs)` on its base classes, though each metric
-        # (AnswerRelevancy among them) takes its own named inputs: this is its signature.
-        async def ascore(self, user_input: str, response: str) -> MetricResult:  # type: ignore[override]
-            if not user_input:
-                raise ValueError("user_input cannot be empty")
-            if not response:
-                raise ValueError("response cannot be empty")
-            prompt = self.prompt.to_string(AnswerRelevanceInput(response=response))
-            failure = None
-            # ragas 0.4.3's `agenerate` returns the model it is given, but its type variable
-            # is malformed (`TypeVar("T")` named InstructorTypeVar) so mypy cannot tell.
-            tasks: list[asyncio.Task[AnswerRelevanceOutput]]
-            try:
-                async with asyncio.TaskGroup() as group:  # one failure cancels the others
-                    tasks = [
-                        group.create_task(self.llm.agenerate(prompt, AnswerRelevanceOutput))
-                        for _ in range(self.strictness)
-                    ]
-            except ExceptionGroup as failed:
-                failure = failed.exceptions[0]
-            if failure is not None:
-                # The first failure itself, its causes intact, as ragas' loop raises it
-                # (raised outside the except block, its __context__ is left as it was).
-                raise failure
-            generated = [task.result() for task in tasks if task.result().question]
-            if not generated:
-                return MetricResult(value=0.0)
-            vectors = np.asarray(
-                await self.embeddings.aembed_texts([user_input, *(g.question for g in generated)])
-            )
-            question, questions = vectors[:1], vectors[1:]
-            cosine = (questions @ question.T).reshape(-1) / (
-                np.linalg.norm(questions, axis=1) * np.linalg.norm(question, axis=1)
-            )
-            committal = not all(g.noncommittal for g in generated)
-            return MetricResult(value=float(cosine.mean() * int(committal)))
-
-    return ConcurrentAnswerRelevancy
 
 
 FAITHFULNESS = MetricSpec(
@@ -143,4 +79,116 @@ ANSWER_RELEVANCY = MetricSpec(
     ),
 )
 
-SPECS = (FAITHFULNESS, ANSWER_RELEVANCY)
+RESPONSE_GROUNDEDNESS = MetricSpec(
+    "response_groundedness",
+    "ResponseGroundedness",
+    ("answer", "contexts"),
+    needs_judge=True,
+    needs_embeddings=False,
+    description="How far the answer as a whole is grounded in the contexts (two judge ratings).",
+    guide=MetricGuide(
+        "generator",
+        "Answers are not grounded in the contexts",
+        "ragas response_groundedness has the judge rate, twice with two different prompts, "
+        "whether the answer is supported by the retrieved contexts (0, 1 or 2) and averages "
+        "the ratings on 0..1. Coarser than faithfulness (one rating, no claims): a low score "
+        "means answers that go beyond or against what the contexts say.",
+        "answers are grounded in the retrieved contexts",
+        GROUNDING_STEPS,
+    ),
+    # Two judge prompts, one after the other; ragas asks each again (up to 5 times in all)
+    # only when its rating is off the scale or the request fails.
+    chain=2,
+    # Requests and tokens per sample (bench/estimate.py --fit): both prompts carry the texts.
+    load=JudgeLoad(calls=2, prompt_tokens=614, text_weight=2.01, output_tokens=4),
+)
+
+_NOISE_STEPS = (
+    "Rerank and pass fewer chunks: each chunk the generator does not need is a chance to "
+    "be misled.",
+    "Tell the generator to prefer the chunk that answers the question and to ignore "
+    "passages on other topics.",
+    "Compare with context_precision: noise the retriever ranks high is where to start.",
+)
+
+
+def _noise(mode: str, name: str, description: str, meaning: str) -> MetricSpec:
+    return MetricSpec(
+        name,
+        "NoiseSensitivity",
+        ("question", "answer", "contexts", "ground_truth"),
+        needs_judge=True,
+        needs_embeddings=False,
+        description=description,
+        guide=MetricGuide(
+            "generator",
+            "Answers repeat wrong claims from the retrieved chunks",
+            meaning,
+            "answers are not led astray by the retrieved chunks",
+            _NOISE_STEPS,
+        ),
+        ragas_options=MappingProxyType({"mode": mode}),
+        # ragas 0.4.3 asks 3 + 2 per context one after another; here the two splits go out
+        # together, then every verdict (concurrent_noise_sensitivity).
+        chain=2,
+        custom_class=concurrent_noise_sensitivity,
+        # Requests and tokens per sample (bench/estimate.py --fit; the output's fixed part
+        # came out below zero, and is left out).
+        load=JudgeLoad(
+            calls=3, calls_per_context=2, prompt_tokens=925, text_weight=2.33, output_weight=3.05
+        ),
+        scale=Scale(higher_is_better=False),
+    )
+
+
+NOISE_SENSITIVITY = _noise(
+    "relevant",
+    "noise_sensitivity",
+    "Share of the answer's claims that are wrong and drawn from relevant contexts "
+    "(lower is better).",
+    "ragas noise_sensitivity (its relevant mode) counts the answer's statements that the "
+    "reference does not support but a relevant retrieved context does: wrong claims the "
+    "generator took from chunks that hold the answer among other things. Lower is better: "
+    "a high score means the generator repeats the wrong detail of a mostly right chunk.",
+)
+NOISE_SENSITIVITY_IRRELEVANT = _noise(
+    "irrelevant",
+    "noise_sensitivity_irrelevant",
+    "Share of the answer's claims that are wrong and drawn from irrelevant contexts "
+    "(lower is better).",
+    "ragas noise_sensitivity in its irrelevant mode counts the answer's statements that the "
+    "reference does not support and that come from retrieved contexts holding none of the "
+    "reference: the generator was misled by noise. Lower is better.",
+)
+
+QUOTED_SPANS_ALIGNMENT = MetricSpec(
+    "quoted_spans_alignment",
+    "QuotedSpansAlignment",
+    ("answer", "contexts"),
+    needs_judge=False,
+    needs_embeddings=False,
+    description='Share of the answer\'s quoted spans ("...", 3+ words) found in the contexts.',
+    guide=MetricGuide(
+        "generator",
+        "Answers quote text the contexts do not contain",
+        "ragas quoted_spans_alignment finds the spans the answer puts in quotation marks (3 "
+        "words or more) and checks that each appears in a retrieved context, ignoring case. "
+        "An answer without quotes scores 1. A low score means misquoted or invented "
+        "citations.",
+        "the answers' quotations are found in the contexts",
+        (
+            "Ask the generator to quote only verbatim text from the contexts, or not to quote.",
+            "Check that the contexts reach the generator whole: a truncated chunk cannot be "
+            "quoted exactly.",
+        ),
+    ),
+)
+
+SPECS = (
+    FAITHFULNESS,
+    ANSWER_RELEVANCY,
+    RESPONSE_GROUNDEDNESS,
+    NOISE_SENSITIVITY,
+    NOISE_SENSITIVITY_IRRELEVANT,
+    QUOTED_SPANS_ALIGNMENT,
+)

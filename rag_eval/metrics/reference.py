@@ -74,4 +74,26 @@ SEMANTIC_SIMILARITY = MetricSpec(
     load=JudgeLoad(embedding_calls=2, embedding_weight=1.0),
 )
 
-SPECS = (ANSWER_CORRECTNESS, FACTUAL_CORRECTNESS, SEMANTIC_SIMILARITY)
+ANSWER_ACCURACY = MetricSpec(
+    "answer_accuracy",
+    "AnswerAccuracy",
+    ("question", "answer", "ground_truth"),
+    needs_judge=True,
+    needs_embeddings=False,
+    description="Agreement of the answer with the reference answer (two judge ratings).",
+    guide=MetricGuide(
+        "generator",
+        _DISAGREE,
+        "answer_accuracy has the judge rate, twice with the answer and the reference in "
+        "swapped roles, how far the answer agrees with the reference (0, 2 or 4), averaged on "
+        "0..1.",
+        "answers agree with the reference answers",
+    ),
+    # Two judge prompts, one after the other; ragas asks each again (up to 5 times in all)
+    # only when its rating is off the scale or the request fails.
+    chain=2,
+    # Requests and tokens per sample (bench/estimate.py --fit): both prompts carry the texts.
+    load=JudgeLoad(calls=2, prompt_tokens=675, text_weight=2.0, output_tokens=4),
+)
+
+SPECS = (ANSWER_CORRECTNESS, FACTUAL_CORRECTNESS, SEMANTIC_SIMILARITY, ANSWER_ACCURACY)

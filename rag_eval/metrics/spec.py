@@ -6,7 +6,8 @@ when a metric is built for scoring.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,6 +22,7 @@ RAGAS_ARGUMENT = MappingProxyType(
         "answer": "response",
         "contexts": "retrieved_contexts",
         "ground_truth": "reference",
+        "rubrics": "rubrics",
     }
 )
 
@@ -56,6 +58,49 @@ class JudgeLoad:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """The values a metric gives, as ragas gives them, and which way is better."""
+
+    low: float = 0.0
+    high: float = 1.0
+    higher_is_better: bool = True
+
+    def clamp(self, value: float) -> float:
+        return min(self.high, max(self.low, value))
+
+    def normalise(self, value: float) -> float:
+        """The value on 0..1 with 1 the best: what the weighted score, the advisor's bands
+        and the report's colours read, so metrics of other scales sit side by side."""
+        share = (value - self.low) / (self.high - self.low) if self.high > self.low else 1.0
+        return share if self.higher_is_better else 1.0 - share
+
+    def describe(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "higher_is_better": self.higher_is_better}
+
+    @property
+    def note(self) -> str:
+        """What a column of bare values of this scale needs said in its header ("" for 0..1
+        higher better): "1–5", "lower is better"."""
+        span = "" if (self.low, self.high) == (0.0, 1.0) else f"{self.low:g}–{self.high:g}"
+        direction = "" if self.higher_is_better else "lower is better"
+        return ", ".join(part for part in (span, direction) if part)
+
+
+UNIT = Scale()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a metric's ragas result says: the score, a category where the metric answers
+    one (a custom discrete metric), the judge's reason, or why it is not a score."""
+
+    score: float | None
+    category: str | None = None
+    reason: str | None = None
+    problem: str | None = None  # the judge's answer is off the metric's scale
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     name: str
     ragas_class: str  # a class of ragas.metrics.collections
@@ -64,25 +109,43 @@ class MetricSpec:
     needs_embeddings: bool
     description: str  # one line, for `GET /metrics`, `rag-eval metrics` and the README
     guide: MetricGuide
-    # Judge calls ragas makes one after another for one sample (per context where the
-    # metric judges each context): the scorer starts the longest chains first.
+    # Judge calls ragas makes one after another for one sample: `chain`, plus
+    # `chain_per_context` for each retrieved context. The scorer starts the longest first.
     chain: int = 0
-    chain_per_context: bool = False
+    chain_per_context: int = 0
     # Builds the class to use instead of ragas' own (same prompts and formula, faster).
     custom_class: Callable[[], type[BaseMetric]] | None = None
+    # Keyword arguments of the ragas class besides the judge (a mode, a rubric).
+    ragas_options: Mapping[str, Any] = MappingProxyType({})
     # ragas' ascore() calls the blocking embed_text(): the scorer runs it in a thread.
     blocking_embeddings: bool = False
     load: JudgeLoad = JudgeLoad()
+    scale: Scale = UNIT
+    # A metric a job defines (rag_eval/metrics/custom.py): its definition, as the job
+    # gave it, and a digest of it that keys its cached verdicts and its comparisons.
+    definition: Mapping[str, Any] | None = None
+    fingerprint: str = ""
+    # A metric of another kind than ragas' collections: builds it, and reads its result.
+    builder: Callable[[Any], Any] | None = None
+    reader: Callable[[Any], Reading] | None = None
 
     @property
     def model_free(self) -> bool:
         return not (self.needs_judge or self.needs_embeddings)
 
-    def build(self, llm: Any = None, embeddings: Any = None) -> BaseMetric:
+    @property
+    def key(self) -> str:
+        """What the verdict cache and compare know the metric by: its name, and for a
+        metric a job defines, the digest of its definition (an edit is another metric)."""
+        return f"{self.name}@{self.fingerprint}" if self.fingerprint else self.name
+
+    def build(self, llm: Any = None, embeddings: Any = None) -> Any:
         """The ragas metric object, ready for `await metric.ascore(**arguments)`."""
+        if self.builder is not None:
+            return self.builder(llm)
         from ragas.metrics import collections
 
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(self.ragas_options)
         if self.needs_judge:
             kwargs["llm"] = llm
         if self.needs_embeddings:
@@ -98,10 +161,27 @@ class MetricSpec:
 
     def arguments(self, values: dict[str, Any]) -> dict[str, Any]:
         """Map a sample's fields to this metric's ragas keyword arguments."""
+        if self.builder is not None:  # a job's own metric names its inputs as we do
+            return {name: values[name] for name in self.inputs}
         return {RAGAS_ARGUMENT[name]: values[name] for name in self.inputs}
 
+    def read(self, result: Any) -> Reading:
+        """ragas' MetricResult as a score on this metric's scale."""
+        if self.reader is not None:
+            return self.reader(result)
+        reason = getattr(result, "reason", None) or None
+        score = _number(result.value)
+        # ragas checks no range (a rubric's judge may answer 7): a value off the scale is the
+        # judge's error, not a score to clamp into a true-looking one.
+        if score is not None and not self.scale.low - 1e-9 <= score <= self.scale.high + 1e-9:
+            scale = self.scale
+            return Reading(
+                None, problem=f"the judge answered {score:g}, outside {scale.low:g}..{scale.high:g}"
+            )
+        return Reading(score=score, reason=reason)
+
     def chain_length(self, contexts: list[str] | None) -> int:
-        return self.chain * (len(contexts or ()) if self.chain_per_context else 1)
+        return self.chain + self.chain_per_context * len(contexts or ())
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -110,4 +190,14 @@ class MetricSpec:
             "inputs": list(self.inputs),
             "needs_judge": self.needs_judge,
             "needs_embeddings": self.needs_embeddings,
+            "scale": self.scale.describe(),
         }
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None for NaN and non-numbers (ragas' "could not score")."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number

@@ -3,7 +3,10 @@ runtime in a Rust library: no browser, no network). The page embeds the SVG as i
 it opens from a private bucket or from disk with nothing to fetch and no script to run.
 
 Bars are red under the run's `low` threshold and blue at or above it; `colour_legend`
-says so in words on the page, with the same colours.
+says so in words on the page, with the same colours. Both charts plot each value put on
+0..1 with 1 the best (`Scale.normalise`), so that a 1-5 rubric and a lower-is-better
+metric share the axis and the threshold with the others; the means' tooltips give the
+value on the metric's own scale.
 """
 
 from __future__ import annotations
@@ -12,9 +15,18 @@ from html import escape
 from itertools import count
 from typing import Any
 
+from rag_eval.advice.guides import on_scale
 from rag_eval.domain.results import ScoreRun
+from rag_eval.metrics.spec import UNIT
 
 _BLUE, _RED = "#3b6fb6", "#c0392b"
+_NORMALISED = " (on 0..1, 1 the best)"
+
+
+def _scaled(run: ScoreRun) -> bool:
+    return any(run.scale(metric) != UNIT for metric in run.metrics)
+
+
 _SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
 
@@ -29,20 +41,36 @@ def _nothing(text: str) -> str:
     return f'<p class="small">{escape(text)}</p>'
 
 
-def colour_legend(low: float) -> str:
-    """The colours in words: the bars of the charts, the scores of the samples table."""
+def colour_legend(low: float, scaled: bool = False) -> str:
+    """The colours in words: the bars of the charts, the scores of the samples table.
+    `scaled`: some metric is not on 0..1 higher better, and the legend says how it is read."""
     swatch = '<span class="swatch" style="background:{}"></span>'
+    how = (
+        "; a metric of another scale is put on 0..1 with 1 the best first (a rubric's 3 of "
+        "5 is 0.5; a lower-is-better metric's 0.2 is 0.8)"
+        if scaled
+        else ""
+    )
     return (
         '<p class="legend">'
         f"<span>{swatch.format(_RED)}red: low, under {low:g}</span>"
         f"<span>{swatch.format(_BLUE)}blue: {low:g} or above</span>"
-        '<span class="small">the bars of the charts; scores in red elsewhere are low too</span></p>'
+        '<span class="small">the bars of the charts; scores in red elsewhere are low too'
+        f"{escape(how)}</span></p>"
     )
 
 
 def means_chart(run: ScoreRun, low: float) -> str:
-    """One bar a metric: its mean, red under `low`."""
-    values = [{"metric": m, "mean": v} for m, v in run.means.items() if v is not None]
+    """One bar a metric: its mean on 0..1 (1 the best), red under `low`."""
+    values = [
+        {
+            "metric": m,
+            "mean": run.normalised(m, v),
+            "value": on_scale(v, run.scale(m), 3),  # as the metric gives it, for the tooltip
+        }
+        for m, v in run.means.items()
+        if v is not None
+    ]
     if not values:
         return _nothing("No metric has a mean: nothing scored.")
     return _svg(
@@ -57,13 +85,13 @@ def means_chart(run: ScoreRun, low: float) -> str:
                     "field": "mean",
                     "type": "quantitative",
                     "scale": {"domain": [0, 1]},
-                    "title": "mean score",
+                    "title": "mean score" + (_NORMALISED if _scaled(run) else ""),
                 },
                 "color": {
                     "condition": {"test": f"datum.mean < {low}", "value": _RED},
                     "value": _BLUE,
                 },
-                "tooltip": [{"field": "metric"}, {"field": "mean", "format": ".3f"}],
+                "tooltip": [{"field": "metric"}, {"field": "value", "title": "mean"}],
             },
         }
     )
@@ -78,12 +106,12 @@ def _whole_ticks(most: int) -> list[int]:
     return list(range(0, -(-most // step) * step + 1, step))
 
 
-def _histogram(metric: str, tenths: dict[int, int], low: float) -> dict[str, Any]:
+def _histogram(metric: str, tenths: dict[int, int], low: float, note: str) -> dict[str, Any]:
     """`tenths`: how many samples scored in each tenth of [0, 1] that any did."""
     values = [{"from": t / 10, "to": (t + 1) / 10, "samples": n} for t, n in tenths.items()]
     ticks = _whole_ticks(max(tenths.values()))
     return {
-        "title": metric,
+        "title": f"{metric} ({note})" if note else metric,
         "width": 180,
         "height": 90,
         "data": {"values": values},
@@ -94,7 +122,7 @@ def _histogram(metric: str, tenths: dict[int, int], low: float) -> dict[str, Any
                 "bin": {"binned": True, "step": 0.1},
                 "type": "quantitative",
                 "scale": {"domain": [0, 1]},
-                "title": "score",
+                "title": "score" + (_NORMALISED if note else ""),
             },
             "x2": {"field": "to"},
             "y": {
@@ -113,16 +141,21 @@ def _histogram(metric: str, tenths: dict[int, int], low: float) -> dict[str, Any
 
 
 def distribution_chart(run: ScoreRun, low: float) -> str:
-    """Per metric, how many samples scored in each tenth of [0, 1]. A metric with no score
-    gets a sentence instead of an empty frame."""
+    """Per metric, how many samples scored in each tenth of [0, 1] (1 the best). A metric
+    with no score gets a sentence instead of an empty frame."""
     counts: dict[str, dict[int, int]] = {}
     for result in run.results:
         for metric, value in result.scores.items():
-            if value is not None:
-                tenth = min(9, int(value * 10))
+            normalised = run.normalised(metric, value)
+            if normalised is not None:
+                tenth = min(9, max(0, int(normalised * 10)))
                 tenths = counts.setdefault(metric, {})
                 tenths[tenth] = tenths.get(tenth, 0) + 1
-    charts = [_histogram(metric, counts[metric], low) for metric in run.metrics if metric in counts]
+    charts = [
+        _histogram(metric, counts[metric], low, run.scale(metric).note)
+        for metric in run.metrics
+        if metric in counts
+    ]
     unplotted = [metric for metric in run.metrics if metric not in counts]
     return (_svg({"concat": charts, "columns": 3}) if charts else "") + (
         _nothing(f"No score to plot for {', '.join(unplotted)}: the table below says why.")

@@ -1,10 +1,15 @@
-"""A comparison of two runs, for a person: `compare-<baseline_run_id>.md` and `.html`."""
+"""A comparison of two runs, for a person: `compare-<baseline_run_id>.md` and `.html`.
+
+Means and differences are on each metric's own scale; a metric not on 0..1, higher
+better, says its scale beside its name ("noise_sensitivity (lower is better)"), so that
+a rise called a regression reads as one.
+"""
 
 from __future__ import annotations
 
 from html import escape
 
-from rag_eval.domain.comparison import Comparison
+from rag_eval.domain.comparison import Comparison, MetricChange
 from rag_eval.domain.safe_text import markdown_cell
 
 
@@ -29,7 +34,24 @@ def verdict_line(comparison: Comparison) -> str:
         return "No significant change on any metric" + (
             ", but too few pairs to show one (see the notes)." if untested else "."
         )
-    return "; ".join(f"{c.metric} {c.verdict} ({_n(c.difference, True)})" for c in moved) + "."
+    return (
+        "; ".join(
+            f"{c.metric} {c.verdict} ({_n(c.difference, True)}"
+            + ("" if c.scale.higher_is_better else ", lower is better")
+            + ")"
+            for c in moved
+        )
+        + "."
+    )
+
+
+def _label(change: MetricChange) -> str:
+    note = change.scale.note
+    return f"{change.metric} ({note})" if note else change.metric
+
+
+def _labels(comparison: Comparison) -> dict[str, str]:
+    return {c.metric: _label(c) for c in comparison.metrics}
 
 
 def metric_notes(comparison: Comparison) -> list[str]:
@@ -40,7 +62,7 @@ def metric_notes(comparison: Comparison) -> list[str]:
 def rows(comparison: Comparison) -> list[list[str]]:
     return [
         [
-            c.metric,
+            _label(c),
             _n(c.baseline),
             _n(c.candidate),
             _n(c.difference, True),
@@ -66,6 +88,7 @@ HEADER = [
 
 
 def comparison_markdown(comparison: Comparison) -> str:
+    labels = _labels(comparison)
     lines = [
         f"# Comparison: {comparison.candidate_run} against {comparison.baseline_run}",
         "",
@@ -85,7 +108,8 @@ def comparison_markdown(comparison: Comparison) -> str:
         "compared together, is under 0.05; its interval is where the true difference lies "
         "with 95% confidence. Wilcoxon's signed-rank test for graded scores, McNemar's exact "
         'test for 0/1 scores. "Likely" means the interval excludes zero but the corrected '
-        "test does not confirm it (the notes say why): score more samples to decide.",
+        "test does not confirm it (the notes say why): score more samples to decide. Each "
+        "metric is on its own scale; for one lower is better of, a rise is a regression.",
         "",
     ]
     if comparison.regressions:
@@ -96,7 +120,8 @@ def comparison_markdown(comparison: Comparison) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {markdown_cell(r.sample_id)} | {r.metric} | {_n(r.baseline)} | "
+            f"| {markdown_cell(r.sample_id)} | {markdown_cell(labels.get(r.metric, r.metric))} | "
+            f"{_n(r.baseline)} | "
             f"{_n(r.candidate)} | {markdown_cell(r.why)} |"
             for r in comparison.regressions
         ]
@@ -105,11 +130,13 @@ def comparison_markdown(comparison: Comparison) -> str:
 
 
 def comparison_html(comparison: Comparison) -> str:
+    labels = _labels(comparison)
     cells = "".join(
         "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows(comparison)
     )
     lost = "".join(
-        f"<tr><td>{escape(r.sample_id)}</td><td>{escape(r.metric)}</td><td>{_n(r.baseline)}</td>"
+        f"<tr><td>{escape(r.sample_id)}</td><td>{escape(labels.get(r.metric, r.metric))}</td>"
+        f"<td>{_n(r.baseline)}</td>"
         f"<td>{_n(r.candidate)}</td><td>{escape(r.why)}</td></tr>"
         for r in comparison.regressions
     )

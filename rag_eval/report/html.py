@@ -8,6 +8,10 @@ and fetches nothing. Every text of a request or a judge is escaped (`html.escape
 page, `textContent` in the script, `<` escaped inside the JSON): hostile values show as
 text. Over MAX_SAMPLES samples it holds the aggregates and the lowest-scoring samples,
 and says so.
+
+Values are shown on their metric's own scale ("4.200 of 5", "0.100 (lower is better)"),
+with the category a job's discrete metric answered beside its number; what is low (red,
+the "low" filter, the charts' colours) is judged on the value put on 0..1 with 1 the best.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from string import Template
 from typing import Any
 
 from rag_eval.advice.findings import Diagnosis, Evidence, Finding
+from rag_eval.advice.guides import on_scale
 from rag_eval.domain.evidence import LOW, why
 from rag_eval.domain.request import ScoreRequest
-from rag_eval.domain.results import Interval, ScoreRun
+from rag_eval.domain.results import Interval, SampleResult, ScoreRun
+from rag_eval.metrics.spec import UNIT
 from rag_eval.report.charts import colour_legend, distribution_chart, means_chart
 from rag_eval.scoring.run_folder import RunRecord
 
@@ -57,6 +63,7 @@ def _samples(request: ScoreRequest, run: ScoreRun) -> tuple[list[dict[str, Any]]
         pairs = pairs[:MAX_SAMPLES]
     rows = []
     for sample, result in pairs:
+        normalised = _normalised(run, result)
         rows.append(
             {
                 "id": result.sample_id,
@@ -64,12 +71,14 @@ def _samples(request: ScoreRequest, run: ScoreRun) -> tuple[list[dict[str, Any]]
                 "answer": _cut(sample.answer),
                 "contexts": [_cut(c, 600) for c in (sample.contexts or [])[:_CONTEXTS]],
                 "reference": _cut(sample.ground_truth),
-                "scores": result.scores,
+                "scores": result.scores,  # on each metric's own scale: shown, sorted
+                "normalised": normalised,  # on 0..1, 1 the best: what is low
+                "categories": result.categories,
                 "weighted": run.sample_weighted_score(result),
                 "why": {
                     m: w
-                    for m, v in result.scores.items()
-                    if (w := why(m, result.evidence.get(m), v))
+                    for m in result.scores
+                    if (w := why(m, result.evidence.get(m), normalised.get(m)))
                 },
                 "reasons": result.reasons,
                 "evidence": result.evidence,
@@ -78,29 +87,53 @@ def _samples(request: ScoreRequest, run: ScoreRun) -> tuple[list[dict[str, Any]]
     return rows, len(run.results)
 
 
-def _evidence_scores(finding: Finding, evidence: Evidence) -> str:
+def _low(run: ScoreRun, metric: str, value: float | None) -> bool:
+    normalised = run.normalised(metric, value)
+    return normalised is not None and normalised < LOW
+
+
+def _normalised(run: ScoreRun, result: SampleResult) -> dict[str, float | None]:
+    return {metric: run.normalised(metric, value) for metric, value in result.scores.items()}
+
+
+def _scales(run: ScoreRun) -> dict[str, dict[str, object]]:
+    """What the page's script says of each metric's values: its scale, and the note its
+    column header carries ("" for 0..1, higher better)."""
+    return {m: {**run.scale(m).describe(), "note": run.scale(m).note} for m in run.metrics}
+
+
+def _evidence_scores(finding: Finding, evidence: Evidence, run: ScoreRun) -> str:
     """The scores beside a sample's chip, each named by its metric: a bare number would
     not say which of the finding's metrics it is."""
     shown = []
     for position, metric in enumerate(finding.metrics):
         value = evidence.score if position == 0 else evidence.other_scores.get(metric)
-        text = _number(value)
+        text = escape(on_scale(value, run.scale(metric), 3)) if value is not None else "–"
+        category = _category(run, evidence.sample_id, metric)
+        if category:
+            text += f" ({escape(category)})"
         if value is None and position == 0 and evidence.note:  # the first metric's reason
             text = f"not scored ({escape(evidence.note)})"
-        elif value is not None and value < LOW:
+        elif _low(run, metric, value):
             text = f'<span class="low">{text}</span>'
         shown.append(f"{escape(metric)} {text}")
     return " · ".join(shown)
 
 
-def _findings(diagnosis: Diagnosis) -> str:
+def _category(run: ScoreRun, sample_id: str, metric: str) -> str:
+    """The category a job's discrete metric answered for the sample ("" for none)."""
+    result = next((r for r in run.results if r.sample_id == sample_id), None)
+    return result.categories.get(metric, "") if result is not None else ""
+
+
+def _findings(diagnosis: Diagnosis, run: ScoreRun) -> str:
     if not diagnosis.findings:
         return "<p>No finding: no metric and no sample stands out as weak.</p>"
     parts = []
     for finding in diagnosis.findings:
         samples = "".join(
             f'<li><button class="sample" data-sample="{escape(e.sample_id)}">'
-            f"{escape(e.sample_id)}</button> {_evidence_scores(finding, e)}"
+            f"{escape(e.sample_id)}</button> {_evidence_scores(finding, e, run)}"
             + (f' <span class="small">{escape(e.why)}</span>' if e.why else "")
             + "</li>"
             for e in finding.evidence
@@ -129,8 +162,11 @@ def _metric_rows(run: ScoreRun, intervals: dict[str, Interval]) -> str:
         )
         interval = intervals.get(metric)
         shown = "–" if interval is None else f"{interval.low:.3f} – {interval.high:.3f}"
+        mean = run.means.get(metric)
+        cell = '<td class="low">' if _low(run, metric, mean) else "<td>"
         rows.append(
-            f"<tr><td>{escape(metric)}</td><td>{_number(run.means.get(metric))}</td>"
+            f"<tr><td>{escape(metric)}</td>{cell}"
+            f"{escape(on_scale(mean, run.scale(metric), 3)) if mean is not None else '–'}</td>"
             f"<td>{shown}</td>"
             f"<td>{scored} of {len(run.results)}</td><td>{escape(why_not)}</td></tr>"
         )
@@ -164,7 +200,7 @@ def render_report(
     record: RunRecord, request: ScoreRequest, run: ScoreRun, diagnosis: Diagnosis
 ) -> str:
     rows, total = _samples(request, run)
-    data = {"metrics": run.metrics, "low": LOW, "samples": rows}
+    data = {"metrics": run.metrics, "scales": _scales(run), "low": LOW, "samples": rows}
     # Inside <script>, "</" would end it: no "<" reaches the page unescaped.
     payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
     shown = (
@@ -175,7 +211,9 @@ def render_report(
     )
     # A metric's name may break after an underscore, so that its column stays narrow.
     header_cells = "".join(
-        f'<th data-key="{escape(m)}" class="num">{escape(m).replace("_", "_<wbr>")}</th>'
+        f'<th data-key="{escape(m)}" class="num">{escape(m).replace("_", "_<wbr>")}'
+        + (f' <span class="small">({escape(note)})</span>' if (note := run.scale(m).note) else "")
+        + "</th>"
         for m in run.metrics
     )
     return _PAGE.substitute(
@@ -197,8 +235,8 @@ def render_report(
         ),
         coverage="–" if run.coverage is None else f"{run.coverage:.0%}",
         samples=f"{total:,}",
-        findings=_findings(diagnosis),
-        legend=colour_legend(LOW),
+        findings=_findings(diagnosis, run),
+        legend=colour_legend(LOW, scaled=any(run.scale(m) != UNIT for m in run.metrics)),
         means_chart=means_chart(run, LOW),
         distribution_chart=distribution_chart(run, LOW),
         metric_rows=_metric_rows(run, record.intervals),

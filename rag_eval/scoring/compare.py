@@ -4,15 +4,26 @@ Samples are matched by `sample_id`, or by a hash of question and contexts where 
 were made up from positions (`sample-0001`: the caller gave none); unmatched samples are
 counted and listed. Per metric, over the pairs where both runs scored it:
 
-- the paired difference of the means (candidate - baseline) with a 95% bootstrap interval;
+- the paired difference of the means (candidate - baseline) with a 95% bootstrap interval,
+  on the metric's own scale (a 1-5 rubric's difference is in rubric points);
 - a p-value from a paired test: Wilcoxon's signed-rank test for graded scores, McNemar's
   exact test (a binomial test on the pairs that changed) for scores that are all 0 or 1;
 - Holm's correction over the metrics compared (testing four metrics at 5% each would call
   a change somewhere in one run of five from noise alone);
-- a verdict: improved, regressed, or no significant change.
+- a verdict: improved, regressed, or no significant change. It follows the metric's
+  direction: for a metric lower is better of (noise_sensitivity), a rise is a regression.
 
-The samples that lost most are listed with the candidate's `why`. A change of judge,
-embedding model or metric set is said first: it moves scores by itself.
+The samples that got worse most (lower, or higher where lower is better) are listed with
+the candidate's `why`. A change of judge, embedding model or metric set is said first: it
+moves scores by itself.
+
+A metric the job defines (`custom_metrics`) is compared only when both runs scored it with
+the same definition (its fingerprint in metadata.json). Edited, it is another metric under
+the same name, whose scores a difference would mix with the edit: it is left out of the
+table and of the tests, as a metric only one run has is, and a warning names it. Leaving it
+out, rather than listing it with a verdict of its own, keeps the Holm correction and the
+gate to the metrics that mean the same in both runs. A run folder written before metrics
+had scales reads as 0..1, higher better, as every metric then was.
 """
 
 from __future__ import annotations
@@ -31,7 +42,10 @@ from rag_eval.domain.comparison import (
     Regression,
     RunScores,
     Verdict,
+    metadata_fingerprints,
+    metadata_scales,
 )
+from rag_eval.metrics.spec import Scale
 from rag_eval.scoring.intervals import CONFIDENCE, bootstrap_interval
 
 ALPHA = 1 - CONFIDENCE
@@ -91,7 +105,7 @@ def _verdict(change: MetricChange, tested: int, informative: int) -> tuple[Verdi
     """The verdict that agrees with both the corrected test and the interval, and a note
     when they disagree or when no outcome of these pairs could have been significant."""
     assert change.adjusted_p is not None and change.low is not None and change.high is not None
-    gained = (change.difference or 0) > 0
+    gained = change.loss < 0  # better, in the metric's own direction
     significant = change.adjusted_p < ALPHA and bool(change.difference)
     excludes_zero = change.low > 0 or change.high < 0
     likely: Verdict = "likely improved" if gained else "likely regressed"
@@ -132,12 +146,15 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
                 f"the {what} changed ({one or 'none'} -> {other or 'none'}): it moves the "
                 "scores by itself, so a difference is not the RAG system's alone"
             )
-    shared = [m for m in candidate.metrics if m in baseline.metrics]
+    both = [m for m in candidate.metrics if m in baseline.metrics]
+    redefined = {m: why for m in both if (why := _redefined(m, baseline, candidate))}
+    shared = [m for m in both if m not in redefined]
     if set(baseline.metrics) != set(candidate.metrics):
         warnings.append(
             "the metrics differ: only those of both runs are compared "
             f"({', '.join(shared) or 'none'})"
         )
+    warnings += redefined.values()
     keys = [k for k in candidate.scores if k in baseline.scores]
     only_base = [k for k in baseline.scores if k not in candidate.scores]
     only_cand = [k for k in candidate.scores if k not in baseline.scores]
@@ -182,6 +199,7 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
         changes.append(
             MetricChange(
                 metric=metric,
+                scale=candidate.scale(metric),
                 pairs=len(pairs),
                 baseline=round(float(base.mean()), 4),
                 candidate=round(float(cand.mean()), 4),
@@ -227,22 +245,55 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
     )
 
 
+def _redefined(metric: str, baseline: RunScores, candidate: RunScores) -> str:
+    """Why the metric's scores of the two runs are not the same metric's, or ""."""
+    before, after = baseline.fingerprints.get(metric, ""), candidate.fingerprints.get(metric, "")
+    if before != after:
+        return (
+            f"the definition of {metric} changed between the runs (fingerprint "
+            f"{before or 'none'} -> {after or 'none'}): it is another metric under the same "
+            "name, left out of the comparison; score the baseline again with the new "
+            "definition to compare it"
+        )
+    one, other = baseline.scale(metric), candidate.scale(metric)
+    if one != other:
+        return (
+            f"the scale of {metric} changed between the runs ({_range(one)} -> "
+            f"{_range(other)}): its scores are not comparable, so it is left out"
+        )
+    return ""
+
+
+def _range(scale: Scale) -> str:
+    return (
+        f"{scale.low:g}..{scale.high:g}, {'higher' if scale.higher_is_better else 'lower'} better"
+    )
+
+
 def _regressions(
     baseline: RunScores, candidate: RunScores, keys: list[str], metrics: list[str]
 ) -> list[Regression]:
-    lost = []
+    lost: list[tuple[float, Regression]] = []
     for key in keys:
         for metric in metrics:
             before, after = baseline.scores[key].get(metric), candidate.scores[key].get(metric)
-            if before is not None and after is not None and after < before:
+            if before is None or after is None:
+                continue
+            scale = candidate.scale(metric)
+            # On 0..1 with 1 the best: a rubric's point and a 0..1 metric's tenth rank alike.
+            loss = scale.normalise(before) - scale.normalise(after)
+            if loss > 0:
                 why = candidate.why.get(key, {}).get(metric, "")
                 lost.append(
-                    Regression(
-                        sample_id=key, metric=metric, baseline=before, candidate=after, why=why
+                    (
+                        loss,
+                        Regression(
+                            sample_id=key, metric=metric, baseline=before, candidate=after, why=why
+                        ),
                     )
                 )
-    lost.sort(key=lambda r: r.candidate - r.baseline)
-    return lost[:MAX_LISTED]
+    lost.sort(key=lambda pair: -pair[0])
+    return [regression for _, regression in lost[:MAX_LISTED]]
 
 
 def run_scores(metadata: bytes, scores_csv: bytes, explanations: bytes | None = None) -> RunScores:
@@ -273,4 +324,6 @@ def run_scores(metadata: bytes, scores_csv: bytes, explanations: bytes | None = 
         metrics=metrics,
         scores=scores,
         why=why,
+        scales=metadata_scales(meta),
+        fingerprints=metadata_fingerprints(meta),
     )

@@ -21,7 +21,7 @@ from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
-from rag_eval.metrics import REGISTRY
+from rag_eval.metrics.spec import MetricSpec
 
 # File name -> content type. Order is the order a reader should open them in.
 RUN_FILES = {
@@ -83,7 +83,9 @@ def run_files(
 
 
 def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
-    """One row per sample: inputs, a readable error column, one column per metric."""
+    """One row per sample: inputs, a readable error column, one column per metric (on its
+    own scale), and beside a metric that answers categories, `<metric>.category`."""
+    categorised = {metric for result in run.results for metric in result.categories}
     rows = []
     for sample, result in zip(request.samples, run.results, strict=True):
         texts = {
@@ -93,55 +95,62 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
             "contexts": json.dumps(sample.contexts or [], ensure_ascii=False),
             "ground_truth": sample.ground_truth or "",
             "error": "; ".join(f"{m}: {r}" for m, r in result.reasons.items()),
-            "why": sample_why(result),
+            "why": sample_why(run, result),
         }
         row: dict[str, Any] = {name: spreadsheet_cell(text) for name, text in texts.items()}
-        row.update(result.scores)
+        for metric, value in result.scores.items():
+            row[metric] = value
+            if metric in categorised:
+                # The job's own labels: text a spreadsheet must not run either.
+                row[f"{metric}.category"] = spreadsheet_cell(result.categories.get(metric, ""))
         row["weighted_score"] = run.sample_weighted_score(result)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def sample_why(result: SampleResult) -> str:
+def sample_why(run: ScoreRun, result: SampleResult) -> str:
     """Why the sample's low scores are low, a clause a metric, from their evidence."""
     return "; ".join(
         f"{metric}: {said}"
         for metric, value in result.scores.items()
-        if (said := why(metric, result.evidence.get(metric), value))
+        if (said := _why(run, result, metric, value))
     )
 
 
+def _why(run: ScoreRun, result: SampleResult, metric: str, value: float | None) -> str:
+    # Low is judged on 0..1 with 1 the best: a 2 of 5, a noise_sensitivity of 0.8.
+    return why(metric, result.evidence.get(metric), run.normalised(metric, value))
+
+
 def explanations(run: ScoreRun) -> str:
-    """explanations.jsonl: one line a sample, each metric's score, reason code, `why` and
-    the judge's evidence (bounded: rag_eval/domain/evidence.py)."""
+    """explanations.jsonl: one line a sample, each metric's score (on its own scale), its
+    category where it answered one, reason code, `why` and the judge's evidence (bounded:
+    rag_eval/domain/evidence.py)."""
     lines = []
     for result in run.results:
-        metrics = {
-            metric: {
-                "score": value,
-                "reason": result.reasons.get(metric),
-                "detail": result.details.get(metric),
-                "why": why(metric, result.evidence.get(metric), value) or None,
-                "evidence": result.evidence.get(metric),
-            }
-            for metric, value in result.scores.items()
-        }
+        metrics = {metric: _explained(run, result, metric) for metric in result.scores}
         lines.append(
             json.dumps({"sample_id": result.sample_id, "metrics": metrics}, ensure_ascii=False)
         )
     return "".join(line + "\n" for line in lines)
 
 
+def _explained(run: ScoreRun, result: SampleResult, metric: str) -> dict[str, Any]:
+    value = result.scores[metric]
+    category = {"category": result.categories[metric]} if metric in result.categories else {}
+    return {"score": value, **category} | {
+        "reason": result.reasons.get(metric),
+        "detail": result.details.get(metric),
+        "why": _why(run, result, metric, value) or None,
+        "evidence": result.evidence.get(metric),
+    }
+
+
 def metric_stats(run: ScoreRun) -> pd.DataFrame:
     """Per metric: mean, min, max and how many samples scored."""
     frame = pd.DataFrame([r.scores for r in run.results], columns=run.metrics, dtype="float64")
     return pd.DataFrame(
-        {
-            "mean": frame.mean(),
-            "min": frame.min(),
-            "max": frame.max(),
-            "scored": frame.count(),
-        }
+        {"mean": frame.mean(), "min": frame.min(), "max": frame.max(), "scored": frame.count()}
     )
 
 
@@ -163,9 +172,11 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
     stats = metric_stats(run)
     total = len(run.results)
     failures = run.failures
+    # A metric not on 0..1, higher better, says its scale beside its name: "x (1–5)".
+    labels = {m: f"{m} ({note})" if (note := run.scale(m).note) else m for m in run.metrics}
     metric_rows = [
         [
-            name,
+            labels[name],
             stats.at[name, "mean"],
             _range(record.intervals.get(name)),
             stats.at[name, "min"],
@@ -178,7 +189,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
     ]
     shown = run.results[:MAX_SUMMARY_ROWS]
     sample_rows = [
-        [r.sample_id, *(r.scores[m] for m in run.metrics), run.sample_weighted_score(r)]
+        [r.sample_id, *(_score_cell(r, m) for m in run.metrics), run.sample_weighted_score(r)]
         for r in shown
     ]
     parts = [
@@ -238,13 +249,15 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
             metric_rows,
         ),
         "",
-        "The interval is where the mean of this system would fall for 95 of 100 evaluation "
-        "sets like this one (bootstrap over the samples): two runs whose intervals overlap "
-        "widely are not shown to differ.",
+        "Each metric is on its own scale (a rubric 1 to 5; noise_sensitivity lower is "
+        "better); the weighted score puts each on 0..1 with 1 the best first. The interval "
+        "is where the mean of this system would fall for 95 of 100 evaluation sets like this "
+        "one (bootstrap over the samples): two runs whose intervals overlap widely are not "
+        "shown to differ.",
         "",
         "## Per sample",
         "",
-        _table(["sample_id", *run.metrics, "weighted"], sample_rows),
+        _table(["sample_id", *labels.values(), "weighted"], sample_rows),
     ]
     if total > len(shown):
         parts += ["", f"Showing {len(shown)} of {total} samples; all are in `scores.csv`."]
@@ -265,6 +278,12 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
     return "\n".join(parts)
 
 
+def _score_cell(result: SampleResult, metric: str) -> float | str | None:
+    """The score, and beside it the category it counts (a job's discrete metric)."""
+    value, category = result.scores.get(metric), result.categories.get(metric)
+    return value if value is None or category is None else f"{value:.4f} ({category})"
+
+
 def _range(interval: Interval | None) -> str:
     return "–" if interval is None else f"{interval.low:.3f} – {interval.high:.3f}"
 
@@ -277,6 +296,7 @@ def _version(distribution: str) -> str | None:
 
 
 def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dict[str, Any]:
+    specs = {spec.name: spec for spec in request.metric_specs()}
     return {
         "run_id": record.run_id,
         "job_id": record.job_id,
@@ -287,16 +307,7 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         "partial": record.partial,
         "judge_model": record.judge_model,
         "embedding_model": record.embedding_model,
-        "metrics": {
-            name: {
-                "mean": run.means[name],
-                "needs_judge": REGISTRY[name].needs_judge,
-                "needs_embeddings": REGISTRY[name].needs_embeddings,
-                "failures": run.failures.get(name, {}),
-                "skipped": run.skipped.get(name),
-            }
-            for name in run.metrics
-        },
+        "metrics": {name: _metric_entry(name, run, specs.get(name)) for name in run.metrics},
         "weights": run.weights,
         "weighted_score": run.weighted_score,
         "intervals": {name: i.model_dump() for name, i in record.intervals.items()},
@@ -325,6 +336,24 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         },
         "files": list(RUN_FILES),
     }
+
+
+def _metric_entry(name: str, run: ScoreRun, spec: MetricSpec | None) -> dict[str, Any]:
+    """metadata.json's entry of a metric: its mean and scale, what it needs, how it fared,
+    and for a metric the job defined, its definition and the digest compare matches on."""
+    scale = spec.scale if spec is not None else run.scale(name)
+    entry: dict[str, Any] = {
+        "mean": run.means[name],
+        "scale": scale.describe(),
+        "needs_judge": spec.needs_judge if spec is not None else None,
+        "needs_embeddings": spec.needs_embeddings if spec is not None else None,
+        "failures": run.failures.get(name, {}),
+        "skipped": run.skipped.get(name),
+    }
+    if spec is not None and spec.definition is not None:
+        entry["definition"] = dict(spec.definition)
+        entry["fingerprint"] = spec.fingerprint
+    return entry
 
 
 def _cache_line(record: RunRecord) -> str:

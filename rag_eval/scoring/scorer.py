@@ -10,27 +10,26 @@ the job and never turns a mean into NaN. Every judge request passes the scoring'
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rag_eval.domain.evidence import evidence_for
+from rag_eval.domain.evidence import evidence_for, reason_evidence
 from rag_eval.domain.job import Progress
-from rag_eval.domain.request import Sample, ScoreRequest
+from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import ReasonCode, SampleResult, ScoreRun, sample_ids
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.verdicts import pair_key
 from rag_eval.judges.factory import JudgeModels, build_judge, default_gate
 from rag_eval.judges.failures import failure_reason
 from rag_eval.judges.gate import BudgetExhausted, JudgeGate, metric_call
-from rag_eval.metrics.spec import MetricSpec
-
-if TYPE_CHECKING:
-    from ragas.metrics.collections.base import BaseMetric
+from rag_eval.metrics.spec import MetricSpec, Reading
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +76,7 @@ class Scorer:
             need_embeddings=any(s.needs_embeddings for s in specs),
             gate=gate,
         )
+        scoring: _Scoring | None = None
         try:
             built = {s.name: s.build(judge.llm, judge.embeddings) for s in specs}
             ids = sample_ids(request.samples)
@@ -90,14 +90,19 @@ class Scorer:
             progress = Progress(
                 samples_total=len(results), metric_calls_total=len(results) * len(specs)
             )
+            # Twice the judge's cap of metric calls in flight: while one call parses an
+            # answer or builds its next prompt, another already waits with a request, so
+            # the judge's C connections (limited by the provider client) never idle.
+            in_flight = 2 * max(1, self._settings.max_concurrency)
             scoring = _Scoring(
                 gate=gate,
                 models=models,
-                # Twice the judge's cap of metric calls in flight: while one call parses an
-                # answer or builds its next prompt, another already waits with a request,
-                # so the judge's C connections (limited by the provider client) never idle.
-                semaphore=asyncio.Semaphore(2 * max(1, self._settings.max_concurrency)),
+                semaphore=asyncio.Semaphore(in_flight),
                 tracker=_ProgressTracker(progress, len(specs), on_progress),
+                # A thread for each call in flight that blocks on the loop's embedding
+                # requests: in the loop's own default pool they would hold every thread
+                # while the loop needs one to open a connection (a deadlock).
+                blocking=ThreadPoolExecutor(in_flight, thread_name_prefix="blocking-metric"),
             )
             pairs = [
                 (sample, result, spec)
@@ -114,6 +119,8 @@ class Scorer:
                 )
             )
         finally:
+            if scoring is not None:
+                scoring.blocking.shutdown(wait=False, cancel_futures=True)
             await judge.aclose()
         return ScoreRun(
             metrics=list(request.metrics),
@@ -124,12 +131,13 @@ class Scorer:
             metric_ms=scoring.timings,
             cache=gate.cache,
             concurrency=gate.limit.report(),
+            scales={spec.name: spec.scale for spec in request.metric_specs()},
         )
 
     async def _score_one(
         self,
         spec: MetricSpec,
-        metric: BaseMetric,
+        metric: Any,
         sample: Sample,
         result: SampleResult,
         scoring: _Scoring,
@@ -143,19 +151,20 @@ class Scorer:
         arguments = spec.arguments(sample.model_dump())
         started = time.monotonic()
         call = None
+        reading: Reading | None = None
         try:
             if spec.model_free:
-                value = (await metric.ascore(**arguments)).value
+                value = await metric.ascore(**arguments)
             else:
                 async with scoring.semaphore:
                     if scoring.gate.exhausted:  # no new pair once the budget is spent
                         raise BudgetExhausted("the job's budget was spent before this pair")
                     with metric_call() as call:
                         value = await asyncio.wait_for(
-                            self._call(spec, metric, arguments),
+                            self._call(spec, metric, arguments, scoring.blocking),
                             timeout=self._settings.metric_timeout_seconds,
                         )
-                    scoring.gate.mark_pair(pair_key(spec.name, scoring.models, arguments), call)
+                    scoring.gate.mark_pair(pair_key(spec.key, scoring.models, arguments), call)
         except Exception as exc:  # one metric's failure must not sink the others
             reason = failure_reason(exc)
             result.reasons[spec.name] = reason
@@ -165,14 +174,22 @@ class Scorer:
                 extra={"metric": spec.name, "sample_id": result.sample_id, "reason": reason},
             )
         else:
-            score = _clean(value)
-            if score is None:
-                result.reasons[spec.name] = ReasonCode.METRIC_ERROR
-                result.details[spec.name] = f"ragas returned {value!r}"
-            result.scores[spec.name] = score
+            reading = spec.read(value)
+            if reading.score is None:
+                result.reasons[spec.name], result.details[spec.name] = _unscored(
+                    reading, value, call.errors if call is not None else []
+                )
+            result.scores[spec.name] = (
+                None if reading.score is None else spec.scale.clamp(reading.score)
+            )
+            if reading.category is not None:
+                result.categories[spec.name] = reading.category
         finally:
-            # What the judge answered, kept even when the metric then failed on it.
+            # What the judge answered, kept even when the metric then failed on it; else
+            # the reason ragas gave with the score (a rubric's feedback, a count).
             evidence = evidence_for(spec.name, call.outputs) if call is not None else None
+            if evidence is None and reading is not None and reading.reason:
+                evidence = reason_evidence(reading.reason, reading.category)
             if evidence is not None:
                 result.evidence[spec.name] = evidence
             elapsed = time.monotonic() - started
@@ -181,23 +198,29 @@ class Scorer:
             scoring.tracker.done(result.sample_id)
 
     @staticmethod
-    async def _call(spec: MetricSpec, metric: BaseMetric, arguments: dict[str, Any]) -> Any:
-        """The metric's value: ragas' MetricResult.value, whatever the metric returned."""
+    async def _call(
+        spec: MetricSpec, metric: Any, arguments: dict[str, Any], blocking: ThreadPoolExecutor
+    ) -> Any:
+        """ragas' MetricResult, whatever the metric."""
         if spec.blocking_embeddings:
-            # ragas calls the blocking embed_text() inside ascore(); keep it off our loop.
-            return await asyncio.to_thread(lambda: asyncio.run(metric.ascore(**arguments)).value)
-        return (await metric.ascore(**arguments)).value
+            # ragas calls the blocking embed_text() inside ascore(); keep it off our loop,
+            # in the metric call's context (the gate counts its requests there).
+            context = contextvars.copy_context()
+            return await asyncio.get_running_loop().run_in_executor(
+                blocking, context.run, lambda: asyncio.run(metric.ascore(**arguments))
+            )
+        return await metric.ascore(**arguments)
 
 
-def _clean(value: Any) -> float | None:
-    """A score in [0, 1], or None for NaN / non-numbers (ragas' 'could not score')."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(number):
-        return None
-    return min(1.0, max(0.0, number))
+def _unscored(reading: Reading, value: Any, errors: list[BaseException]) -> tuple[ReasonCode, str]:
+    """Why ragas gave no number: an answer off the metric's scale, a judge failure ragas
+    caught and turned into NaN, or ragas' own NaN."""
+    if reading.problem is not None:
+        return ReasonCode.INVALID_JUDGE_OUTPUT, reading.problem
+    if errors:
+        exc = errors[-1]
+        return failure_reason(exc), f"{type(exc).__name__}: {exc}"[:300]
+    return ReasonCode.METRIC_ERROR, f"ragas returned {getattr(value, 'value', value)!r}"
 
 
 @dataclass
@@ -208,6 +231,7 @@ class _Scoring:
     models: tuple[str, str]  # judge, embeddings
     semaphore: asyncio.Semaphore
     tracker: _ProgressTracker
+    blocking: ThreadPoolExecutor  # threads for metrics that block on the loop
     timings: dict[str, list[int]] = field(default_factory=dict)  # metric -> call durations
 
 

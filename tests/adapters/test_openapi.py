@@ -95,7 +95,7 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
         ({"samples": [{"question": "q?", "contexts": "one\n\ntwo"}]}, True),
         ({"dataset": {"upload_id": "0" * 24}, "on_invalid": "skip"}, True),
         ({"question": "q?", "samples": [{"question": "q?"}]}, False),
-        ({"question": "q?", "metrics": ["no_such_metric"]}, False),
+        ({"question": "q?", "metrics": ["No such metric"]}, False),
         ({"question": "q?", "colour": "blue"}, False),
         ({"dataset": {"upload_id": "0" * 24}, "on_invalid": "maybe"}, False),
     ],

@@ -11,8 +11,9 @@ from rag_eval.advice.findings import AdviceNarrative, Diagnosis, Finding
 from rag_eval.advice.guides import POOR_BELOW
 from rag_eval.advice.narrative import advise
 from rag_eval.advice.render import render_advice
-from rag_eval.domain.request import Sample, ScoreRequest
+from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import SampleResult, ScoreRun
+from rag_eval.domain.sample import Sample
 
 Scores = dict[str, list[float | None]]
 

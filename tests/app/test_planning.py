@@ -10,7 +10,8 @@ from rag_eval.adapters.local_files import LocalObjectStore
 from rag_eval.app.planning import Planner
 from rag_eval.app.work_files import WorkFiles
 from rag_eval.domain.job import new_job
-from rag_eval.domain.request import Sample, ScoreRequest
+from rag_eval.domain.request import ScoreRequest
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 
 

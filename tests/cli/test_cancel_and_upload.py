@@ -16,6 +16,7 @@ from rag_eval.cli.render import UploadProgress, duration, progress_line
 from rag_eval.domain.job import JobStatus
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from tests.client.test_client import ScriptedApi, job, submitted
+from tests.support.catalogue import catalogue
 from tests.support.loopback import FakeS3
 
 UPLOAD_ID = "5f3a9c0e1b2d4f6a8c0e1b2d"
@@ -29,7 +30,7 @@ def api() -> Iterator[ScriptedApi]:
         every = [
             spec.describe() | {"available": True, "unavailable": None} for spec in REGISTRY.values()
         ]
-        running.script[("GET", "/v1/metrics")] = [(200, {"metrics": every})]
+        running.script[("GET", "/v1/metrics")] = [(200, catalogue(every))]
         running.script[("POST", "/v1/uploads")] = [
             (
                 201,

@@ -182,21 +182,23 @@ def test_llm_metrics_without_a_judge_are_refused_naming_them(
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: metrics: ")
-    assert "faithfulness" in err and "allowed: bleu_score" in err
+    assert "faithfulness" in err and f"(allowed: {', '.join(MODEL_FREE_METRICS)})" in err
 
 
-def test_metrics_json_lists_all_thirteen(capsys: pytest.CaptureFixture[str]) -> None:
+def test_metrics_json_lists_every_built_in_metric(capsys: pytest.CaptureFixture[str]) -> None:
     # WHEN the metrics are listed as JSON
     code = main(["metrics", "--json"])
 
-    # THEN all 13 are there with their inputs and needs
+    # THEN every metric of the registry is there, in its order, with its inputs, needs and
+    # scale
     rows = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert len(rows) == 13
-    assert [r["name"] for r in rows] == list(REGISTRY)
+    assert rows == [spec.describe() for spec in REGISTRY.values()]
     faithfulness = rows[0]
+    assert faithfulness["name"] == "faithfulness"
     assert faithfulness["inputs"] == ["question", "answer", "contexts"]
     assert faithfulness["needs_judge"] is True
+    assert faithfulness["scale"] == {"low": 0.0, "high": 1.0, "higher_is_better": True}
 
 
 def test_metrics_lists_names_with_their_needs_for_people(
@@ -204,8 +206,32 @@ def test_metrics_lists_names_with_their_needs_for_people(
 ) -> None:
     assert main(["metrics"]) == 0
     out = capsys.readouterr().out
-    assert "faithfulness (default)" in out
+    lines = [line.strip() for line in out.splitlines()]
+    assert "faithfulness (default)" in lines
     assert "needs: nothing" in out  # the model-free ones
+    # Every built-in metric, each once
+    assert [
+        name for name in REGISTRY if lines.count(name) + lines.count(f"{name} (default)") != 1
+    ] == []
+    # A scale other than 0..1, and a direction other than higher is better, are said
+    assert "inputs: question, answer, rubrics; needs: judge; scale 1..5" in lines
+    assert (
+        "inputs: question, answer, contexts, ground_truth; needs: judge; "
+        "scale 0..1, lower is better"
+    ) in lines
+
+
+def test_metrics_says_how_to_define_your_own_with_the_bundled_examples(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["metrics"]) == 0
+    out = capsys.readouterr().out
+    own = out[out.index("Define your own") :]
+    assert "--metric-file rag_eval/sample_data/criteria.yaml" in own
+    assert "custom_metrics" in own
+    assert "{question} {answer} {contexts} {ground_truth}" in own
+    for name in ("cites_its_contexts", "refuses_without_support", "answers_in_question_language"):
+        assert f"    {name}: " in own
 
 
 def test_score_llm_metrics_against_the_configured_judge(
@@ -241,7 +267,9 @@ def test_a_bad_setting_is_one_line_naming_it_and_only_where_it_is_read(
     )
     # AND a command that does not read it is not disturbed
     assert main(["metrics", "--markdown"]) == 0
-    assert capsys.readouterr().out.startswith("| metric | what it measures | inputs | needs |")
+    assert capsys.readouterr().out.startswith(
+        "| metric | what it measures | inputs | scale | needs |"
+    )
 
 
 def test_the_same_mistake_on_many_rows_is_one_line_with_the_likely_name(
@@ -288,7 +316,7 @@ def test_rows_with_ragas_names_are_scored_and_extra_columns_named_once(
     assert json.loads(out)["sample_count"] == 3 and json.loads(out)["scores"]["exact_match"] == 1
     assert (
         "testset.jsonl: ignoring reference_contexts, synthesizer_name (not sample fields: "
-        "sample_id, question, answer, contexts, ground_truth)"
+        "sample_id, question, answer, contexts, ground_truth, rubrics)"
     ) in err.splitlines()
 
 

@@ -20,7 +20,8 @@ from rag_eval.cli.main import build_parser, main
 from rag_eval.cli.render import in_flags
 from rag_eval.domain.job import new_job
 from rag_eval.domain.layout import upload_key
-from rag_eval.domain.request import DatasetJob, DatasetRef, Sample, ScoreRequest
+from rag_eval.domain.request import DatasetJob, DatasetRef, ScoreRequest
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from tests.client.test_client import ScriptedApi, job
 
@@ -36,6 +37,9 @@ SERVICE = sorted(
     for path in ROOT.glob(f"rag_eval/{part}/*.py")
     if path != ROOT / "rag_eval" / "app" / "routes.py"
 )
+# Service code whose messages only one command group shows, by that group's module: the
+# gate's rules (`rag-eval gate`) name the gate's flags, not submit's.
+SHOWN_BY = {"rag_eval/domain/ci_gate.py": "rag_eval.cli.report"}
 UPLOAD_ID = "5f3a9c0e1b2d4f6a8c0e1b2d"
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
@@ -194,11 +198,14 @@ def test_the_services_messages_as_rag_eval_shows_them_name_submits_flags_not_api
         for line, text in printed_strings(path)
         for problem in [
             *(f"says {name}" for name in api_names if re.search(rf"\b{name}\b", in_flags(text))),
-            *wrong_flags(in_flags(text), "rag_eval.cli.jobs"),
+            *wrong_flags(
+                in_flags(text), SHOWN_BY.get(path.relative_to(ROOT).as_posix(), "rag_eval.cli.jobs")
+            ),
         ]
     ]
 
-    # THEN none names an option by its API name, and each flag it names is submit's
+    # THEN none names an option by its API name, and each flag it names is submit's (or,
+    # for the gate's rules, the gate's)
     assert wrong == []
 
 

@@ -20,6 +20,7 @@ from rag_eval.client import ApiError, RequestNotSent, ScoreJobsClient, sigv4_hea
 from rag_eval.client.endpoint import is_loopback
 from rag_eval.domain.comparison import Comparison, MetricChange
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
+from tests.support.catalogue import catalogue
 from tests.support.loopback import LoopbackServer
 
 
@@ -88,7 +89,7 @@ def api() -> Iterator[ScriptedApi]:
         every = [
             spec.describe() | {"available": True, "unavailable": None} for spec in REGISTRY.values()
         ]
-        running.script[("GET", "/v1/metrics")] = [(200, {"metrics": every})]
+        running.script[("GET", "/v1/metrics")] = [(200, catalogue(every))]
         yield running
 
 
@@ -261,7 +262,7 @@ def test_submit_without_metrics_chooses_as_score_does_when_the_service_has_no_ju
         spec.describe() | {"available": spec.model_free, "unavailable": None}
         for spec in REGISTRY.values()
     ]
-    api.script[("GET", "/v1/metrics")] = [(200, {"metrics": listed})]
+    api.script[("GET", "/v1/metrics")] = [(200, catalogue(listed))]
     api.script[("POST", "/v1/score-jobs")] = [(202, submitted())]
 
     # WHEN a sample is submitted without --metrics

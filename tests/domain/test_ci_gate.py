@@ -1,10 +1,27 @@
 """`rag-eval gate`'s three outcomes on small and large comparisons: a gate passes only what
-its data could have failed."""
+its data could have failed; bounds and losses follow each metric's scale and direction."""
 
 from __future__ import annotations
 
-from rag_eval.domain.ci_gate import decide, minimum_rules, regression_rules
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from rag_eval.cli.main import main
+from rag_eval.domain.ci_gate import (
+    bound_problems,
+    decide,
+    maximum_rules,
+    minimum_rules,
+    regression_rules,
+)
+from rag_eval.domain.comparison import Comparison
+from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import Interval
+from rag_eval.domain.states import JobState
+from rag_eval.metrics.spec import Scale
 from rag_eval.scoring.compare import RunScores, compare_runs
 from tests.support.runs import paired_runs
 
@@ -84,3 +101,153 @@ def test_a_loss_the_interval_shows_and_the_corrected_test_does_not_cannot_be_tol
         f"answer_relevancy: {change.note}; score more samples in both runs to decide"
     ]
     assert tolerant.outcome == "pass"
+
+
+# --- scales: --max, and bounds the metric's direction refuses ------------------------------------
+
+
+def test_a_maximum_fails_only_a_whole_interval_above_it_and_one_sample_cannot_tell() -> None:
+    intervals = {
+        "noise_sensitivity": Interval(mean=0.25, low=0.2, high=0.3, n=50),
+        "noise_sensitivity_irrelevant": Interval(mean=0.1, low=0.1, high=0.1, n=1),
+    }
+
+    rules = maximum_rules(
+        intervals,
+        [
+            ("noise_sensitivity", 0.25),
+            ("noise_sensitivity", 0.15),
+            ("noise_sensitivity_irrelevant", 0.05),
+        ],
+    )
+
+    assert [r.outcome for r in rules] == ["pass", "fail", "cannot tell"]
+    assert rules[0].rule == "<= 0.25"
+    assert rules[1].reason == "noise_sensitivity is above 0.15 (interval down to 0.200)"
+
+
+def test_bounds_against_the_metrics_direction_or_off_its_scale_are_refused() -> None:
+    scales = {
+        "noise_sensitivity": Scale(higher_is_better=False),
+        "faithfulness": Scale(),
+        "rubrics_score_with_reference": Scale(1.0, 5.0),
+    }
+
+    refused = bound_problems(
+        [("noise_sensitivity", 0.2), ("rubrics_score_with_reference", 0.8)],
+        [("faithfulness", 0.9)],
+        scales,
+    )
+    accepted = bound_problems(
+        [("faithfulness", 0.8), ("rubrics_score_with_reference", 3.5)],
+        [("noise_sensitivity", 0.2)],
+        scales,
+    )
+
+    assert accepted == []
+    assert [(p["field"], p["allowed"]) for p in refused] == [
+        ("--min", ["--max"]),
+        ("--min", ["1..5"]),
+        ("--max", ["--min"]),
+    ]
+    assert refused[0]["message"] == (
+        "noise_sensitivity is lower-is-better (0..1): a minimum would fail a run for being "
+        "better; use --max noise_sensitivity=VALUE"
+    )
+    assert "off its scale (1..5)" in refused[1]["message"]
+
+
+def noise_comparison(n: int, shift: float) -> Comparison:
+    base, cand = paired_runs(4, n, ["noise_sensitivity"], shift, spread=(0.1, 0.3), noise=0.05)
+    lower = {"noise_sensitivity": Scale(higher_is_better=False)}
+    return compare_runs(
+        base.model_copy(update={"scales": lower}), cand.model_copy(update={"scales": lower})
+    )
+
+
+def test_a_rise_of_a_lower_is_better_metric_is_the_loss_a_regression_rule_fails() -> None:
+    risen = decide(regression_rules(noise_comparison(200, 0.1), {}))
+    fallen = decide(regression_rules(noise_comparison(200, -0.1), {}))
+    allowed = decide(regression_rules(noise_comparison(200, 0.1), {"noise_sensitivity": 0.2}))
+
+    assert risen.outcome == "fail" and fallen.outcome == "pass" and allowed.outcome == "pass"
+    (rule,) = risen.rules
+    assert rule.rule == "rise <= 0"
+    assert rule.reason.startswith("noise_sensitivity regressed by 0.1")
+    assert "(a rise: lower is better; p " in rule.reason
+
+
+class GateClient:
+    """The API as the gate asks it: a completed job's intervals, its run's metadata.json."""
+
+    def __init__(self, intervals: dict[str, Interval], metadata: dict[str, Any]) -> None:
+        self.job = JobStatus(
+            job_id="j1", status=JobState.COMPLETED, created_at="2026-01-01T00:00:00.000Z"
+        )
+        self.job.intervals = intervals
+        self.metadata = metadata
+        self.fetched: list[str] = []
+
+    def get_job(self, job_id: str) -> JobStatus:
+        return self.job
+
+    def artifacts(self, job_id: str) -> Any:
+        link = SimpleNamespace(url="https://bucket/metadata.json", key="runs/r/metadata.json")
+        return SimpleNamespace(files={"metadata.json": link})
+
+    def fetch(self, url: str) -> bytes:
+        self.fetched.append(url)
+        return json.dumps(self.metadata).encode()
+
+
+@pytest.fixture
+def gate_client(monkeypatch: pytest.MonkeyPatch) -> GateClient:
+    client = GateClient(
+        {
+            "noise_sensitivity": Interval(mean=0.3, low=0.25, high=0.35, n=40),
+            "faithfulness": Interval(mean=0.8, low=0.75, high=0.85, n=40),
+            "strictness": Interval(mean=0.2, low=0.15, high=0.25, n=40),
+        },
+        {"metrics": {"strictness": {"scale": {"low": 0, "high": 1, "higher_is_better": False}}}},
+    )
+    monkeypatch.setattr("rag_eval.cli.report.api_client", lambda args: client)
+    return client
+
+
+def test_the_gate_cli_takes_max_and_refuses_min_on_a_lower_is_better_metric(
+    gate_client: GateClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passing = main(["gate", "j1", "--max", "noise_sensitivity=0.4"])
+    passed = capsys.readouterr().out
+    failing = main(["gate", "j1", "--max", "noise_sensitivity=0.2", "--min", "faithfulness=0.7"])
+    failed = capsys.readouterr().out
+    refused = main(["gate", "j1", "--min", "noise_sensitivity=0.2"])
+    error = capsys.readouterr().err
+
+    assert (passing, failing, refused) == (0, 1, 2)
+    assert passed.startswith("gate: PASS") and "<= 0.4" in passed
+    assert failed.startswith("gate: FAIL: noise_sensitivity is above 0.2")
+    assert "--min: noise_sensitivity is lower-is-better (0..1)" in error
+    assert "use --max noise_sensitivity=VALUE" in error
+    assert gate_client.fetched == []  # built-in metrics: their scale is known here
+
+
+def test_the_gate_cli_reads_a_job_defined_metrics_scale_from_its_run(
+    gate_client: GateClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = main(["gate", "j1", "--min", "strictness=0.1"])
+    error = capsys.readouterr().err
+    failing = main(["gate", "j1", "--max", "strictness=0.1"])
+
+    assert (refused, failing) == (2, 1)
+    assert "strictness is lower-is-better" in error
+    assert gate_client.fetched == ["https://bucket/metadata.json"] * 2
+
+
+def test_the_gate_cli_help_documents_max(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["gate", "--help"])
+
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--max METRIC=VALUE" in shown
+    assert "whole interval is above VALUE" in shown

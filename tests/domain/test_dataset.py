@@ -24,7 +24,7 @@ from rag_eval.domain.dataset import (
     detect_format,
 )
 from rag_eval.domain.errors import DatasetInvalid
-from rag_eval.domain.request import MAX_QUESTION_CHARS, Sample
+from rag_eval.domain.sample import MAX_QUESTION_CHARS, Sample
 
 OURS = ("sample_id", "question", "answer", "contexts", "ground_truth")
 RAGAS = ("id", "user_input", "response", "retrieved_contexts", "reference")
@@ -176,7 +176,7 @@ def test_a_column_map_to_an_unknown_field_names_the_allowed_ones() -> None:
         {
             "field": "dataset.column_map.query",
             "message": "maps to 'questoin', which is not a sample field (did you mean question?)",
-            "allowed": list(OURS),
+            "allowed": [*OURS, "rubrics"],
         }
     ]
 
@@ -229,7 +229,7 @@ def test_a_csv_without_a_question_column_lists_its_columns_and_the_fix() -> None
             "message": "has no question column (its columns: Question, answer); name one "
             "question or user_input, or map yours with a column map; Question is not a field "
             "(did you mean question?)",
-            "allowed": list(OURS),
+            "allowed": [*OURS, "rubrics"],
         }
     ]
 
@@ -515,8 +515,7 @@ samples = st.builds(
 
 def written(rows: list[Sample], fmt: DatasetFormat, names: tuple[str, ...]) -> bytes:
     dicts = [
-        {name: value for name, value in zip(names, row.model_dump().values(), strict=True)}
-        for row in rows
+        dict(zip(names, row.model_dump(exclude={"rubrics"}).values(), strict=True)) for row in rows
     ]
     if fmt == "jsonl":
         return jsonl_bytes([{k: v for k, v in d.items() if v is not None} for d in dicts])
@@ -537,3 +536,28 @@ def test_any_valid_samples_written_as_jsonl_or_csv_read_back_equal(
     rows: list[Sample], fmt: DatasetFormat, names: tuple[str, ...]
 ) -> None:
     assert samples_of(written(rows, fmt, names), fmt) == rows
+
+
+# --- a sample's own rubric ------------------------------------------------------------------
+
+RUBRIC = {f"score{n}_description": f"what a {n} is" for n in range(1, 6)}
+
+
+def test_a_csv_rubrics_column_of_json_text_gives_each_row_its_rubric() -> None:
+    # GIVEN a CSV whose rubrics column holds each row's rubric as JSON text
+    data = csv_bytes([["question", "answer", "rubrics"], ["q", "a", json.dumps(RUBRIC)]])
+
+    # WHEN it is read
+    items, _ = read(data, "csv")
+
+    # THEN the row's sample carries the rubric, for instance_specific_rubrics
+    assert [i.sample for i in items] == [Sample(question="q", answer="a", rubrics=RUBRIC)]
+
+
+def test_a_rubric_missing_a_score_is_that_rows_error_naming_the_scores() -> None:
+    partial = {k: v for k, v in RUBRIC.items() if k != "score3_description"}
+    data = jsonl_bytes([{"question": "q", "rubrics": partial}, {"question": "q2"}])
+    items, _ = read(data, "jsonl")
+    assert isinstance(items[0], RowError) and items[0].field == "rubrics"
+    assert "missing: score3_description" in items[0].message
+    assert isinstance(items[1], DatasetRow)

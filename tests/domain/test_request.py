@@ -8,13 +8,9 @@ import pytest
 
 from rag_eval.domain.contexts import MAX_CONTEXTS
 from rag_eval.domain.errors import RequestInvalid
-from rag_eval.domain.request import (
-    MAX_QUESTION_CHARS,
-    MAX_SAMPLES,
-    MAX_TEXT_CHARS,
-    parse_request,
-)
+from rag_eval.domain.request import MAX_SAMPLES, parse_request
 from rag_eval.domain.results import SampleResult, coverage, weighted_score
+from rag_eval.domain.sample import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.provider import judge_problems
 from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
@@ -253,7 +249,9 @@ def test_typo_inside_samples_names_the_sample_and_lists_sample_fields() -> None:
     # THEN the problem points at that sample and lists only sample fields
     assert problem["field"] == "samples[1].ground_truths"
     assert problem["message"] == "unknown field (did you mean ground_truth?)"
-    assert problem["allowed"] == ["sample_id", "question", "answer", "contexts", "ground_truth"]
+    assert problem["allowed"] == [
+        *("sample_id", "question", "answer", "contexts", "ground_truth", "rubrics")
+    ]
 
 
 @pytest.mark.parametrize(

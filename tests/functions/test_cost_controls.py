@@ -32,6 +32,47 @@ SAMPLES = [
     },
 ]
 METRICS = ["faithfulness", "context_recall", "answer_relevancy"]
+# The judge-backed metrics beyond the classic four, and a job's own metric of each kind.
+MORE_METRICS = [
+    "context_precision_without_reference",
+    "context_utilization",
+    "context_entity_recall",
+    "context_relevance",
+    "response_groundedness",
+    "noise_sensitivity",
+    "noise_sensitivity_irrelevant",
+    "answer_accuracy",
+    "rubrics_score_with_reference",
+    "rubrics_score_without_reference",
+    "instance_specific_rubrics",
+]
+RUBRICS = {
+    "score1_description": "Wrong, or not an answer to the question.",
+    "score2_description": "On the question, but its main fact is wrong.",
+    "score3_description": "Right in substance, but a needed fact is missing.",
+    "score4_description": "Right and complete, with a minor imprecision.",
+    "score5_description": "Right, complete, and gives the figure asked for.",
+}
+CUSTOM_METRICS = [
+    {
+        "name": "uses_the_contexts",
+        "kind": "discrete",
+        "instructions": "Does the answer {answer} rest on the contexts {contexts}? yes or no.",
+        "values": {"yes": 1, "no": 0},
+    },
+    {
+        "name": "reference_coverage",
+        "kind": "numeric",
+        "instructions": "From 0 to 10, how much of {ground_truth} does {answer} state?",
+        "range": [0, 10],
+    },
+    {
+        "name": "support_tone",
+        "kind": "rubric",
+        "instructions": "Score the {answer} to the {question} as a support engineer would.",
+        "rubric": {score: f"Score {score} of 5." for score in "12345"},
+    },
+]
 
 
 @pytest.fixture
@@ -119,6 +160,31 @@ def test_a_dry_run_estimates_the_job_and_creates_nothing(
     # AND its calls were those the job really made, within a quarter
     real = done["token_usage"]["requests"]
     assert abs(estimate["total"]["judge_calls"] - real) <= 0.25 * real
+
+
+def test_a_dry_run_estimates_every_kind_of_metric_within_a_quarter(
+    stack: dict[str, str], judge: ScriptedJudge
+) -> None:
+    # GIVEN samples with their own rubric, the other judge-backed metrics and custom ones
+    custom = [metric["name"] for metric in CUSTOM_METRICS]
+    body = {
+        "samples": [sample | {"rubrics": RUBRICS} for sample in SAMPLES],
+        "metrics": MORE_METRICS + custom,
+        "custom_metrics": CUSTOM_METRICS,
+    }
+
+    # WHEN a dry run is asked, then the job runs
+    estimate = body_of(submit(body | {"dry_run": True}))
+    done = run(stack, body)
+
+    # THEN every metric scored every sample
+    assert done["status"] == "completed", done
+    assert not done.get("metric_failures"), done["metric_failures"]
+    # AND the estimate's calls were the requests the job's metrics made, within a quarter
+    # (the cache answers those two metrics share: the two modes of noise_sensitivity, and
+    # context_utilization, which asks what context_precision_without_reference asks)
+    asked = done["token_usage"]["requests"] + done["cache"]["hits"]
+    assert abs(estimate["total"]["judge_calls"] - asked) <= 0.25 * asked
 
 
 def test_a_dollar_budget_needs_a_price_for_the_judge(

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from rag_eval.adapters.aws.clients import aws_client
-from rag_eval.metrics import MODEL_FREE_METRICS
+from rag_eval.metrics import MODEL_FREE_METRICS, REGISTRY
 from tests.support.lambdas import (
     ROOT,
     api_event,
@@ -285,11 +285,13 @@ def test_unknown_jobs_routes_and_unfinished_artifacts_answer_in_the_error_shape(
 
 
 def test_metrics_openapi_and_docs_describe_the_api(stack) -> None:
-    metrics = body_of(invoke("api", api_event("api-metrics.json")))["metrics"]
+    catalogue = body_of(invoke("api", api_event("api-metrics.json")))
+    metrics = catalogue["metrics"]
     schema = body_of(invoke("api", api_event("api-openapi.json")))
     docs = invoke("api", api_event("api-docs.json"))
 
-    assert len(metrics) == 13
+    assert [m["name"] for m in metrics] == list(REGISTRY)
+    assert catalogue["define_your_own"]["max_per_job"] == 10
     assert {"name", "inputs", "needs_judge", "needs_embeddings"} <= set(metrics[0])
     # With no judge configured, the service says which metrics it can score, and why not
     assert {m["name"] for m in metrics if m["available"]} == set(MODEL_FREE_METRICS)

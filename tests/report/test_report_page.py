@@ -2,7 +2,8 @@
 error and no request, its charts draw, sorting, filtering and the evidence view work, and
 hostile texts stay text; at common widths every column of the samples table is on screen,
 the scores beside the findings' samples name their metric, a legend says what the colours
-mean, and the histograms count whole samples."""
+mean, and the histograms count whole samples; scores of other scales show on their own
+scale, and are low by the value put on 0..1."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from rag_eval.domain.job import new_job
 from rag_eval.domain.request import parse_request
 from rag_eval.domain.settings import Settings
 from testkit.scripted_judge import ScriptedJudge
+from tests.report.test_report_scales import REASON, RUBRIC, scaled_report
 from tests.support.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,4 +212,50 @@ def test_the_histograms_count_whole_samples_and_draw_no_empty_frame(report: Path
         assert ticks and all(re.fullmatch(r"\d+", tick) for tick in ticks), ticks
     # AND an x axis is drawn under a histogram only: one a metric, as many as y axes
     assert histograms.locator('g[aria-label^="X-axis"]').count() == len(METRICS)
+    page.close()
+
+
+def test_scores_of_other_scales_show_on_their_scale_and_are_low_as_normalised(
+    browser, tmp_path: Path
+) -> None:
+    # GIVEN a report of a job's discrete metric, a 1-5 rubric and noise_sensitivity
+    page_file = tmp_path / "report.html"
+    page_file.write_text(scaled_report(), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # WHEN it is opened
+    page.goto(page_file.as_uri())
+
+    # THEN each score shows on its own scale, a category beside its number, and red marks
+    # what is low on 0..1 with 1 the best: a 2 of 5 and a noise of 0.9, not a noise of 0.1
+    def cells(sample: str) -> list[tuple[str, bool]]:
+        row = page.locator("#table tbody tr", has_text=f"question {sample}")
+        found = row.locator("td.num")
+        return [
+            (found.nth(i).inner_text(), "low" in (found.nth(i).get_attribute("class") or ""))
+            for i in range(3)
+        ]
+
+    assert cells("s1") == [("0.500 (partly)", False), ("2.000", True), ("0.100", False)]
+    assert cells("s3") == [("0.000 (no)", True), ("4.000", False), ("0.900", True)]
+    assert page.locator("#table thead th").nth(3).inner_text().endswith("(1–5)")
+    # AND the judge's reason is the why of the low rubric score
+    s1 = page.locator("#table tbody tr", has_text="question s1")
+    assert f"{RUBRIC}: {REASON}" in s1.locator("td.why").inner_text()
+
+    # WHEN only samples with a low score are kept
+    page.check("#lowonly")
+
+    # THEN the one good on every metric (5 of 5, a noise of 0.1) is not among them
+    shown = page.locator("#table tbody tr td:first-child").all_inner_texts()
+    assert shown == ["s1", "s3"]
+
+    # WHEN the first is opened, THEN its scores say their scale and the reason shows
+    page.locator("#table tbody tr", has_text="question s1").click()
+    detail = page.locator("#detail").inner_text()
+    assert f"{RUBRIC} (1–5): 2.000" in detail and "tone: 0.500 (partly)" in detail
+    assert f"reason: {REASON}" in detail
+    assert errors == []
     page.close()

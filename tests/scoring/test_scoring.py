@@ -140,7 +140,7 @@ def statuses_for(judge: ScriptedJudge, title: str) -> list[int]:
 # --- the numbers are ragas' numbers -----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", list(RAGAS_METRICS))
 def test_each_metric_scores_what_ragas_itself_gives(judge_env: ScriptedJudge, name: str) -> None:
     # GIVEN an English and a Chinese sample, and the judge configured in the environment
     body = {"samples": [ENGLISH, CHINESE], "metrics": [name]}
@@ -158,9 +158,15 @@ def test_each_metric_scores_what_ragas_itself_gives(judge_env: ScriptedJudge, na
 
 
 def test_registry_offers_exactly_the_metrics_compared_with_ragas() -> None:
-    # GIVEN the comparison table above WHEN set against the registry THEN nothing is untested
-    assert set(REGISTRY) == set(RAGAS_METRICS)
-    assert {n for n, s in REGISTRY.items() if s.needs_judge} == set(LLM_METRICS)
+    # GIVEN the comparison tables above and of test_ragas_metrics.py
+    from tests.scoring import test_ragas_metrics as more
+
+    # WHEN set against the registry THEN nothing is untested
+    assert set(REGISTRY) == set(RAGAS_METRICS) | set(more.RAGAS_METRICS)
+    assert {n for n, s in REGISTRY.items() if s.needs_judge} == {
+        *LLM_METRICS,
+        *more.LLM_METRICS,
+    }
     assert {n for n, s in REGISTRY.items() if s.needs_embeddings} == set(EMBEDDING_METRICS)
 
 
@@ -322,6 +328,22 @@ def test_failing_embeddings_fail_the_embedding_metric(judge_env: ScriptedJudge) 
     assert run.results[0].scores["faithfulness"] == 1.0
 
 
+def test_many_samples_of_a_blocking_embedding_metric_all_score(
+    judge_env: ScriptedJudge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN more samples of semantic_similarity (whose ragas calls block a thread on the
+    # loop's embedding requests) than the loop's default pool has threads on 2 cores
+    monkeypatch.setenv("RAGAS_METRIC_TIMEOUT_SECONDS", "20")
+    samples = [ENGLISH | {"sample_id": f"s{i}"} for i in range(16)]
+
+    # WHEN they are scored
+    run = score({"samples": samples, "metrics": ["semantic_similarity"]})
+
+    # THEN every one scores: none waits for a thread the others hold until it times out
+    assert run.failures == {}
+    assert all(r.scores["semantic_similarity"] is not None for r in run.results)
+
+
 def test_a_sample_missing_an_input_is_not_scored_for_that_metric(judge_env: ScriptedJudge) -> None:
     # GIVEN two samples, one without a ground truth
     no_truth = {k: v for k, v in ENGLISH.items() if k not in ("ground_truth", "sample_id")}
@@ -365,6 +387,24 @@ def test_judge_calls_in_flight_stay_within_the_concurrency_limit(
     assert run.failures == {}
     assert stats.embedding_calls > 0 and stats.chat_calls > 0
     assert stats.max_in_flight in allowed
+
+
+def test_noise_sensitivity_asks_its_verdicts_at_once(
+    judge_env: ScriptedJudge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a judge that takes 50 ms per request, room for 16 requests at once, and one
+    # sample with 4 contexts (ragas asks its 3 + 2 x 4 calls one after another)
+    judge_env.latency_s = 0.05
+    monkeypatch.setenv("RAGAS_MAX_CONCURRENCY", "16")
+    sample = ENGLISH | {"contexts": [*ENGLISH["contexts"], "Lyon is in France.", "Rome."]}
+
+    # WHEN noise_sensitivity scores it
+    run = score({"samples": [sample], "metrics": ["noise_sensitivity"]})
+
+    # THEN the same 11 calls were asked, the 9 verdicts side by side (a chain of 2)
+    stats = judge_env.stats()
+    assert run.failures == {}
+    assert stats.chat_calls == 11 and stats.max_in_flight == 9
 
 
 # --- the pipeline: a job end to end ----------------------------------------------------

@@ -89,12 +89,18 @@ MetricCase = tuple[
 
 def _cases() -> dict[str, MetricCase]:
     from ragas.metrics.collections import (
+        AnswerAccuracy,
         AnswerCorrectness,
         AnswerRelevancy,
+        ContextEntityRecall,
         ContextPrecision,
+        ContextPrecisionWithoutReference,
         ContextRecall,
+        ContextRelevance,
+        ContextUtilization,
         FactualCorrectness,
         Faithfulness,
+        ResponseGroundedness,
         SemanticSimilarity,
     )
 
@@ -153,6 +159,48 @@ def _cases() -> dict[str, MetricCase]:
             {},
             2,
         ),
+        "context_precision_without_reference": (
+            lambda j: ContextPrecisionWithoutReference(llm=_llm(j)),
+            {"user_input": QUESTION, "response": GOOD, "retrieved_contexts": CONTEXTS},
+            {"user_input": QUESTION, "response": BAD, "retrieved_contexts": CONTEXTS},
+            {"ContextPrecisionOutput": 2},  # one per retrieved context
+            0,
+        ),
+        "context_utilization": (
+            lambda j: ContextUtilization(llm=_llm(j)),
+            {"user_input": QUESTION, "response": GOOD, "retrieved_contexts": CONTEXTS},
+            {"user_input": QUESTION, "response": BAD, "retrieved_contexts": CONTEXTS},
+            {"ContextPrecisionOutput": 2},
+            0,
+        ),
+        "context_entity_recall": (
+            lambda j: ContextEntityRecall(llm=_llm(j)),
+            {"reference": REFERENCE, "retrieved_contexts": CONTEXTS},
+            {"reference": REFERENCE, "retrieved_contexts": CONTEXTS[1:]},
+            {"EntitiesList": 2},  # the reference's entities, then the contexts'
+            0,
+        ),
+        "context_relevance": (
+            lambda j: ContextRelevance(llm=_llm(j)),
+            {"user_input": QUESTION, "retrieved_contexts": CONTEXTS},
+            {"user_input": QUESTION, "retrieved_contexts": [BAD]},
+            {"ContextRelevanceOutput": 2},  # two judge prompts
+            0,
+        ),
+        "response_groundedness": (
+            lambda j: ResponseGroundedness(llm=_llm(j)),
+            {"response": GOOD, "retrieved_contexts": CONTEXTS},
+            {"response": BAD, "retrieved_contexts": CONTEXTS},
+            {"ResponseGroundednessOutput": 2},
+            0,
+        ),
+        "answer_accuracy": (
+            lambda j: AnswerAccuracy(llm=_llm(j)),
+            {"user_input": QUESTION, "response": GOOD, "reference": REFERENCE},
+            {"user_input": QUESTION, "response": BAD, "reference": REFERENCE},
+            {"AnswerAccuracyOutput": 2},  # answer and reference, then swapped
+            0,
+        ),
     }
 
 
@@ -164,6 +212,12 @@ METRIC_NAMES = [
     "answer_correctness",
     "factual_correctness",
     "semantic_similarity",
+    "context_precision_without_reference",
+    "context_utilization",
+    "context_entity_recall",
+    "context_relevance",
+    "response_groundedness",
+    "answer_accuracy",
 ]
 
 
@@ -229,6 +283,193 @@ def test_chinese_text_is_judged_by_characters(judge: ScriptedJudge) -> None:
     # THEN the grounded answer is faithful and the other is not
     assert good == 1.0
     assert bad == 0.0
+
+
+def test_chinese_entities_are_characters(judge: ScriptedJudge) -> None:
+    # GIVEN a Chinese reference, and contexts that hold it or not
+    from ragas.metrics.collections import ContextEntityRecall
+
+    reference = "长城全长约两万一千公里。"
+
+    async def score(contexts: list[str]) -> float:
+        metric = ContextEntityRecall(llm=_llm(judge))
+        result = await metric.ascore(reference=reference, retrieved_contexts=contexts)
+        return result.value
+
+    # WHEN entity recall scores them
+    found = asyncio.run(score(["长城是中国古代的军事防御工程，全长约两万一千多公里。"]))
+    missed = asyncio.run(score(["巴黎是法国的首都。"]))
+
+    # THEN the reference's characters are its entities: all found, or none
+    assert found == pytest.approx(1.0)
+    assert missed == 0.0
+
+
+@pytest.mark.parametrize(
+    ("mode", "misled_by"),
+    [
+        # an answer the reference does not make, taken from the context that holds it
+        ("relevant", "Paris has nine million people."),
+        # an answer taken from a context that holds none of the reference
+        ("irrelevant", "Berlin is the capital of Germany."),
+    ],
+)
+def test_noise_sensitivity_is_high_for_an_answer_misled_by_the_contexts(
+    judge: ScriptedJudge, mode: str, misled_by: str
+) -> None:
+    # GIVEN a context holding the reference and more, and one on something else
+    from ragas.metrics.collections import NoiseSensitivity
+
+    contexts = [
+        "Paris is the capital of France and has nine million people.",
+        "Berlin is the capital of Germany.",
+    ]
+
+    async def score(response: str) -> tuple[float, dict[str, int]]:
+        judge.reset_stats()
+        result = await NoiseSensitivity(llm=_llm(judge), mode=mode).ascore(
+            user_input=QUESTION, response=response, reference=REFERENCE, retrieved_contexts=contexts
+        )
+        return result.value, judge.calls_by_title
+
+    # WHEN the answer that keeps to the reference and the misled one are scored
+    (faithful, calls), (misled, _) = asyncio.run(score(REFERENCE)), asyncio.run(score(misled_by))
+
+    # THEN the misled answer is all noise (lower is better), the other none
+    assert faithful == 0.0
+    assert misled == 1.0
+    # AND the judge split the reference and the answer, then judged both against each
+    # context and the answer against the reference
+    assert calls == {"StatementGeneratorOutput": 2, "StatementFaithfulnessOutput": 5}
+
+
+def test_rubric_metrics_score_one_to_five_by_word_overlap(judge: ScriptedJudge) -> None:
+    # GIVEN ragas' rubric metrics, and a rubric of the sample's own
+    from ragas.metrics.collections import (
+        InstanceSpecificRubrics,
+        RubricsScoreWithoutReference,
+        RubricsScoreWithReference,
+    )
+
+    rubrics = {f"score{n}_description": f"Level {n} of naming Paris." for n in range(1, 6)}
+
+    async def score(response: str) -> list[tuple[float, str]]:
+        llm = _llm(judge)
+        results = [
+            await RubricsScoreWithReference(llm=llm).ascore(
+                user_input=QUESTION, response=response, reference=REFERENCE
+            ),
+            await RubricsScoreWithoutReference(llm=llm).ascore(
+                user_input=QUESTION, response=response
+            ),
+            await InstanceSpecificRubrics(llm=llm).ascore(
+                user_input=QUESTION, response=response, rubrics=rubrics
+            ),
+        ]
+        return [(r.value, r.reason) for r in results]
+
+    # WHEN a grounded, an ungrounded and an evasive answer are scored
+    good = asyncio.run(score(GOOD))
+    bad = asyncio.run(score(BAD))
+    evasive = asyncio.run(score("I don't know the capital of France."))
+
+    # THEN the grounded one scores 5, the others 1, each with feedback saying why
+    assert [value for value, _ in good] == [5.0, 5.0, 5.0]
+    assert [value for value, _ in bad] == [1.0, 1.0, 1.0]
+    assert [value for value, _ in evasive] == [1.0, 1.0, 1.0]
+    assert (
+        good[0][1]
+        == "100% of the reference's key words appear in the response, so it scores 5 of 5."
+    )
+    assert (
+        bad[1][1] == "0% of the question's key words appear in the response, so it scores 1 of 5."
+    )
+    assert evasive[0][1].startswith("The response evades the question")
+    # AND the sample's own rubric is quoted for the score given
+    assert good[2][1].endswith('The rubric for 5: "Level 5 of naming Paris."')
+    assert judge.calls_by_title == {"RubricScoreOutput": 6, "InstanceRubricScoreOutput": 3}
+
+
+def test_a_statement_prompt_may_give_its_text_as_text(judge: ScriptedJudge) -> None:
+    # GIVEN a statement prompt whose input names the text to split `text`, not `answer`
+    client = OpenAI(base_url=judge.base_url, api_key="test", max_retries=0)
+    prompt = _statement_prompt().replace('"answer":', '"text":')
+
+    # WHEN the judge answers
+    completion = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": prompt}],
+        response_format={"type": "json_object"},
+    )
+
+    # THEN it split that text
+    assert json.loads(completion.choices[0].message.content)["statements"] == [
+        "Paris is the capital of France.",
+        "Paris is the largest city of France.",
+    ]
+
+
+def _own_metric(kind: str, instructions: str, allowed: Any) -> Any:
+    from ragas.metrics import DiscreteMetric, NumericMetric
+
+    if kind == "discrete":
+        return DiscreteMetric(name="tone", prompt=instructions, allowed_values=allowed)
+    return NumericMetric(name="detail", prompt=instructions, allowed_values=allowed)
+
+
+def test_a_discrete_metric_gets_one_of_its_values_the_same_for_the_same_prompt(
+    judge: ScriptedJudge,
+) -> None:
+    # GIVEN a job's own discrete metric (free-text instructions, no input JSON)
+    metric = _own_metric("discrete", "Is this answer polite? {answer}", ["yes", "no", "partly"])
+
+    async def score(answer: str) -> Any:
+        return await metric.ascore(llm=_llm(judge), answer=answer)
+
+    # WHEN it scores answers, one of them twice
+    first, again = asyncio.run(score(GOOD)), asyncio.run(score(GOOD))
+    others = [asyncio.run(score(f"{GOOD} ({n})")) for n in range(12)]
+
+    # THEN each answer is an allowed value, the same prompt gets the same one, and the
+    # reason says the instructions were not followed
+    assert first.value == again.value and first.reason == again.reason
+    assert {r.value for r in [first, *others]} <= {"yes", "no", "partly"}
+    assert len({r.value for r in others}) > 1  # it does depend on the prompt
+    assert first.reason.startswith("The scripted judge does not follow this metric's instructions")
+    assert judge.calls_by_title == {"DiscreteResponseModel": 14}
+
+
+@pytest.mark.parametrize(
+    ("instructions", "low", "high", "whole"),
+    [
+        ("Rate how detailed the answer is from 0 to 10: {answer}", 0, 10, True),
+        ("Score the answer between 1 and 5. {answer}", 1, 5, True),
+        ("Give 1-5 for detail: {answer}", 1, 5, True),
+        ("How detailed is this answer? {answer}", 0, 1, False),
+        ("Give a share of 0..1 for the detail of {answer}", 0, 1, False),
+    ],
+)
+def test_a_numeric_metric_gets_a_number_in_the_range_its_prompt_states(
+    judge: ScriptedJudge, instructions: str, low: float, high: float, whole: bool
+) -> None:
+    # GIVEN a job's own numeric metric whose instructions state a range, or none
+    metric = _own_metric("numeric", instructions, (low, high))
+
+    async def score(answer: str) -> Any:
+        return await metric.ascore(llm=_llm(judge), answer=answer)
+
+    # WHEN it scores answers, one of them twice
+    results = [asyncio.run(score(f"{GOOD} ({n})")) for n in range(8)]
+    again = asyncio.run(score(f"{GOOD} (0)"))
+
+    # THEN each value is in the stated range (0..1 without one), an integer for a range
+    # of integers, two decimals else, and the same prompt gets the same value
+    values = [r.value for r in results]
+    assert all(low <= v <= high for v in values)
+    assert all(v == round(v) if whole else v == round(v, 2) for v in values)
+    assert len(set(values)) > 1
+    assert again.value == values[0]
+    assert all("does not follow this metric's instructions" in r.reason for r in results)
 
 
 def test_noncommittal_answer_has_zero_relevancy(judge: ScriptedJudge) -> None:

@@ -4,12 +4,16 @@ const el = (tag, text, cls) => { const e = document.createElement(tag);
   if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
 const fmt = v => (v === null || v === undefined) ? '–' : v.toFixed(3);
 const whyText = s => Object.entries(s.why).map(([m, w]) => m + ': ' + w).join('; ');
+// Scores show on their metric's own scale; low is judged on 0..1 with 1 the best.
+const isLow = (s, m) => { const v = s.normalised[m]; return v !== null && v !== undefined && v < D.low; };
+const shown = (s, m) => fmt(s.scores[m]) + (s.categories[m] ? ' (' + s.categories[m] + ')' : '');
+const scaleOf = m => { const c = D.scales[m]; return c && c.note ? ' (' + c.note + ')' : ''; };
 let order = {key: null, dir: 1};
 function rows() {
   const q = document.getElementById('filter').value.toLowerCase();
   const low = document.getElementById('lowonly').checked;
   let list = D.samples.filter(s => (!q || (s.id + ' ' + s.question + ' ' + whyText(s)).toLowerCase().includes(q))
-    && (!low || Object.values(s.scores).some(v => v !== null && v < D.low)));
+    && (!low || D.metrics.some(m => isLow(s, m))));
   if (order.key) {
     const get = s => order.key === 'id' || order.key === 'question' ? s[order.key]
       : order.key === 'weighted' ? s.weighted : s.scores[order.key];
@@ -22,8 +26,8 @@ function rows() {
 function render() {
   body.replaceChildren(...rows().map(s => { const tr = el('tr'); tr.dataset.sample = s.id;
     tr.append(el('td', s.id), el('td', s.question));
-    for (const m of D.metrics) { const v = s.scores[m];
-      tr.append(el('td', fmt(v), 'num' + (v !== null && v < D.low ? ' low' : ''))); }
+    for (const m of D.metrics) {
+      tr.append(el('td', shown(s, m), 'num' + (isLow(s, m) ? ' low' : ''))); }
     tr.append(el('td', fmt(s.weighted), 'num'), el('td', whyText(s), 'small why'));
     return tr; }));
 }
@@ -57,7 +61,7 @@ function show(id) {
   s.contexts.forEach((c, i) => dl.append(el('dt', 'context ' + (i + 1)), el('dd', c)));
   box.append(dl);
   for (const m of D.metrics) {
-    box.append(el('h4', m + ': ' + fmt(s.scores[m]) + (s.reasons[m] ? ' (' + s.reasons[m] + ')' : '')));
+    box.append(el('h4', m + scaleOf(m) + ': ' + shown(s, m) + (s.reasons[m] ? ' (' + s.reasons[m] + ')' : '')));
     if (s.why[m]) box.append(el('p', s.why[m], 'low'));
     if (s.evidence[m]) box.append(evidenceList(s.evidence[m]));
   }

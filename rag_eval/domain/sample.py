@@ -1,0 +1,111 @@
+"""One sample to score: its texts, as a client sends them (docs/ARCHITECTURE.md, "API")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rag_eval.domain.contexts import (
+    MAX_CONTEXT_CHARS_TOTAL,
+    MAX_CONTEXTS,
+    Contexts,
+    split_contexts,
+)
+
+# Input limits: large enough for real RAG contexts, small enough that one job fits
+# a worker's memory and time budget. Documented in the README.
+MAX_QUESTION_CHARS = 8_000
+MAX_TEXT_CHARS = 20_000  # answer, ground truth, one context
+MAX_RUBRIC_CHARS = 1_000  # one score's description in a sample's rubric
+# A sample's own rubric (instance_specific_rubrics): ragas' keys, one per score.
+RUBRIC_KEYS = tuple(f"score{score}_description" for score in range(1, 6))
+
+
+class Sample(BaseModel):
+    """One question / contexts / answer / reference to score."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sample_id: str | None = Field(default=None, max_length=128)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    answer: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    contexts: Contexts = Field(default=None, max_length=MAX_CONTEXTS)
+    ground_truth: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    # What each score from 1 to 5 means for this sample (instance_specific_rubrics).
+    rubrics: dict[str, str] | None = Field(
+        default=None,
+        json_schema_extra={
+            "propertyNames": {"enum": list(RUBRIC_KEYS)},
+            "additionalProperties": {"type": "string", "maxLength": MAX_RUBRIC_CHARS},
+        },
+    )
+
+    @field_validator("contexts", mode="before")
+    @classmethod
+    def _contexts_from_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return split_contexts(value)
+        return value
+
+    @field_validator("contexts")
+    @classmethod
+    def _contexts_sizes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for index, context in enumerate(value):
+            if len(context) > MAX_TEXT_CHARS:
+                raise ValueError(
+                    f"context {index} has {len(context)} characters; "
+                    f"at most {MAX_TEXT_CHARS} are allowed per context"
+                )
+        total = sum(len(c) for c in value)
+        if total > MAX_CONTEXT_CHARS_TOTAL:
+            raise ValueError(
+                f"contexts total {total} characters; at most {MAX_CONTEXT_CHARS_TOTAL} "
+                "are allowed per sample"
+            )
+        return [c for c in value if c.strip()] or None
+
+    @field_validator("rubrics", mode="before")
+    @classmethod
+    def _rubrics_from_text(cls, value: Any) -> Any:
+        """A CSV cell holds the rubric as JSON text."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError(
+                    'must be a JSON object, e.g. {"score1_description": "...", ...}'
+                ) from None
+        return value
+
+    @field_validator("rubrics")
+    @classmethod
+    def _rubric_scores(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        unknown = [key for key in value if key not in RUBRIC_KEYS]
+        if unknown:
+            raise ValueError(
+                f"unknown key(s): {', '.join(unknown)}; allowed: {', '.join(RUBRIC_KEYS)}"
+            )
+        missing = [key for key in RUBRIC_KEYS if not str(value.get(key, "")).strip()]
+        if missing:
+            raise ValueError(f"describe every score from 1 to 5; missing: {', '.join(missing)}")
+        long = [key for key, text in value.items() if len(text) > MAX_RUBRIC_CHARS]
+        if long:
+            raise ValueError(
+                f"{long[0]} has {len(value[long[0]])} characters; at most {MAX_RUBRIC_CHARS}"
+            )
+        return {key: value[key].strip() for key in RUBRIC_KEYS}
+
+    def has(self, field_name: str) -> bool:
+        """Whether the sample carries a non-empty value for a metric input."""
+        return bool(getattr(self, field_name))
+
+    def missing_inputs(self, inputs: tuple[str, ...]) -> list[str]:
+        return [name for name in inputs if not self.has(name)]
