@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag_eval.domain.settings import Settings
-from rag_eval.judges.gate import JudgeGate, witness_failures
+from rag_eval.judges.gate import JudgeGate, witness
 from rag_eval.judges.provider import split_model
 
 if TYPE_CHECKING:  # ragas is imported with the provider's client, never by the API
@@ -77,7 +77,7 @@ def build_judge(
             llm = client.llm(names["llm"]) if "llm" in names else None
             embeddings = client.embeddings(names["embeddings"]) if "embeddings" in names else None
         if llm is not None:
-            witness_failures(llm)
+            witness(llm)
         models.llm = llm or models.llm
         models.embeddings = embeddings or models.embeddings
     return models

@@ -42,15 +42,28 @@ class _MetricCall:
     asked: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     all_stored: bool = True
-    # The judge's structured answers, parsed, in the order they came: the evidence ragas
-    # computes the score from and then drops (statements and verdicts, classifications...).
-    outputs: list[dict[str, Any]] = field(default_factory=list)
+    # The judge's structured answers, parsed: the evidence ragas computes the score from
+    # and then drops (statements and verdicts, classifications...). By the order the
+    # metric asked its questions, not the order the answers came (a metric that asks at
+    # once gets them in any order): one list a question, its retries' answers in turn.
+    answers: list[list[dict[str, Any]]] = field(default_factory=list)
     # What the judge's requests raised, even where ragas caught it and answered NaN
     # (its dual-judge metrics retry and then give up quietly): the reason to report.
     errors: list[BaseException] = field(default_factory=list)
 
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        return [answer for asked in self.answers for answer in asked]
+
+    def ask(self) -> int:
+        """A place for the answers of the question about to be asked."""
+        self.answers.append([])
+        return len(self.answers) - 1
+
 
 _CALL: ContextVar[_MetricCall | None] = ContextVar("rag_eval_metric_call", default=None)
+# The place of the question the running request answers, in its metric call's `answers`.
+_QUESTION: ContextVar[int | None] = ContextVar("rag_eval_question", default=None)
 
 
 @contextmanager
@@ -68,19 +81,26 @@ def metric_call() -> Iterator[_MetricCall]:
         _CALL.reset(token)
 
 
-def witness_failures(llm: Any) -> None:
-    """Make the ragas LLM note each failed request in the metric call it served, so a
-    score ragas gives up on quietly is reported with the failure's own reason."""
+def witness(llm: Any) -> None:
+    """Make the ragas LLM note, in the metric call it serves, where each question stands
+    among the call's questions (its answers are read back in that order), and each failed
+    request, so a score ragas gives up on quietly is reported with the failure's reason.
+
+    The place is taken when the metric asks, before anything is awaited: questions a
+    metric sends at once from tasks it starts in order take their places in that order."""
     asked = llm.agenerate
 
     async def agenerate(*args: Any, **kwargs: Any) -> Any:
+        call = _CALL.get()
+        place = _QUESTION.set(call.ask() if call is not None else None)
         try:
             return await asked(*args, **kwargs)
         except Exception as exc:
-            call = _CALL.get()
             if call is not None:
                 call.errors.append(exc)
             raise
+        finally:
+            _QUESTION.reset(place)
 
     # An attribute of this instance: ragas checks the LLM's class, so no wrapper object.
     llm.agenerate = agenerate
@@ -259,10 +279,12 @@ class JudgeGate:
     def heard(self, output: Any) -> None:
         """A judge's structured answer (a dict of the response model's fields), kept for the
         metric call's evidence."""
-        call = _CALL.get()
+        call, place = _CALL.get(), _QUESTION.get()
         if call is not None and isinstance(output, dict):
             with self._lock:
-                call.outputs.append(output)
+                if place is None:  # asked around the witnessed LLM: in the order it came
+                    place = call.ask()
+                call.answers[place].append(output)
 
     def throttled(self) -> None:
         with self._lock:

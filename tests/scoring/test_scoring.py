@@ -392,19 +392,20 @@ def test_judge_calls_in_flight_stay_within_the_concurrency_limit(
 def test_noise_sensitivity_asks_its_verdicts_at_once(
     judge_env: ScriptedJudge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a judge that takes 50 ms per request, room for 16 requests at once, and one
+    # GIVEN a judge that takes 200 ms per request, room for 16 requests at once, and one
     # sample with 4 contexts (ragas asks its 3 + 2 x 4 calls one after another)
-    judge_env.latency_s = 0.05
+    judge_env.latency_s = 0.2
     monkeypatch.setenv("RAGAS_MAX_CONCURRENCY", "16")
     sample = ENGLISH | {"contexts": [*ENGLISH["contexts"], "Lyon is in France.", "Rome."]}
 
     # WHEN noise_sensitivity scores it
     run = score({"samples": [sample], "metrics": ["noise_sensitivity"]})
 
-    # THEN the same 11 calls were asked, the 9 verdicts side by side (a chain of 2)
+    # THEN the same 11 calls were asked, the 9 verdicts side by side (a chain of 2) where
+    # ragas has one in flight at a time (a request may finish before the last is sent)
     stats = judge_env.stats()
     assert run.failures == {}
-    assert stats.chat_calls == 11 and stats.max_in_flight == 9
+    assert stats.chat_calls == 11 and stats.max_in_flight >= 7
 
 
 # --- the pipeline: a job end to end ----------------------------------------------------
