@@ -168,6 +168,7 @@ def test_the_artifacts_bucket_is_encrypted_private_and_expires_old_files(
         "score-uploads/": 7,
         "score-work/": 14,
         "score-cache/": 30,
+        "score-labels/": 365,  # as long as the run folders they label
     }
     assert any("AbortIncompleteMultipartUpload" in rule for rule in lifecycle)
 
@@ -440,6 +441,9 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-uploads/*"),
         ("dynamodb:BatchGetItem", "VerdictCache.Arn"),
+        ("s3:PutObject", "${ArtifactsBucket.Arn}/score-labels/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-labels/*"),
+        ("s3:ListBucket", "ArtifactsBucket.Arn"),
     }
     # UpdateItem reaches no attribute but the key, the status, queued_at, the times a
     # cancel sets, and the comparisons asked
@@ -461,6 +465,31 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
             ]
         }
     }
+
+
+def test_the_api_role_writes_reads_and_lists_labels_under_their_prefix_only(
+    expanded: dict[str, Any],
+) -> None:
+    statements = [
+        statement
+        for policy in expanded["Resources"]["ApiFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+    labels = [s for s in statements if "score-labels" in json.dumps(s)]
+
+    assert {(s["Sid"], json.dumps(s["Action"])) for s in labels} == {
+        ("ReadWriteLabels", '["s3:PutObject", "s3:GetObject"]'),
+        ("ListLabels", '"s3:ListBucket"'),
+    }
+    [listing] = [s for s in labels if s["Sid"] == "ListLabels"]
+    # The bucket's listing, of the labels' prefix alone: no run folder, upload or cache key.
+    assert listing["Resource"] == {"Fn::GetAtt": ["ArtifactsBucket", "Arn"]}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "score-labels/*"}}
+    # No other role lists the bucket, nor touches the labels.
+    for role in ("ListFunctionRole", "WorkerRole"):
+        grants = _grants(expanded, role)
+        assert not [g for g in grants if "score-labels" in g[1] or g[0] == "s3:ListBucket"]
 
 
 def test_the_list_role_can_only_query_the_job_index(expanded: dict[str, Any]) -> None:
@@ -522,6 +551,7 @@ def test_no_role_allows_wildcard_actions_or_resources_beyond_what_aws_requires(
     allowed_wildcards = (
         "/score-async/*",
         "/score-cache/*",
+        "/score-labels/*",
         "/score-requests/*",
         "/score-uploads/*",
         "/score-work/*",

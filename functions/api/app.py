@@ -1,5 +1,5 @@
 """API function: uploads, submit a scoring job, read it, cancel it, presign its artifacts,
-describe the API."""
+compare runs, take people's labels of a run, describe the API."""
 
 from functools import cache
 from typing import Any
@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rag_eval.adapters.aws.api_root import job_service
+from rag_eval.adapters.aws.api_root import job_service, label_service
 from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
@@ -16,6 +16,7 @@ from rag_eval.adapters.http.responses import base_path, caller_of, parse_json_bo
 from rag_eval.adapters.http.routing import Handled, serve
 from rag_eval.app.answers import ComparisonPending, JobLinks, SubmittedJob
 from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService, Submission
+from rag_eval.app.labels import LabelService
 from rag_eval.app.routes import ROUTE
 from rag_eval.domain.settings import Settings
 
@@ -35,6 +36,13 @@ register_error_handlers(app)
 @cache
 def service() -> JobService:
     return job_service(Settings.from_env(), metrics)
+
+
+# One per job service (which says whose a job is): the runs it has read stay warm with it,
+# and a service made anew, on other settings, gets its own.
+@cache
+def labels_of(jobs: JobService) -> LabelService:
+    return label_service(Settings.from_env(), jobs)
 
 
 def submit() -> Handled:
@@ -83,6 +91,18 @@ def compare(job_id: str) -> Handled:
     return answer
 
 
+def post_labels(job_id: str) -> Handled:
+    body = parse_json_body(app, MAX_REQUEST_BYTES)
+    return labels_of(service()).post(job_id, body, caller=caller_of(app))
+
+
+def get_labels(job_id: str) -> Handled:
+    query = app.current_event.get_query_string_value
+    return labels_of(service()).list(
+        job_id, caller=caller_of(app), limit=query("limit"), cursor=query("cursor") or None
+    )
+
+
 def list_metrics() -> Handled:
     return service().metrics()
 
@@ -110,6 +130,8 @@ serve(
         "getScoreJob": get_job,
         "getScoreJobArtifacts": get_artifacts,
         "compareScoreJobs": compare,
+        "postScoreJobLabels": post_labels,
+        "listScoreJobLabels": get_labels,
         "listMetrics": list_metrics,
         "getOpenApiSchema": openapi,
         "getSwaggerUi": docs,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag_eval.domain.budget import BudgetLimits
 from rag_eval.domain.comparison import Comparison
 from rag_eval.domain.job import JobStatus
+from rag_eval.domain.labels import HumanLabel
 
 UPLOAD_EXPIRES_IN = 900  # seconds a presigned upload stays usable
 # Each model is built when first used, not on import: a request uses one or two of them.
@@ -164,6 +165,24 @@ class Estimate(_Answer):
     # The expected spend reaches the budget: the job would end with pairs unscored.
     exceeds_budget: bool = False
     assumptions: dict[str, float | int | str]
+
+
+class LabelsStored(_Answer):
+    """POST /score-jobs/{job_id}/labels: the labels were stored (each replacing the one of
+    its sample, metric and labeler)."""
+
+    job_id: str
+    run_id: str
+    stored: int
+    by_metric: dict[str, int] = Field(description="labels stored, per metric")
+
+
+class LabelPage(_Answer):
+    """One page of a job's labels, in the store's order."""
+
+    job_id: str
+    labels: list[HumanLabel]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: none")
 
 
 # The error shape, whatever the status (rag_eval/adapters/http/errors.py answers it).

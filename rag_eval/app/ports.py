@@ -11,6 +11,7 @@ from typing import Protocol
 
 from rag_eval.domain.budget import BudgetLimits
 from rag_eval.domain.job import JobStatus
+from rag_eval.domain.labels import HumanLabel
 from rag_eval.domain.results import ShardResult, ShardTally, TokenUsage
 from rag_eval.domain.states import JobState
 
@@ -137,6 +138,20 @@ class UploadStore(ObjectStore, Protocol):
     def presign_post(self, key: str, max_bytes: int, expires_in: int) -> dict[str, object]:
         """A browser-style POST upload to `key`, its size capped by the policy:
         {"url", "fields"}."""
+
+
+class LabelStore(Protocol):
+    """People's labels of a job's run: one record per (sample, metric, labeler), so that a
+    label given again replaces the one before (`rag_eval.domain.layout.label_name`)."""
+
+    def put_labels(self, job_id: str, labels: list[HumanLabel]) -> None:
+        """Store each label, replacing the one of its (sample, metric, labeler)."""
+
+    def labels(
+        self, job_id: str, limit: int, after: str | None
+    ) -> tuple[list[HumanLabel], str | None]:
+        """Up to `limit` labels of the job in the store's order (the same on every call),
+        from the one after `after`; and where the next page starts (None: no more)."""
 
 
 class JobMetrics(Protocol):

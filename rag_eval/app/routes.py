@@ -25,12 +25,16 @@ from rag_eval.app.answers import (
     ComparisonReady,
     Estimate,
     JobPage,
+    LabelPage,
+    LabelsStored,
     MetricCatalogue,
     SubmittedJob,
     UploadTicket,
 )
 from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
+from rag_eval.app.labels import MAX_LABELS_PAGE
 from rag_eval.domain.job import JobStatus
+from rag_eval.domain.labels import MAX_LABELS_PER_REQUEST, LabelBatch, LabelList
 from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.states import JobState
@@ -265,6 +269,62 @@ ROUTES: tuple[Route, ...] = (
                 "the job id of the run to compare with",
                 required=True,
             ),
+        ),
+    ),
+    Route(
+        "POST",
+        "/score-jobs/{job_id}/labels",
+        "ApiFunction",
+        "postScoreJobLabels",
+        "Label the run's samples by hand (a label given again replaces the one before)",
+        (Answer(200, "The labels were stored: how many, per metric.", LabelsStored),),
+        (400, 404, 409, 413, 422),
+        parameters=(_JOB_ID,),
+        body=Body(
+            (LabelBatch, LabelList),
+            required=True,
+            name="Labels",
+            description=f"Up to {MAX_LABELS_PER_REQUEST:,} labels, as `labels` or a bare list.",
+            examples={
+                "a number on the metric's scale, and a category": {
+                    "labels": [
+                        {
+                            "sample_id": "eiffel",
+                            "metric": "faithfulness",
+                            "value": 1,
+                            "labeler": "alice",
+                            "note": "every claim is in the first context",
+                        },
+                        {"sample_id": "eiffel", "metric": "uses_the_contexts", "value": "yes"},
+                    ]
+                },
+            },
+        ),
+        description=(
+            "Each label is one person's value for one sample of the job's run on one of the "
+            "job's metrics: a number on the metric's scale (GET /metrics), or for a discrete "
+            "metric the job defined, one of its categories. One label per (sample_id, "
+            "metric, labeler): posting it again replaces it. All labels of a request are "
+            "stored, or none (422 names each problem). 409 until the job's run is written."
+        ),
+    ),
+    Route(
+        "GET",
+        "/score-jobs/{job_id}/labels",
+        "ApiFunction",
+        "listScoreJobLabels",
+        "The labels given to the job's run",
+        (Answer(200, "A page of the job's labels (empty before any was given).", LabelPage),),
+        (404, 422),
+        parameters=(
+            _JOB_ID,
+            Parameter(
+                "limit",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LABELS_PAGE},
+                f"labels on the page (default {MAX_LABELS_PAGE:,})",
+            ),
+            Parameter("cursor", "query", {"type": "string"}, "`next_cursor` of the previous page"),
         ),
     ),
     Route(

@@ -26,6 +26,8 @@ from rag_eval.app.answers import (
     ComparisonReady,
     Estimate,
     JobPage,
+    LabelPage,
+    LabelsStored,
     MetricCatalogue,
     SubmittedJob,
     UploadTicket,
@@ -36,6 +38,7 @@ from rag_eval.client.errors import ApiError, WaitTimeout
 from rag_eval.client.sigv4 import RequestNotSent, sigv4_headers
 from rag_eval.client.upload import Progress, human_bytes, post_form, s3_error
 from rag_eval.domain.job import JobStatus
+from rag_eval.domain.labels import HumanLabel
 from rag_eval.domain.states import FINAL_STATES
 
 # Answers worth another try: throttled, or the service briefly unavailable.
@@ -139,6 +142,31 @@ class ScoreJobsClient:
             ROUTE["compareScoreJobs"], {"job_id": job_id}, query={"baseline": baseline}
         )
         return cast(ComparisonReady | ComparisonPending, answer)
+
+    def post_labels(self, job_id: str, labels: list[dict[str, Any]]) -> LabelsStored:
+        """Store people's labels of the job's run (up to 1,000 a call): each
+        {"sample_id", "metric", "value", "labeler"?, "note"?}, replacing the label of its
+        (sample, metric, labeler). ApiError 422 names each problem, 409 before the run."""
+        # Repeating it only writes the same labels again.
+        path = {"job_id": quote(job_id, safe="")}
+        body = {"labels": labels}
+        return cast(LabelsStored, self._call(ROUTE["postScoreJobLabels"], path, body, retry=True))
+
+    def labels(self, job_id: str, limit: int | None = None, cursor: str | None = None) -> LabelPage:
+        """One page of the job's labels (`next_cursor` for the next); `iter_labels`: all."""
+        query = {name: value for name, value in (("limit", limit), ("cursor", cursor)) if value}
+        path = {"job_id": quote(job_id, safe="")}
+        return cast(LabelPage, self._call(ROUTE["listScoreJobLabels"], path, query=query))
+
+    def iter_labels(self, job_id: str) -> Iterator[HumanLabel]:
+        """Every label of the job, page by page."""
+        cursor = None
+        while True:
+            page = self.labels(job_id, cursor=cursor)
+            yield from page.labels
+            cursor = page.next_cursor
+            if not cursor:
+                return
 
     # -- built on it -----------------------------------------------------------------------
 

@@ -7,12 +7,14 @@ Each prefix holds one kind of object and has its own lifecycle rule in the templ
 from __future__ import annotations
 
 import hashlib
+import json
 
 RUN_PREFIX = "score-async"  # s3://<bucket>/score-async/<run_id>/...
 REQUEST_PREFIX = "score-requests"  # large request bodies, parked for the worker
 UPLOAD_PREFIX = "score-uploads"  # datasets as uploaded (POST /uploads)
 WORK_PREFIX = "score-work"  # a job's plan, shards and shard results while it runs
 CACHE_PREFIX = "score-cache"  # judge verdicts too large for their DynamoDB item
+LABEL_PREFIX = "score-labels"  # people's labels of a job's run (POST /score-jobs/{id}/labels)
 
 
 def run_folder(run_id: str) -> str:
@@ -48,3 +50,20 @@ def shard_result_key(job_id: str, shard: int) -> str:
 def verdict_key(key: str) -> str:
     """A cached verdict's object (`v1:<sha256>` -> `score-cache/v1/<sha256>`)."""
     return f"{CACHE_PREFIX}/{key.replace(':', '/')}"
+
+
+def label_folder(job_id: str) -> str:
+    return f"{LABEL_PREFIX}/{job_id}/"
+
+
+def label_name(sample_id: str, metric: str, labeler: str) -> str:
+    """One name per (sample, metric, labeler): a repeat writes the same object again, so
+    posting a label twice (or two copies at once) leaves one. The three are hashed as a JSON
+    list, so no choice of texts makes two triples one name."""
+    triple = json.dumps([sample_id, metric, labeler])  # ASCII: \u escapes
+    return hashlib.sha256(triple.encode("ascii")).hexdigest()
+
+
+def label_key(job_id: str, name: str) -> str:
+    """A label's object (`name`: its `label_name`, which is also a page's cursor)."""
+    return f"{label_folder(job_id)}{name}.json"

@@ -8,11 +8,13 @@ from __future__ import annotations
 from aws_lambda_powertools import Metrics
 
 from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+from rag_eval.adapters.aws.labels import S3LabelStore
 from rag_eval.adapters.aws.metrics import CloudWatchJobMetrics
 from rag_eval.adapters.aws.s3 import S3ObjectStore
 from rag_eval.adapters.aws.sqs import SqsJobQueue
 from rag_eval.adapters.aws.verdicts import DynamoVerdictStore
 from rag_eval.app.jobs import JobService
+from rag_eval.app.labels import LabelService
 from rag_eval.domain.settings import Settings
 
 
@@ -31,4 +33,11 @@ def job_service(settings: Settings, metrics: Metrics | None = None) -> JobServic
             if settings.cache_table
             else None
         ),
+    )
+
+
+def label_service(settings: Settings, jobs: JobService) -> LabelService:
+    """People's labels of the jobs of `jobs` (whose callers own them), on the job bucket."""
+    return LabelService(
+        jobs, S3ObjectStore(settings.artifacts_bucket), S3LabelStore(settings.artifacts_bucket)
     )
