@@ -39,6 +39,8 @@ INVOCATIONS = "/2015-03-31/functions/function/invocations"
 
 # The two samples: English (every metric can score it) and Chinese (judge and embeddings
 # must cope with CJK text; ROUGE and BLEU are 0 there by ragas' whitespace tokenisation).
+# Every metric reads what it needs, a rubric of the sample's own included.
+RUBRIC = {f"score{n}_description": f"the answer gets {n} of 5 facts right" for n in range(1, 6)}
 SAMPLES = [
     {
         "sample_id": "en-eiffel",
@@ -50,6 +52,7 @@ SAMPLES = [
         ],
         "answer": "The Eiffel Tower was completed in 1889.",
         "ground_truth": "The Eiffel Tower was completed in 1889.",
+        "rubrics": RUBRIC,
     },
     {
         "sample_id": "zh-great-wall",
@@ -60,6 +63,7 @@ SAMPLES = [
         ],
         "answer": "长城全长约两万一千多公里。",
         "ground_truth": "长城全长约两万一千公里。",
+        "rubrics": RUBRIC,
     },
 ]
 

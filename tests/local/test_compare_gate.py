@@ -4,9 +4,6 @@ samples, the second with a retriever that returns the wrong passages."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +13,10 @@ from rag_eval.client import ScoreJobsClient
 from rag_eval.local.stack import LocalStack
 from testkit.scripted_judge import ScriptedJudge
 from tests.support.stacks import judged_stack
+from tests.support.stacks import stack_cli as cli
 
 pytestmark = pytest.mark.slow
 
-VENV_BIN = Path(sys.executable).parent
 SAMPLES_FILE = Path(__file__).parents[2] / "rag_eval" / "sample_data" / "samples.jsonl"
 BUNDLED = [json.loads(line) for line in SAMPLES_FILE.read_text(encoding="utf-8").splitlines()]
 SAMPLES = [s | {"sample_id": f"{s['sample_id']}-{copy}"} for copy in (1, 2) for s in BUNDLED]
@@ -47,16 +44,6 @@ def runs(tmp_path_factory) -> Iterator[tuple[LocalStack, str, str, str, str]]:
         for job in jobs:
             assert client.wait(job, timeout=120).status == "completed"
         yield stack, *jobs
-
-
-def cli(stack: LocalStack, *arguments: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(VENV_BIN / "rag-eval"), *arguments, "--out", str(out)],
-        env={**os.environ, **stack.client_environment()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_compare_finds_the_worse_retriever_and_writes_its_files(runs, tmp_path) -> None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +17,10 @@ from rag_eval.client import ScoreJobsClient
 from rag_eval.local.stack import LocalStack
 from testkit.scripted_judge import ScriptedJudge
 from tests.support.stacks import judged_stack
+from tests.support.stacks import stack_cli as cli
 
 pytestmark = pytest.mark.slow
 
-VENV_BIN = Path(sys.executable).parent
 SAMPLES_FILE = Path(__file__).parents[2] / "rag_eval" / "sample_data" / "samples.jsonl"
 BUNDLED = [json.loads(line) for line in SAMPLES_FILE.read_text(encoding="utf-8").splitlines()]
 CITES = {
@@ -60,16 +57,6 @@ def runs(tmp_path_factory) -> Iterator[tuple[LocalStack, ScriptedJudge, dict[str
             jobs[label] = client.wait(job_id, timeout=180)
             asked[label] = dict(judge.calls_by_title)
         yield stack, judge, {"jobs": jobs, "asked": asked, "client": client}
-
-
-def cli(stack: LocalStack, *arguments: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(VENV_BIN / "rag-eval"), *arguments, "--out", str(out)],
-        env={**os.environ, **stack.client_environment()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_the_run_folder_holds_the_metric_its_category_and_definition(runs, tmp_path) -> None:

@@ -17,6 +17,7 @@ from rag_eval.domain.settings import Settings
 from rag_eval.metrics import REGISTRY
 from rag_eval.scoring.scorer import Scorer
 from testkit.scripted_judge import ScriptedJudge
+from tests.support.samples import GREAT_WALL
 
 RUBRIC_EN = {
     "score1_description": "The answer names no capital or a wrong one.",
@@ -44,17 +45,7 @@ ENGLISH = {
     "ground_truth": "Paris is the capital of France.",
     "rubrics": RUBRIC_EN,
 }
-CHINESE = {
-    "sample_id": "zh-great-wall",
-    "question": "长城有多长？",
-    "answer": "长城全长约两万一千多公里。",
-    "contexts": [
-        "长城是中国古代的军事防御工程，全长约两万一千多公里。",
-        "长城始建于春秋战国时期。",
-    ],
-    "ground_truth": "长城全长约两万一千公里。",
-    "rubrics": RUBRIC_ZH,
-}
+CHINESE = GREAT_WALL | {"rubrics": RUBRIC_ZH}
 # Off the question, the contexts and the reference: every metric but noise sensitivity
 # scores it at the bottom of its scale.
 OFF_TOPIC = {

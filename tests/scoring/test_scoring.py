@@ -25,6 +25,7 @@ from rag_eval.metrics import REGISTRY
 from rag_eval.scoring.scorer import Scorer
 from testkit.scripted_judge import ScriptedJudge
 from tests.support.run_folder import RUN_FILES
+from tests.support.samples import GREAT_WALL
 
 ENGLISH = {
     "sample_id": "en-paris",
@@ -36,16 +37,7 @@ ENGLISH = {
     ],
     "ground_truth": "Paris is the capital of France.",
 }
-CHINESE = {
-    "sample_id": "zh-great-wall",
-    "question": "长城有多长？",
-    "answer": "长城全长约两万一千多公里。",
-    "contexts": [
-        "长城是中国古代的军事防御工程，全长约两万一千多公里。",
-        "长城始建于春秋战国时期。",
-    ],
-    "ground_truth": "长城全长约两万一千公里。",
-}
+CHINESE = GREAT_WALL
 
 # Our metric -> the ragas collections class and the ragas arguments it reads, written
 # out here (not taken from our registry) so that the comparison is independent of it.

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,3 +34,14 @@ def judged_stack(
         }
         with LocalStack(port=0, environment=environment, **options) as running:
             yield running
+
+
+def stack_cli(stack: LocalStack, *arguments: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """`rag-eval ARGUMENTS --out OUT` as a user runs it against the stack."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "rag-eval"), *arguments, "--out", str(out)],
+        env={**os.environ, **stack.client_environment()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
