@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from rag_eval.cli.exits import EXIT_OK
 from rag_eval.cli.jobs import add_client_arguments, api_client
 from rag_eval.cli.render import print_json
+from rag_eval.cli.samples import MAX_REPORTED_PROBLEMS, line_problems, where
 from rag_eval.domain.errors import RequestInvalid, validation_problems
 from rag_eval.domain.labels import LABELER_RULE, MAX_LABELS_PER_REQUEST, LabelIn
 
@@ -31,7 +32,6 @@ REQUIRED = ("sample_id", "metric", "value")
 SUFFIXES = (".csv", ".jsonl")
 # The API takes bodies up to 5 MiB: a batch stays under 4 MiB of JSON.
 BATCH_BYTES = 4 * 1024 * 1024
-MAX_REPORTED_PROBLEMS = 20  # enough to fix a file in a few rounds
 _API_FIELD = re.compile(r"^labels\[(\d+)\]\.?(.*)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -75,7 +75,7 @@ def read_labels(path: Path, labeler: str | None = None) -> list[tuple[int, dict[
         first.setdefault(triple, line)
         labels.append((line, label.model_dump(exclude_defaults=True)))
     if found:
-        raise RequestInvalid(_line_problems(path, found))
+        raise RequestInvalid(line_problems(path, found))
     if not labels:
         raise RequestInvalid([{"field": "--file", "message": f"{path} holds no labels"}])
     return labels
@@ -128,25 +128,6 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     ]
                 )
             yield line, row
-
-
-def _line_problems(path: Path, found: dict[tuple[str, str], list[int]]) -> list[dict[str, Any]]:
-    """One problem per distinct mistake, with the lines that make it."""
-    problems = [
-        {"field": f"{path.name} {_where(lines)}: {field}", "message": message}
-        for (field, message), lines in found.items()
-    ]
-    if len(problems) <= MAX_REPORTED_PROBLEMS:
-        return problems
-    rest = len(problems) - MAX_REPORTED_PROBLEMS
-    more = {"field": "--file", "message": f"{path} has {rest} more problem(s); fix these first"}
-    return [*problems[:MAX_REPORTED_PROBLEMS], more]
-
-
-def _where(lines: list[int]) -> str:
-    if len(lines) <= 2:
-        return ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
-    return f"{len(lines)} rows (line {lines[0]} .. line {lines[-1]})"
 
 
 def batches(
@@ -219,8 +200,8 @@ def _by_line(
         found.setdefault(key, []).append(batch[int(named[1])][0])
     problems = []
     for (field, message, allowed), lines in found.items():
-        where = f"{Path(path).name} {_where(lines)}: {field}" if lines else field
-        problems.append({"field": where, "message": message, "allowed": json.loads(allowed)})
+        said = f"{Path(path).name} {where(lines)}: {field}" if lines else field
+        problems.append({"field": said, "message": message, "allowed": json.loads(allowed)})
     return problems[:MAX_REPORTED_PROBLEMS]
 
 

@@ -68,12 +68,16 @@ def _about_file(path: Path, problem: dict[str, Any]) -> dict[str, Any]:
 
 
 def _row_problems(path: Path, errors: list[RowError]) -> list[dict[str, Any]]:
-    """One problem per distinct mistake, with the lines that make it."""
     lines: dict[tuple[str, str], list[int]] = {}
     for error in errors:
         lines.setdefault((error.field, error.message), []).append(error.line)
+    return line_problems(path, lines)
+
+
+def line_problems(path: Path, lines: dict[tuple[str, str], list[int]]) -> list[dict[str, Any]]:
+    """One problem per distinct mistake (field, message), with the lines that make it."""
     problems = [
-        {"field": f"{path.name} {_where(numbers)}: {field}", "message": message}
+        {"field": f"{path.name} {where(numbers)}: {field}", "message": message}
         for (field, message), numbers in lines.items()
     ]
     if len(problems) <= MAX_REPORTED_PROBLEMS:
@@ -83,7 +87,8 @@ def _row_problems(path: Path, errors: list[RowError]) -> list[dict[str, Any]]:
     return [*problems[:MAX_REPORTED_PROBLEMS], more]
 
 
-def _where(numbers: list[int]) -> str:
+def where(numbers: list[int]) -> str:
+    """`line 3`, `lines 3, 5`, or `12 rows (line 3 .. line 40)`."""
     if len(numbers) == 1:
         return f"line {numbers[0]}"
     if len(numbers) == 2:
