@@ -1,19 +1,26 @@
 """Labels a corrected mean needs: uncertainty-weighted draws against uniform ones.
 
     python -m bench.label_budget --samples 1000 --trials 100 --targets 0.05 0.03
+    python -m bench.label_budget --error mid-scale --error-sd 0.1 --targets 0.05 0.03
 
-A synthetic job, seeded: people's values on 0..1 (Beta(2, 2)) and a jury of three LLM
-jurors whose mean is the judge's score. Each sample has an unsureness u ~ Beta(1, 3) (most
-samples are easy); the jurors' error there has standard deviation 0.02 + 0.4 u, part of it
-shared (the same model errs alike), part each juror's own, on top of a steady bias. The
-draws lean towards uncertain samples by one of three signals: the judge's own unsureness
-(what token probabilities would give), the spread of the three jurors, and the score's
-closeness to the middle of the scale. For each, with the uniform share `floor` of
-`label_draws`, the fewest labels whose corrected 95% interval (rag_eval/scoring/
-judge_trust.py) is no wider than +/- the target on average over the trials (bisection on
-the number of labels, to 5; each trial's labels are the first n of one sequence of
-draws, as labelling in batches would give them), and how often the interval at that
-budget covered people's mean.
+A synthetic job, seeded: people's values h on 0..1 (Beta(2, 2)) and a jury of three LLM
+jurors whose mean is the judge's score. Each sample has an unsureness u; the jurors' error
+there has standard deviation 0.02 + 0.4 u (`--error-sd`: the 0.4), part of it shared (the
+same model errs alike), part each juror's own, on top of a steady bias, clipped to 0..1.
+Two models of u (`--error`): `independent`, u ~ Beta(1, 3) whatever h is (most samples are
+easy), and `mid-scale`, u = (1 - |2h - 1|)^2, as LLM judges tend to be: sure and mostly
+right where the answer is plainly good or bad, wrong most often where people would put it
+mid-scale.
+
+The draws lean towards uncertain samples by one of three signals: the judge's own
+unsureness (u itself: what token probabilities would give at best), the spread of the
+three jurors, and the score's closeness to the middle of the scale; against uniform draws,
+the service's label queue (rag_eval/scoring/label_files.py). For each, with the uniform
+share `floor` of `label_draws`, the fewest labels whose corrected 95% interval
+(rag_eval/scoring/judge_trust.py) is no wider than +/- the target on average over the
+trials (bisection on the number of labels, to 5; each trial's labels are the first n of
+one sequence of draws, as labelling in batches would give them), and how often the
+interval at that budget covered people's mean.
 """
 
 from __future__ import annotations
@@ -37,25 +44,32 @@ from rag_eval.scoring.judge_trust import (
 HUMAN_MEAN = 0.5  # of Beta(2, 2)
 JURORS = 3
 MOST = 4_000  # labels tried at most (with replacement, so past the sample count too)
+ERRORS = ("independent", "mid-scale")
+CLOSENESS = "closeness to middle"
+# What GET /score-jobs/{id}/label-queue draws with (label_files.py): named so in the table.
+UNIFORM = "none (uniform: the label queue)"
 
 
 class Job:
     """One synthetic job: people's values, the judge's scores, and the three signals."""
 
-    def __init__(self, seed: int, samples: int, bias: float) -> None:
+    def __init__(self, seed: int, samples: int, bias: float, error: str, sd: float) -> None:
         rng = np.random.default_rng(seed)
         self.human = rng.beta(2, 2, samples)
+        # Drawn under either model, so that both take the same jurors' noise from the seed.
         unsure = rng.beta(1, 3, samples)
-        spread = 0.02 + 0.4 * unsure
+        if error == "mid-scale":
+            unsure = (1 - np.abs(2 * self.human - 1)) ** 2
+        spread = 0.02 + sd * unsure
         shared = rng.normal(0, 1, samples) * spread * 0.8
         own = rng.normal(0, 1, (JURORS, samples)) * spread * 0.6
         jurors = np.clip(self.human + bias + shared + own, 0, 1)
         self.judge: list[float] = jurors.mean(axis=0).tolist()
         self.signals: dict[str, list[float] | None] = {
-            "none (uniform)": None,
+            UNIFORM: None,
             "judge's unsureness": unsure.tolist(),
             "juror spread": juror_spread(jurors.tolist()),
-            "closeness to middle": closeness_to_middle(self.judge, UNIT),
+            CLOSENESS: closeness_to_middle(self.judge, UNIT),
         }
 
 
@@ -96,7 +110,7 @@ def design(jobs: list[Job], signal: str, floor: float, targets: list[float]) -> 
             seen[n] = (float(np.mean(widths)), covered)
         return seen[n]
 
-    row: list = [signal, "-" if signal.startswith("none") else f"{floor:g}"]
+    row: list = [signal, "-" if signal == UNIFORM else f"{floor:g}"]
     for target in targets:
         n = fewest(lambda k: measure(k)[0], target)
         row += [f"> {MOST:,}", "-"] if n is None else [n, f"{measure(n)[1]}/{len(jobs)}"]
@@ -110,13 +124,17 @@ def main() -> None:
     parser.add_argument("--targets", type=float, nargs="+", default=[0.05, 0.03])
     parser.add_argument("--biases", type=float, nargs="+", default=[0.05, 0.15])
     parser.add_argument("--floors", type=float, nargs="+", default=[0.5, 0.2])
+    parser.add_argument("--error", choices=ERRORS, default=ERRORS[0], help="judge's error model")
+    parser.add_argument("--error-sd", type=float, default=0.4, help="error sd: 0.02 + this u")
     args = parser.parse_args()
     header = ["judge bias", "uncertainty signal", "floor"]
     for target in args.targets:
         header += [f"labels for ±{target:g}", f"covered at ±{target:g}"]
     rows = []
     for bias in args.biases:
-        jobs = [Job(seed, args.samples, bias) for seed in range(args.trials)]
+        jobs = [
+            Job(seed, args.samples, bias, args.error, args.error_sd) for seed in range(args.trials)
+        ]
         for signal in jobs[0].signals:
             floors = [1.0] if jobs[0].signals[signal] is None else args.floors
             for floor in floors:

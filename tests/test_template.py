@@ -467,7 +467,7 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
     }
 
 
-def test_the_api_role_writes_reads_and_lists_labels_under_their_prefix_only(
+def test_labels_are_written_by_the_api_and_read_by_the_worker_under_their_prefix_only(
     expanded: dict[str, Any],
 ) -> None:
     statements = [
@@ -486,10 +486,22 @@ def test_the_api_role_writes_reads_and_lists_labels_under_their_prefix_only(
     # The bucket's listing, of the labels' prefix alone: no run folder, upload or cache key.
     assert listing["Resource"] == {"Fn::GetAtt": ["ArtifactsBucket", "Arn"]}
     assert listing["Condition"] == {"StringLike": {"s3:prefix": "score-labels/*"}}
-    # No other role lists the bucket, nor touches the labels.
-    for role in ("ListFunctionRole", "WorkerRole"):
-        grants = _grants(expanded, role)
-        assert not [g for g in grants if "score-labels" in g[1] or g[0] == "s3:ListBucket"]
+    # The worker reads and lists them (to set them against the judge), and writes none; the
+    # list function never touches them, nor lists the bucket.
+    worker = _grants(expanded, "WorkerRole")
+    assert {g for g in worker if "score-labels" in g[1] or g[0] == "s3:ListBucket"} == {
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-labels/*"),
+        ("s3:ListBucket", "ArtifactsBucket.Arn"),
+    }
+    [worker_listing] = [
+        statement
+        for policy in expanded["Resources"]["WorkerRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement.get("Sid") == "ListLabels"
+    ]
+    assert worker_listing["Condition"] == {"StringLike": {"s3:prefix": "score-labels/*"}}
+    grants = _grants(expanded, "ListFunctionRole")
+    assert not [g for g in grants if "score-labels" in g[1] or g[0] == "s3:ListBucket"]
 
 
 def test_the_list_role_can_only_query_the_job_index(expanded: dict[str, Any]) -> None:
@@ -522,6 +534,8 @@ def test_the_worker_role_consumes_its_queues_and_moves_job_status(
         ("dynamodb:PutItem", "VerdictCache.Arn"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-cache/*"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-cache/*"),
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/score-labels/*"),
+        ("s3:ListBucket", "ArtifactsBucket.Arn"),
     }
     conditional = {
         policy["Condition"]: _statement_grants(policy["Properties"]["PolicyDocument"])

@@ -29,6 +29,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.support.run_folder import RUN_FILES
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = ROOT / ".aws-sam" / "build-image"
 BASE_IMAGE = "public.ecr.aws/lambda/python:3.12"
@@ -263,7 +265,6 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
     from rag_eval.local.poller import sqs_record
     from rag_eval.local.template import function_environment, load_template
     from rag_eval.metrics import REGISTRY
-    from rag_eval.scoring.run_folder import RUN_FILES
     from testkit.scripted_judge import ScriptedJudge
 
     # GIVEN the template deployed in moto and a scripted judge, both where containers reach

@@ -1,5 +1,5 @@
 """API function: uploads, submit a scoring job, read it, cancel it, presign its artifacts,
-compare runs, take people's labels of a run, describe the API."""
+compare runs, take people's labels of a run and say what to label next, describe the API."""
 
 from functools import cache
 from typing import Any
@@ -103,6 +103,13 @@ def get_labels(job_id: str) -> Handled:
     )
 
 
+def label_queue(job_id: str) -> Handled:
+    query = app.current_event.get_query_string_value
+    return labels_of(service()).queue(
+        job_id, caller=caller_of(app), metric=query("metric"), n=query("n")
+    )
+
+
 def list_metrics() -> Handled:
     return service().metrics()
 
@@ -132,6 +139,7 @@ serve(
         "compareScoreJobs": compare,
         "postScoreJobLabels": post_labels,
         "listScoreJobLabels": get_labels,
+        "getLabelQueue": label_queue,
         "listMetrics": list_metrics,
         "getOpenApiSchema": openapi,
         "getSwaggerUi": docs,

@@ -31,6 +31,11 @@ class LocalObjectStore:
         with (self.root / key).open("rb") as handle:
             yield from handle
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        with (self.root / key).open("rb") as handle:
+            handle.seek(start)
+            return handle.read(max(0, length))
+
     def size(self, key: str) -> int | None:
         path = self.root / key
         return path.stat().st_size if path.is_file() else None

@@ -19,6 +19,7 @@ from rag_eval.domain.budget import BudgetLimits
 from rag_eval.domain.comparison import Comparison
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.labels import HumanLabel
+from rag_eval.domain.trust import JudgeView
 
 UPLOAD_EXPIRES_IN = 900  # seconds a presigned upload stays usable
 # Each model is built when first used, not on import: a request uses one or two of them.
@@ -183,6 +184,42 @@ class LabelPage(_Answer):
     job_id: str
     labels: list[HumanLabel]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: none")
+
+
+class QueuedSample(_Answer):
+    """A sample to label: its texts, what the judge said of it, and its draw."""
+
+    sample_id: str
+    probability: float = Field(description="q_i: the chance each draw had of picking it")
+    draws: list[int] = Field(description="the draws (counted from 1) that picked it")
+    question: str
+    answer: str = ""
+    contexts: list[str] = Field(default_factory=list)
+    ground_truth: str = ""
+    judge: JudgeView
+
+
+class LabelQueue(_Answer):
+    """GET /score-jobs/{job_id}/label-queue: the next samples to label on one metric, in
+    the order the queue drew them, with the probabilities it drew them with."""
+
+    job_id: str
+    run_id: str
+    metric: str
+    low: float = Field(description="the metric's scale: a label is a value in low..high")
+    high: float
+    higher_is_better: bool
+    categories: dict[str, float] | None = Field(
+        default=None, description="a discrete metric's categories: label with their names"
+    )
+    leaning: str = Field(description="where the draws lean, in words")
+    scored: int = Field(description="samples the judge scored on this metric")
+    labelled: int = Field(description="of them, samples already labelled")
+    answered: int = Field(
+        description="draws from the first on already answered by labels: the ones the "
+        "corrected mean uses, once the samples here are labelled too"
+    )
+    samples: list[QueuedSample]
 
 
 # The error shape, whatever the status (rag_eval/adapters/http/errors.py answers it).

@@ -24,6 +24,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"  # cancelled while it was planned: nothing scored
     COMPARED = "compared"  # a comparison written
+    CORRECTED = "corrected"  # people's labels set against the judge
     DUPLICATE = "duplicate"  # done before, or the job ended: nothing to do
     UNKNOWN_JOB = "unknown_job"  # no such job (never was, or expired): dropped
 

@@ -41,10 +41,13 @@ from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import judge_configured
 from rag_eval.report.html import render_report
 from rag_eval.scoring.intervals import run_intervals
+from rag_eval.scoring.label_files import LABEL_FILES, label_files
 from rag_eval.scoring.run_folder import RUN_FILES, RunRecord, run_files
 from rag_eval.scoring.scorer import ProgressCallback, Scorer
 
 logger = logging.getLogger(__name__)
+# Every file of a run folder: the ones a reader opens, then the ones people label from.
+_CONTENT_TYPES = RUN_FILES | LABEL_FILES
 
 
 class ScoringPipeline:
@@ -151,9 +154,8 @@ class ScoringPipeline:
             intervals=run_intervals(run),
         )
         report = render_report(record, request, run, diagnosis)
-        keys = self._write_run(
-            run_id, run_files(record, request, run, advice, report, plan.snapshot)
-        )
+        bodies = run_files(record, request, run, advice, report, plan.snapshot)
+        keys = self._write_run(run_id, bodies | label_files(run_id, request, run))
         logger.info(
             "run folder written",
             extra={
@@ -229,7 +231,7 @@ class ScoringPipeline:
         # Independent uploads: side by side they cost one round trip, not five.
         with ThreadPoolExecutor(max_workers=len(bodies)) as uploads:
             for upload in [
-                uploads.submit(self._store.put, keys[name], body, RUN_FILES[name])
+                uploads.submit(self._store.put, keys[name], body, _CONTENT_TYPES[name])
                 for name, body in bodies.items()
             ]:
                 upload.result()  # re-raise the first failure: a partial folder fails the job

@@ -14,6 +14,7 @@ from rag_eval.domain.job import JobStatus
 from rag_eval.domain.labels import HumanLabel
 from rag_eval.domain.results import ShardResult, ShardTally, TokenUsage
 from rag_eval.domain.states import JobState
+from rag_eval.domain.trust import MetricTrust
 
 
 class JobRepository(Protocol):
@@ -103,7 +104,15 @@ class FanInRepository(JobEnder, BudgetCounters, Protocol):
         """Fan-in: running -> completed, or a cancelled job's partial results."""
 
 
-class WorkerRepository(PlanRepository, ShardRepository, FanInRepository, Protocol):
+class TrustRepository(JobReader, Protocol):
+    def record_trust(
+        self, job: JobStatus, corrected: dict[str, MetricTrust], trust_key: str, as_of: str
+    ) -> bool:
+        """Labels set against the judge: the job's `corrected` and judge-trust.json's key,
+        unless figures from later labels (`as_of`) were recorded first (False then)."""
+
+
+class WorkerRepository(PlanRepository, ShardRepository, FanInRepository, TrustRepository, Protocol):
     """The job index as the worker moves a job along: every step's port."""
 
 
@@ -126,6 +135,9 @@ class ObjectStore(Protocol):
 
     def lines(self, key: str) -> Iterator[bytes]:
         """The object's lines, streamed (a dataset may be larger than memory)."""
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """`length` bytes of the object from byte `start`: one line of a large file."""
 
     def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when there is none."""
@@ -152,6 +164,10 @@ class LabelStore(Protocol):
     ) -> tuple[list[HumanLabel], str | None]:
         """Up to `limit` labels of the job in the store's order (the same on every call),
         from the one after `after`; and where the next page starts (None: no more)."""
+
+    def names(self, job_id: str) -> list[str]:
+        """The names of every label of the job (`rag_eval.domain.layout.label_name`),
+        without reading one: which samples are labelled on which metric."""
 
 
 class JobMetrics(Protocol):

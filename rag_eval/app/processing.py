@@ -4,7 +4,8 @@ names, safely under at-least-once delivery and concurrent copies.
 - `JobMessage` -> `PlanJob` (rag_eval/app/plan_job.py): plan, shard, or score a small job;
 - `ShardMessage` -> `ScoreShard` (score_shard.py): score and count a shard; the last one
   counted fans in (`FanIn`, fan_in.py) and writes the run folder;
-- `CompareMessage` -> `CompareRuns` (comparing.py): compare two written runs.
+- `CompareMessage` -> `CompareRuns` (comparing.py): compare two written runs;
+- `TrustMessage` -> `JudgeTrust` (trust.py): labels arrived: correct the judge's figures.
 
 Every status write is conditional: a late or duplicate message never redoes a job nor
 moves a status back. A fault of ours raises (SQS retries the record); on the last delivery
@@ -23,11 +24,25 @@ from rag_eval.app.delivery import Delivery, parse_message
 from rag_eval.app.fan_in import FanIn
 from rag_eval.app.job_record import Outcome
 from rag_eval.app.plan_job import PlanJob
-from rag_eval.app.ports import JobMetrics, JobQueue, NoMetrics, ObjectStore, WorkerRepository
+from rag_eval.app.ports import (
+    JobMetrics,
+    JobQueue,
+    LabelStore,
+    NoMetrics,
+    ObjectStore,
+    WorkerRepository,
+)
 from rag_eval.app.score_shard import ScoreShard
+from rag_eval.app.trust import JudgeTrust
 from rag_eval.app.work_files import WorkFiles
 from rag_eval.domain.log_context import job_context
-from rag_eval.domain.messages import CompareMessage, JobMessage, QueueMessage, ShardMessage
+from rag_eval.domain.messages import (
+    CompareMessage,
+    JobMessage,
+    QueueMessage,
+    ShardMessage,
+    TrustMessage,
+)
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.verdicts import VerdictStore
 from rag_eval.judges.preflight import judge_unreachable
@@ -59,6 +74,7 @@ class JobProcessor:
         clock: Callable[[], float] = time.time,
         metrics: JobMetrics | None = None,
         verdicts: VerdictStore | None = None,
+        labels: LabelStore | None = None,
     ) -> None:
         self._settings = settings
         self._pipeline: ScoringPipeline | None = None
@@ -88,6 +104,7 @@ class JobProcessor:
         )
         self._score = score
         self._compare = CompareRuns(repository, store)
+        self._trust = JudgeTrust(repository, store, labels)
 
     def process(
         self,
@@ -113,5 +130,7 @@ class JobProcessor:
                     return self._score.handle(message, delivery)
                 case CompareMessage():
                     return self._compare.handle(message)
+                case TrustMessage():
+                    return self._trust.handle(message)
                 case _:
                     assert_never(message)

@@ -26,13 +26,14 @@ from rag_eval.app.answers import (
     Estimate,
     JobPage,
     LabelPage,
+    LabelQueue,
     LabelsStored,
     MetricCatalogue,
     SubmittedJob,
     UploadTicket,
 )
 from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
-from rag_eval.app.labels import MAX_LABELS_PAGE
+from rag_eval.app.labels import DEFAULT_QUEUE, MAX_LABELS_PAGE, MAX_QUEUE
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.labels import MAX_LABELS_PER_REQUEST, LabelBatch, LabelList
 from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
@@ -325,6 +326,33 @@ ROUTES: tuple[Route, ...] = (
                 f"labels on the page (default {MAX_LABELS_PAGE:,})",
             ),
             Parameter("cursor", "query", {"type": "string"}, "`next_cursor` of the previous page"),
+        ),
+    ),
+    Route(
+        "GET",
+        "/score-jobs/{job_id}/label-queue",
+        "ApiFunction",
+        "getLabelQueue",
+        "The next samples to label on a metric, drawn with the probabilities they had",
+        (Answer(200, "Samples nobody has labelled yet, in the order drawn.", LabelQueue),),
+        (404, 409, 422),
+        parameters=(
+            _JOB_ID,
+            Parameter("metric", "query", {"type": "string"}, "the metric to label", required=True),
+            Parameter(
+                "n",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": MAX_QUEUE},
+                f"samples to answer (default {DEFAULT_QUEUE})",
+            ),
+        ),
+        description=(
+            "The label queue draws the run's samples for people to label, with replacement "
+            "and with probabilities it recorded when the run was written (every sample the "
+            "judge scored alike: never zero). Labels of the "
+            "samples it hands out, in its order, let the job's `corrected` figures correct "
+            "the judge's mean without bias. Each answer holds the next samples nobody has "
+            "labelled on the metric: label them (POST .../labels), then ask again."
         ),
     ),
     Route(

@@ -17,6 +17,7 @@ from rag_eval.domain.request import CacheMode, DatasetJob, ScoreOptions, ScoreRe
 from rag_eval.domain.results import CacheReport, Interval, TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.domain.trust import MetricTrust
 
 
 class Progress(BaseModel):
@@ -90,6 +91,12 @@ class JobStatus(BaseModel):
     partial: bool = False
     # The first invalid rows of a dataset (skipped with on_invalid "skip", else the failure).
     invalid_rows: list[RowProblem] = Field(default_factory=list)
+    # Per labelled metric: the judge's mean corrected by people's labels, and agreement
+    # (judge-trust.json, rag_eval/domain/trust.py); set again as labels arrive.
+    corrected: dict[str, MetricTrust] = Field(default_factory=dict)
+    # When the newest label behind `corrected` was given: figures from older labels never
+    # replace them, and a comparison made before them is made again.
+    corrected_as_of: str | None = None
 
     @property
     def awaits_fan_in(self) -> bool:

@@ -11,7 +11,6 @@ Light (the API's cold start): pydantic, the metric registry and the domain's err
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Container, Mapping
@@ -189,29 +188,6 @@ def label_targets(metadata: Mapping[str, Any]) -> dict[str, LabelTarget]:
             categories = {str(name): float(number) for name, number in values.items()}
         targets[str(metric)] = LabelTarget(scale, categories)
     return targets
-
-
-# explanations.jsonl writes each line as {"sample_id": ..., "metrics": ...}: the id is read
-# without parsing the evidence after it (a large run's file is read line by line).
-_ID_FIRST = '{"sample_id": '
-_DECODER = json.JSONDecoder()
-
-
-def sample_id_of(line: bytes) -> str | None:
-    """The sample id of one line of explanations.jsonl (None: a blank line)."""
-    text = line.decode("utf-8").strip()
-    if not text:
-        return None
-    if text.startswith(_ID_FIRST):
-        try:
-            found, _ = _DECODER.raw_decode(text, len(_ID_FIRST))
-        except ValueError:
-            found = None
-        if isinstance(found, str):
-            return found
-    record = json.loads(text)
-    found = record.get("sample_id") if isinstance(record, dict) else None
-    return found if isinstance(found, str) else None
 
 
 def parse_labels(body: Any) -> LabelBatch:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 
 RUN_PREFIX = "score-async"  # s3://<bucket>/score-async/<run_id>/...
 REQUEST_PREFIX = "score-requests"  # large request bodies, parked for the worker
@@ -56,12 +57,32 @@ def label_folder(job_id: str) -> str:
     return f"{LABEL_PREFIX}/{job_id}/"
 
 
+def _digest(text: str, width: int) -> str:
+    return hashlib.sha256(json.dumps(text).encode("ascii")).hexdigest()[:width]
+
+
+# A label's name is three digests side by side, of its metric, sample and labeler: 64 hex
+# digits. One name per (sample, metric, labeler), so a repeat writes the same object again
+# and posting a label twice (or two copies at once) leaves one; and a listing of the
+# folder alone tells which samples are labelled on a metric (`labelled_on`), with no
+# object read. Each text is digested on its own, at a fixed width: no choice of texts
+# makes two triples one name (but by a digest's collision: 2^-64 for metrics or labelers
+# of one job, 2^-128 for samples).
+_METRIC, _SAMPLE, _LABELER = 16, 32, 16
+
+
 def label_name(sample_id: str, metric: str, labeler: str) -> str:
-    """One name per (sample, metric, labeler): a repeat writes the same object again, so
-    posting a label twice (or two copies at once) leaves one. The three are hashed as a JSON
-    list, so no choice of texts makes two triples one name."""
-    triple = json.dumps([sample_id, metric, labeler])  # ASCII: \u escapes
-    return hashlib.sha256(triple.encode("ascii")).hexdigest()
+    return _digest(metric, _METRIC) + _digest(sample_id, _SAMPLE) + _digest(labeler, _LABELER)
+
+
+def labelled_on(names: Iterable[str], metric: str) -> frozenset[str]:
+    """The sample digests (`sample_digest`) labelled on `metric`, among the labels' names."""
+    prefix = _digest(metric, _METRIC)
+    return frozenset(name[_METRIC : _METRIC + _SAMPLE] for name in names if name.startswith(prefix))
+
+
+def sample_digest(sample_id: str) -> str:
+    return _digest(sample_id, _SAMPLE)
 
 
 def label_key(job_id: str, name: str) -> str:

@@ -1,7 +1,8 @@
 """The queue messages, written once: a tagged union the API and the worker both use.
 
 `kind` tells them apart. The score queue carries `JobMessage` (plan and score a job) and
-`CompareMessage` (compare two written runs); the shard queue carries `ShardMessage`. The
+`CompareMessage` (compare two written runs) and `TrustMessage` (labels arrived: correct the
+judge's figures); the shard queue carries `ShardMessage`. The
 worker parses a record's body with `QUEUE_MESSAGE` (through Powertools' batch processor)
 and hands the model to the use case its type names (`rag_eval.app.processing`).
 
@@ -71,6 +72,14 @@ class CompareMessage(_Message):
     )
 
 
+class TrustMessage(_Message):
+    """Labels arrived on the job: set them against the judge again (judge-trust.json, the
+    job's `corrected`). Each copy reads every label there is, so any one of several sent
+    for a burst of labels brings the figures up to date."""
+
+    kind: Literal["trust"] = "trust"
+
+
 def _kind(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return getattr(value, "kind", None)
@@ -88,11 +97,12 @@ def _kind(value: Any) -> str | None:
 QueueMessage = Annotated[
     Annotated[JobMessage, Tag("job")]
     | Annotated[ShardMessage, Tag("shard")]
-    | Annotated[CompareMessage, Tag("compare")],
+    | Annotated[CompareMessage, Tag("compare")]
+    | Annotated[TrustMessage, Tag("trust")],
     Discriminator(
         _kind,
         custom_error_type="unknown_message",
-        custom_error_message="a queue message's kind is one of job, shard, compare",
+        custom_error_message="a queue message's kind is one of job, shard, compare, trust",
     ),
 ]
 QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(

@@ -1,6 +1,8 @@
 """report.html: the run on one page, for a person: the verdict and what to fix, each
-metric's mean and distribution, every sample (sortable, filterable) with why its scores
-are low, and on a click the sample's texts and the judge's evidence.
+metric's mean and distribution, how far to trust the judge (`rag_eval.report.trust`: how
+to label, until people's labels arrive and the section is written again), every sample
+(sortable, filterable) with why its scores are low, and on a click the sample's texts and
+the judge's evidence.
 
 One self-contained file: styles, charts (SVG) and a small script inline, and a Content
 Security Policy that allows nothing else, so it opens from a presigned URL or from disk
@@ -29,6 +31,7 @@ from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, SampleResult, ScoreRun
 from rag_eval.metrics.spec import UNIT
 from rag_eval.report.charts import colour_legend, distribution_chart, means_chart
+from rag_eval.report.trust import trust_html
 from rag_eval.scoring.run_folder import RunRecord
 
 MAX_SAMPLES = 1_000
@@ -240,6 +243,8 @@ def render_report(
         means_chart=means_chart(run, LOW),
         distribution_chart=distribution_chart(run, LOW),
         metric_rows=_metric_rows(run, record.intervals),
+        # Nobody has labelled yet: how to. Written again as labels arrive (`splice`).
+        trust=trust_html(None, record.job_id),
         header_cells=header_cells,
         shown=escape(shown),
         facts=_run_facts(record, run),

@@ -28,13 +28,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from itertools import islice
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from rag_eval.domain.results import Interval
+from rag_eval.domain.trust import Agreement, Corrected, Gap, Level, draws
 from rag_eval.metrics.spec import Scale
 
 ALPHA = 0.05  # 95% intervals, as everywhere else in the service
@@ -44,8 +46,6 @@ MIN_LABELS = 10
 # The uniform share of q. Half: weights stay below 2, so a useless uncertainty costs at
 # most twice uniform's variance, and an informative one still moves most labels.
 DEFAULT_FLOOR = 0.5
-
-Level = Literal["interval", "ordinal", "nominal"]
 
 
 class Label(NamedTuple):
@@ -64,56 +64,6 @@ class Draw(BaseModel):
 
     index: int
     probability: float
-
-
-class Gap(BaseModel):
-    """A labelled sample where the judge and people differ: judge - human."""
-
-    model_config = ConfigDict(frozen=True)
-
-    index: int
-    judge: float
-    human: float
-    difference: float
-
-
-class Corrected(BaseModel):
-    """The judge's mean corrected by labels, beside the judge's own.
-
-    `corrected` is None with fewer than MIN_LABELS draws (or fewer than two labelled
-    samples): `sentence` says so. `bias` and `mean_abs_difference` are judge - human over
-    the labelled samples, each draw weighted by 1/q_i so that they speak for the whole
-    job, not for the uncertain samples drawn more often (the plain means for uniform
-    draws); None without labels.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    corrected: Interval | None  # PPI++: point estimate and 95% interval, n = labels
-    judge: Interval  # the judge alone, classical 95% interval, n = scored samples
-    labels: int  # draws labelled (a sample drawn twice counts twice)
-    labelled_samples: int  # distinct samples among them
-    bias: float | None
-    mean_abs_difference: float | None
-    sentence: str
-
-
-class Agreement(BaseModel):
-    """How closely the judge and people agree on the same samples.
-
-    `alpha`: Krippendorff's, at the level given; `kappa`: Cohen's, only for nominal values
-    (categories); each None where undefined (no pair to compare). Every pair equal on a
-    single value is complete agreement: 1.0, where the libraries would divide 0 by 0.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    level: Level
-    pairs: int  # samples with both a judge's and a person's value
-    mean_difference: float | None = None  # judge - human
-    mean_abs_difference: float | None = None
-    alpha: float | None = None
-    kappa: float | None = None
 
 
 def _column(values: Sequence[float | None]) -> NDArray[np.float64]:
@@ -199,11 +149,10 @@ def label_draws(
     q_i it had (`sampling_probabilities`): hand them back as `Label`s to `corrected_mean`.
     The same arguments give the same draws. No draw when the judge scored no sample."""
     q = sampling_probabilities(judge_scores, uncertainty, floor)
-    if n <= 0 or not q.any():
+    if n <= 0:
         return []
-    rng = np.random.default_rng(seed)
-    drawn = rng.choice(len(q), size=n, replace=True, p=q / q.sum())
-    return [Draw(index=int(i), probability=float(q[i])) for i in drawn]
+    # The label queue's own sequence (rag_eval.domain.trust): one way to draw, everywhere.
+    return [Draw(index=i, probability=float(q[i])) for i in islice(draws(q.tolist(), seed), n)]
 
 
 def _labels(

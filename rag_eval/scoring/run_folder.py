@@ -22,6 +22,7 @@ from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
 from rag_eval.metrics.spec import MetricSpec
+from rag_eval.scoring.trust_summary import trust_markdown
 
 # File name -> content type. Order is the order a reader should open them in.
 RUN_FILES = {
@@ -254,6 +255,9 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         "is where the mean of this system would fall for 95 of 100 evaluation sets like this "
         "one (bootstrap over the samples): two runs whose intervals overlap widely are not "
         "shown to differ.",
+        "",
+        # Nobody has labelled yet: how to. Written again as labels arrive (`splice`).
+        trust_markdown(None, record.job_id),
         "",
         "## Per sample",
         "",

@@ -101,6 +101,9 @@ class InMemoryStore:
         # As S3's streamed body splits them: each line with its ending.
         yield from self.objects[key].splitlines(keepends=True)
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        return self.objects[key][start : start + max(0, length)]
+
     def size(self, key: str) -> int | None:
         return len(self.objects[key]) if key in self.objects else None
 

@@ -21,11 +21,18 @@ from rag_eval.domain.labels import (
     MAX_NOTE_CHARS,
     HumanLabel,
     label_targets,
-    sample_id_of,
 )
 from rag_eval.domain.layout import label_name
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.domain.trust import (
+    LABEL_QUEUE_FILE,
+    LABEL_SAMPLES_FILE,
+    JudgeView,
+    LabelSample,
+    QueueFile,
+    QueueMetric,
+)
 from rag_eval.metrics.spec import Scale
 from tests.app.fakes import InMemoryJobs, InMemoryQueue, InMemoryStore
 
@@ -80,6 +87,9 @@ class InMemoryLabels:
         more = len(names) > limit
         return [self.items[job_id][n] for n in page], page[-1] if more else None
 
+    def names(self, job_id: str) -> list[str]:
+        return sorted(self.items.get(job_id, {}))
+
 
 _labels: LabelStore = InMemoryLabels()  # mypy: the fake has the port's methods
 
@@ -98,28 +108,48 @@ class CountingStore(InMemoryStore):
         return super().lines(key)
 
 
-def explanations(sample_ids: list[str]) -> bytes:
-    """explanations.jsonl as the run folder writes it: the id first, then the evidence."""
+def label_files(sample_ids: list[str]) -> tuple[bytes, bytes]:
+    """label-samples.jsonl and label-queue.json as a run folder holds them: the judge scored
+    every sample but the last on faithfulness, each drawn alike."""
     lines = [
-        json.dumps({"sample_id": sid, "metrics": {"faithfulness": {"score": 1.0}}}) + "\n"
+        LabelSample(
+            sample_id=sid,
+            question=f"question of {sid}",
+            answer=f"answer of {sid}",
+            contexts=[f"context of {sid}"],
+            metrics={"faithfulness": JudgeView(score=0.5, why=f"why {sid}")},
+        ).model_dump_json()
+        + "\n"
         for sid in sample_ids
     ]
-    return "".join(lines).encode("utf-8")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode()))
+    scored = len(sample_ids) - 1
+    scores = [0.5] * scored + [None]
+    uniform = [1 / scored] * scored + [0.0]
+    queue = QueueFile(
+        run_id=RUN,
+        sample_ids=sample_ids,
+        offsets=offsets,
+        metrics={
+            name: QueueMetric(scores=scores, probabilities=uniform, leaning="nowhere")
+            for name in METADATA["metrics"]
+        },
+    )
+    return "".join(lines).encode(), queue.model_dump_json().encode()
 
 
 def a_job(job_id: str = JOB, *, owner: str = ME, written: bool = True) -> JobStatus:
     folder = f"score-async/{RUN}/"
+    names = ("metadata.json", LABEL_QUEUE_FILE, LABEL_SAMPLES_FILE)
     return JobStatus(
         job_id=job_id,
         status=JobState.COMPLETED if written else JobState.RUNNING,
         created_at="2026-11-29T16:00:00.000Z",
         owner=owner,
         run_id=RUN if written else None,
-        artifact_keys=(
-            {name: folder + name for name in ("metadata.json", "explanations.jsonl")}
-            if written
-            else {}
-        ),
+        artifact_keys={name: folder + name for name in names} if written else {},
     )
 
 
@@ -128,9 +158,11 @@ def ports() -> tuple[LabelService, InMemoryJobs, CountingStore, InMemoryLabels]:
     jobs, store, labels = InMemoryJobs(), CountingStore(), InMemoryLabels()
     jobs.create(a_job(), "hash", 0)
     store.put(f"score-async/{RUN}/metadata.json", json.dumps(METADATA).encode(), "")
-    store.put(f"score-async/{RUN}/explanations.jsonl", explanations(SAMPLES), "")
+    samples, queue = label_files(SAMPLES)
+    store.put(f"score-async/{RUN}/{LABEL_SAMPLES_FILE}", samples, "")
+    store.put(f"score-async/{RUN}/{LABEL_QUEUE_FILE}", queue, "")
     service = JobService(Settings(), jobs, InMemoryQueue(), store)
-    return LabelService(service, store, labels), jobs, store, labels
+    return LabelService(service, store, labels, InMemoryQueue()), jobs, store, labels
 
 
 def label(sample_id: str = "eiffel", metric: str = "faithfulness", value: Any = 1, **more: Any):
@@ -336,7 +368,7 @@ def test_the_run_is_read_once_for_many_requests(ports) -> None:
         service.post(JOB, [label(value=value)], caller=ME)
 
     assert sorted(store.reads) == [
-        f"score-async/{RUN}/explanations.jsonl",
+        f"score-async/{RUN}/{LABEL_QUEUE_FILE}",
         f"score-async/{RUN}/metadata.json",
     ]
 
@@ -372,15 +404,6 @@ def test_a_note_or_a_sample_id_is_never_logged(ports, caplog) -> None:
     assert (record.job_id, record.labels, record.metrics) == (JOB, 1, "faithfulness")
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "private remark" not in logged and "eiffel" not in logged
-
-
-def test_a_sample_id_is_read_from_the_start_of_its_line_or_from_the_whole_line() -> None:
-    fast = json.dumps({"sample_id": 'a "quoted" id', "metrics": {"x": {"score": 1}}})
-    other_order = json.dumps({"metrics": {}, "sample_id": "later"})
-
-    assert sample_id_of(fast.encode() + b"\n") == 'a "quoted" id'
-    assert sample_id_of(other_order.encode()) == "later"
-    assert sample_id_of(b"\n") is None
 
 
 def test_a_run_folder_without_scales_gives_built_in_metrics_their_own() -> None:

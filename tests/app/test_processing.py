@@ -30,12 +30,14 @@ from rag_eval.app.processing import JobProcessor
 from rag_eval.cli.render import print_job
 from rag_eval.domain.errors import Conflict, MalformedMessage, RequestInvalid, ShardBusy
 from rag_eval.domain.layout import RUN_PREFIX, upload_key
+from rag_eval.domain.results import Interval
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.local.deploy import deploy
 from rag_eval.local.dynamodb_writes import serialize_writes
 from tests.support.loopback import LoopbackServer
 from tests.support.run_folder import RUN_FILES
+from tests.support.trust import metric_trust
 
 METRICS = ["exact_match", "chrf_score"]
 
@@ -737,3 +739,27 @@ def test_a_job_in_which_nothing_scored_is_failed_with_why(world: World) -> None:
         "answer, ground_truth); chrf_score skipped (missing input: answer, ground_truth))"
     )
     assert done.coverage is None and done.weighted_score is None and done.run_id
+
+
+def test_figures_from_older_labels_never_replace_those_from_newer_ones(world: World) -> None:
+    # GIVEN a completed job
+    job = world.service.submit({**samples(1)[0], "metrics": METRICS}).job
+    (message,) = world.take("score")
+    world.worker().process(message)
+    done = world.job(job.job_id)
+    judge = Interval(mean=0.6, low=0.5, high=0.7, n=40)
+    newer, older = (
+        {"exact_match": metric_trust(judge, Interval(mean=0.5, low=0.4, high=0.6, n=12))},
+        {"exact_match": metric_trust(judge, None)},
+    )
+
+    # WHEN figures from labels given at 10:05 are recorded, then (late) those from 10:00
+    first = world.repository.record_trust(done, newer, "k", "2026-12-05T10:05:00.000Z")
+    late = world.repository.record_trust(done, older, "k", "2026-12-05T10:00:00.000Z")
+    again = world.repository.record_trust(done, newer, "k", "2026-12-05T10:05:00.000Z")
+
+    # THEN the late one is refused, a duplicate of the newest is taken, and the job keeps it
+    assert (first, late, again) == (True, False, True)
+    kept = world.job(job.job_id)
+    assert kept.corrected == newer and kept.corrected_as_of == "2026-12-05T10:05:00.000Z"
+    assert kept.artifact_keys["judge-trust.json"] == "k"

@@ -28,6 +28,7 @@ from rag_eval.scoring.judge_trust import (
 )
 
 SAMPLES = 1_000
+TRIALS = 200  # seeded synthetic jobs per coverage test
 LABELS = 100
 BIAS = 0.1  # the judge scores this much higher than people, on average
 HUMAN_MEAN = 0.5  # of Beta(2, 2), people's values
@@ -55,7 +56,7 @@ def test_the_corrected_interval_covers_the_human_mean_where_the_judges_own_misse
     draws: str,
 ) -> None:
     covered = {"distribution": 0, "job": 0, "judge alone": 0}
-    for seed in range(100):
+    for seed in range(TRIALS):
         human, judge, unsure = synthetic_job(seed)
         labels = labels_for(human, judge, seed, unsure if draws != "uniform" else None)
 
@@ -70,9 +71,11 @@ def test_the_corrected_interval_covers_the_human_mean_where_the_judges_own_misse
 
     # PPI's interval is for the mean of the distribution the samples come from; for the
     # job's own mean it is conservative (it counts the samples' own sampling variance).
-    assert 90 <= covered["distribution"] <= 99, covered
-    assert covered["job"] >= 90, covered
-    assert covered["judge alone"] <= 10, covered
+    # 90-99% of the trials: about 95%, the nominal level, give or take the trials' own
+    # spread (200 trials: a 93% coverage falls below 90% once in about 40 seed sets).
+    assert 0.90 * TRIALS <= covered["distribution"] <= 0.99 * TRIALS, covered
+    assert covered["job"] >= 0.90 * TRIALS, covered
+    assert covered["judge alone"] <= 0.10 * TRIALS, covered
 
 
 def test_with_a_perfect_judge_the_correction_costs_little_width() -> None:

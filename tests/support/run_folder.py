@@ -12,5 +12,7 @@ RUN_FILES = frozenset(
         "explanations.jsonl",
         "metadata.json",
         "request.json",
+        "label-samples.jsonl",
+        "label-queue.json",
     }
 )

@@ -39,5 +39,8 @@ def job_service(settings: Settings, metrics: Metrics | None = None) -> JobServic
 def label_service(settings: Settings, jobs: JobService) -> LabelService:
     """People's labels of the jobs of `jobs` (whose callers own them), on the job bucket."""
     return LabelService(
-        jobs, S3ObjectStore(settings.artifacts_bucket), S3LabelStore(settings.artifacts_bucket)
+        jobs,
+        S3ObjectStore(settings.artifacts_bucket),
+        S3LabelStore(settings.artifacts_bucket),
+        SqsJobQueue(settings.queue_url),
     )

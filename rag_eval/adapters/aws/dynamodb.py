@@ -24,6 +24,7 @@ from rag_eval.domain.errors import JobExists
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import ShardTally
 from rag_eval.domain.states import ACTIVE_STATES, JobState
+from rag_eval.domain.trust import TRUST_FILE, MetricTrust
 
 # A status filter reads on through at most this many pages for one answer: a caller with
 # many jobs of other states gets a shorter page and a cursor, never a slow answer.
@@ -72,7 +73,7 @@ class DynamoJobRepository(LazyClient, JobBudgetCounters):
         return job_from_item(item), item.get("request_hash", {}).get("S", "")
 
     def _update(self, job_id: str, fields: dict[str, Any], condition: str, **extra: Any) -> Any:
-        names = {"#s": "status"}
+        names = {"#s": "status", **extra.pop("names", {})}
         values = dict(extra.pop("values", {}))
         sets = []
         for index, (name, value) in enumerate(fields.items()):
@@ -300,6 +301,28 @@ class DynamoJobRepository(LazyClient, JobBudgetCounters):
             },
             "#s IN (:queued, :running)",
             values=_ACTIVE,
+        )
+        return response is not None
+
+    def record_trust(
+        self, job: JobStatus, corrected: dict[str, MetricTrust], trust_key: str, as_of: str
+    ) -> bool:
+        """The job's `corrected` figures and its judge-trust.json, unless figures from later
+        labels (`as_of`: the newest label's time) were recorded first: False then."""
+        fields = {
+            "corrected": {name: trust.model_dump(mode="json") for name, trust in corrected.items()},
+            "artifact_keys": {**job.artifact_keys, TRUST_FILE: trust_key},
+            "corrected_as_of": as_of,
+        }
+        # Null (the job's own write) until labels arrive.
+        newer = "attribute_not_exists(#a) OR attribute_type(#a, :null) OR #a <= :asof"
+        values = {":asof": {"S": as_of}, ":null": {"S": "NULL"}}
+        response = self._update(
+            job.job_id,
+            fields,
+            f"attribute_exists(#s) AND ({newer})",
+            values=values,
+            names={"#a": "corrected_as_of"},
         )
         return response is not None
 

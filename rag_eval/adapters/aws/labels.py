@@ -60,6 +60,16 @@ class S3LabelStore(LazyClient):
         last = keys[-1].rsplit("/", 1)[-1].removesuffix(".json") if keys else None
         return labels, last if page.get("IsTruncated") else None
 
+    def names(self, job_id: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=label_folder(job_id)
+        )
+        return [
+            item["Key"].rsplit("/", 1)[-1].removesuffix(".json")
+            for page in pages
+            for item in page.get("Contents", [])
+        ]
+
     @staticmethod
     def _each[T, R](work: Callable[[T], R], items: list[T]) -> list[R]:
         if len(items) <= 1:

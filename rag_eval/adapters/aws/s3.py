@@ -41,6 +41,13 @@ class S3ObjectStore(LazyClient):
         finally:
             body.close()
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        span = f"bytes={start}-{start + length - 1}"
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key, Range=span)["Body"].read()
+        return body
+
     def size(self, key: str) -> int | None:
         try:
             return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])

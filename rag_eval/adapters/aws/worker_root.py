@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Metrics
 
 from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+from rag_eval.adapters.aws.labels import S3LabelStore
 from rag_eval.adapters.aws.metrics import CloudWatchJobMetrics
 from rag_eval.adapters.aws.s3 import S3ObjectStore
 from rag_eval.adapters.aws.sqs import SqsJobQueue
@@ -29,4 +30,5 @@ def job_processor(settings: Settings, metrics: Metrics) -> JobProcessor:
             if settings.cache_table
             else None
         ),
+        labels=S3LabelStore(settings.artifacts_bucket),
     )
