@@ -40,6 +40,7 @@ SERVER_FIXTURES = frozenset({"judge", "judge_env", "stack", "aws", "world", "api
 INTEGRATION_MODULES = frozenset(
     {
         "tests/app/test_processing.py",
+        "tests/cli/test_review.py",
         "tests/client/test_upload.py",
         "tests/judges/test_bedrock.py",
         "tests/scoring/test_ragas_metrics.py",
@@ -48,6 +49,7 @@ INTEGRATION_MODULES = frozenset(
 )
 E2E_MODULES = frozenset(
     {
+        "tests/local/test_review_page.py",
         "tests/report/test_report_page.py",
         "tests/test_architecture.py",
         "tests/test_sam_local.py",

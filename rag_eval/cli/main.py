@@ -1,7 +1,7 @@
 """`rag-eval`: score in-process, run the stack locally, and a client of its API.
 
-One module per command group (`scoring`, `jobs`, `report`, `labels`, `local`); each registers
-its commands.
+One module per command group (`scoring`, `jobs`, `report`, `labels`, `review`, `local`);
+each registers its commands.
 Heavy imports (ragas, moto) happen inside the commands that need them.
 """
 
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from rag_eval.cli import jobs, labels, local, report, scoring
+from rag_eval.cli import jobs, labels, local, report, review, scoring
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
 from rag_eval.cli.render import configure_logging, in_flags, own_command
 from rag_eval.client import ApiError, RequestNotSent
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.register(commands)
     report.register(commands)
     labels.register(commands)
+    review.register(commands)
     local.register(commands)
     return parser
 

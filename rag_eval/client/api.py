@@ -27,6 +27,7 @@ from rag_eval.app.answers import (
     Estimate,
     JobPage,
     LabelPage,
+    LabelQueue,
     LabelsStored,
     MetricCatalogue,
     SubmittedJob,
@@ -167,6 +168,14 @@ class ScoreJobsClient:
             cursor = page.next_cursor
             if not cursor:
                 return
+
+    def label_queue(self, job_id: str, metric: str, n: int | None = None) -> LabelQueue:
+        """The next `n` samples (default 10, up to 100) nobody has labelled on `metric`, in
+        the order the queue drew them: their texts, the judge's view, and the draws'
+        probabilities. The same answer until they are labelled: it draws nothing new."""
+        query: dict[str, Any] = {"metric": metric} | ({"n": n} if n is not None else {})
+        path = {"job_id": quote(job_id, safe="")}
+        return cast(LabelQueue, self._call(ROUTE["getLabelQueue"], path, query=query))
 
     # -- built on it -----------------------------------------------------------------------
 
