@@ -1,11 +1,15 @@
 """The worker's part of a comparison asked through the API: read both run folders, compare
 them (rag_eval/scoring/compare.py), write the result beside the candidate's run:
 `compare-<baseline_run_id>.md`, `.html`, and last `.json`, whose presence the API reads
-as "ready". Writing it again (a duplicate message) writes the same files."""
+as "ready". Writing it again (a duplicate message) writes the same files. A run that
+people labelled brings its judge-trust.json: a metric both runs have corrected means of is
+judged on those."""
 
 from __future__ import annotations
 
 import logging
+
+from pydantic import ValidationError
 
 from rag_eval.app.job_record import Outcome
 from rag_eval.app.ports import JobReader, ObjectStore
@@ -13,6 +17,7 @@ from rag_eval.domain.comparison import RunScores
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.layout import run_folder
 from rag_eval.domain.messages import CompareMessage
+from rag_eval.domain.trust import TRUST_FILE, TrustReport
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +42,12 @@ class CompareRuns:
             )
             return Outcome.UNKNOWN_JOB
         (candidate, candidate_run), (baseline, baseline_run) = runs
-        comparison = compare_runs(self._scores(baseline), self._scores(candidate))
+        comparison = compare_runs(
+            self._scores(baseline),
+            self._scores(candidate),
+            self._trust(baseline),
+            self._trust(candidate),
+        )
         prefix = f"{run_folder(candidate_run)}compare-{baseline_run}"
         put = self._store.put
         put(
@@ -58,3 +68,20 @@ class CompareRuns:
             self._store.get(keys["scores.csv"]),
             self._store.find(explanations) if explanations else None,
         )
+
+    def _trust(self, job: JobStatus) -> TrustReport | None:
+        """The run's judge-trust.json (its means corrected by people's labels), or None
+        before anyone labelled it. The job's item names the file once it is written
+        (`run_folder(run_id) + TRUST_FILE`): read only then, since without s3:ListBucket
+        on the run folders S3 answers a missing key with AccessDenied, which `find` does
+        not take for absence."""
+        key = job.artifact_keys.get(TRUST_FILE)
+        body = self._store.find(key) if key else None
+        if body is None:
+            return None
+        try:
+            return TrustReport.model_validate_json(body)
+        except ValidationError:
+            # A file this service did not write: compared on the judge's scores, as said.
+            logger.warning("judge-trust.json unreadable: compared without it", exc_info=True)
+            return None

@@ -320,7 +320,14 @@ class JobService:
         candidate_run, base_run = _written_run(candidate), _written_run(base)
         prefix = f"{run_folder(candidate_run)}compare-{base_run}"
         found = self._store.find(f"{prefix}.json")
-        if found is None:
+        ready = json.loads(found) if found is not None else None
+        # Labels given since it was written: its verdicts may rest on other means now.
+        labelled = {
+            role: job.corrected_as_of
+            for role, job in (("baseline", base), ("candidate", candidate))
+            if job.corrected_as_of
+        }
+        if ready is None or ready.get("corrected_as_of", {}) != labelled:
             pending = ComparisonPending(
                 status="pending", job_id=candidate.job_id, baseline=base.job_id
             )
@@ -336,9 +343,7 @@ class JobService:
                 raise QueueUnavailable("the scoring queue is unavailable; try again") from exc
             return pending
         files = {ext: self._store.presign(f"{prefix}.{ext}", 900) for ext in ("md", "html")}
-        return ComparisonReady.model_validate(
-            {"status": "ready", **json.loads(found), "files": files}
-        )
+        return ComparisonReady.model_validate({"status": "ready", **ready, "files": files})
 
     def list(
         self,

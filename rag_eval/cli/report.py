@@ -61,7 +61,7 @@ def _compare(client: Any, baseline: str, candidate: str, out: Path, timeout: flo
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from rag_eval.report.comparison import HEADER, rows, verdict_line
+    from rag_eval.report.comparison import HEADER, basis_line, rows, verdict_line
 
     try:
         comparison, written = _compare(api_client(args), args.baseline, args.candidate, args.out)
@@ -74,6 +74,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(
         f"{comparison.candidate_run} against {comparison.baseline_run}: {verdict_line(comparison)}"
     )
+    print(f"  {basis_line(comparison)}")
     for warning in comparison.warnings:
         print(f"  note: {warning}")
     _table(HEADER, rows(comparison))
@@ -91,6 +92,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     """Pass (0), fail (1), or cannot tell (5: too few samples to decide either way) on the
     job's intervals and, with a baseline, its significant regressions; bad input is 2."""
     from rag_eval.domain.ci_gate import (
+        BASIS_WORDS,
         bound_problems,
         decide,
         maximum_rules,
@@ -136,7 +138,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
     problems = bound_problems(minimums, maximums, scales)
     if problems:
         raise RequestInvalid(problems)
-    rules = minimum_rules(intervals, minimums) + maximum_rules(intervals, maximums)
+    # The means corrected by people's labels, where the job has them: the bounds rest on
+    # those (what people would score), else on the judge's intervals.
+    corrected = {m: t.corrected for m, t in job.corrected.items() if t.corrected is not None}
+    rules = minimum_rules(intervals, minimums, corrected) + maximum_rules(
+        intervals, maximums, corrected
+    )
     notes: list[str] = []
     if args.baseline:
         try:
@@ -150,11 +157,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
     reasons = decision.reasons
     more = f" (and {len(reasons) - 1} more, below)" if len(reasons) > 1 else ""
     print(f"gate: {decision.outcome.upper()}" + (f": {reasons[0]}{more}" if reasons else ""))
+    print(f"  basis: {decision.basis_line}")
     for note in notes:
         print(f"  note: {note}")
     _table(
-        ["metric", "rule", "this run", "result"],
-        [[r.metric, r.rule, r.observed, r.outcome] for r in decision.rules],
+        ["metric", "rule", "this run", "result", "rests on"],
+        [[r.metric, r.rule, r.observed, r.outcome, BASIS_WORDS[r.basis]] for r in decision.rules],
     )
     for reason in reasons[1:]:
         print(f"  - {reason}")
@@ -197,7 +205,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     gate = commands.add_parser(
         "gate",
         help="exit 0 if a job passes, 1 if it fails, 5 if its samples are too few to tell "
-        "(judged on intervals and paired tests, not raw means)",
+        "(judged on intervals and paired tests, not raw means; on means corrected by human "
+        "labels where the runs have them)",
     )
     gate.add_argument("job_id")
     gate.add_argument("--baseline", help="a job to compare with: fail on a significant loss")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from rag_eval.domain.results import Interval
 from rag_eval.metrics.spec import UNIT, Scale
 
 # "likely ...": the difference's interval excludes zero but the paired test, corrected for
@@ -19,6 +20,11 @@ Verdict = Literal[
     "no significant change",
     "too few pairs",
 ]
+
+# What a metric's verdict rests on: the judge's scores, paired sample by sample, or both
+# runs' means corrected by people's labels (judge-trust.json), when both runs have them.
+Basis = Literal["judge", "corrected"]
+JUDGE_BASIS = "judge's scores; not corrected by human labels"
 
 
 class RunScores(BaseModel):
@@ -65,6 +71,19 @@ def metadata_fingerprints(metadata: dict[str, Any]) -> dict[str, str]:
     }
 
 
+class CorrectedChange(BaseModel):
+    """Both runs' means corrected by people's labels, and the difference between them
+    (candidate - baseline) with its 95% interval and p-value: rag_eval/scoring/compare.py
+    says how, and why it is conservative."""
+
+    baseline: Interval  # the baseline's corrected mean; n: the labels it rests on
+    candidate: Interval
+    difference: float
+    low: float
+    high: float
+    p_value: float
+
+
 class MetricChange(BaseModel):
     metric: str
     # Its range and direction: the means and the difference are on it; for a metric lower
@@ -78,18 +97,41 @@ class MetricChange(BaseModel):
     high: float | None
     test: str
     p_value: float | None
-    adjusted_p: float | None  # Holm's, over the metrics compared
+    # Holm's, over the metrics compared, of the test the verdict rests on (`basis`): this
+    # p-value's, or for a corrected basis `corrected.p_value`'s
+    adjusted_p: float | None
     verdict: Verdict
     # No outcome of these pairs could reach significance: even every pair moving the same
     # way would give an adjusted p-value of 0.05 or more.
     underpowered: bool = False
     min_pairs: int = 0  # the fewest pairs that could show a change, with the metrics compared
     note: str = ""  # why the verdict is "likely ..." or the test could not decide
+    # What the verdict (and `adjusted_p`, `loss`) rests on, in a word and in words. The
+    # fields above the verdict stay the judge's paired figures either way; `corrected` holds
+    # the corrected means and their difference when both runs have them.
+    basis: Basis = "judge"
+    basis_note: str = JUDGE_BASIS
+    corrected: CorrectedChange | None = None
+
+    @property
+    def shown_difference(self) -> float | None:
+        """The difference the verdict rests on."""
+        if self.basis == "corrected" and self.corrected is not None:
+            return self.corrected.difference
+        return self.difference
+
+    @property
+    def shown_interval(self) -> tuple[float | None, float | None]:
+        """Its 95% interval."""
+        if self.basis == "corrected" and self.corrected is not None:
+            return self.corrected.low, self.corrected.high
+        return self.low, self.high
 
     @property
     def loss(self) -> float:
-        """How much worse the candidate is, on the metric's scale (negative: better)."""
-        difference = self.difference or 0.0
+        """How much worse the candidate is, on the metric's scale (negative: better), by
+        the difference the verdict rests on."""
+        difference = self.shown_difference or 0.0
         return -difference if self.scale.higher_is_better else difference
 
 
@@ -115,3 +157,6 @@ class Comparison(BaseModel):
     unmatched_ids: dict[str, list[str]]
     metrics: list[MetricChange]
     regressions: list[Regression]
+    # Per run ("baseline", "candidate"): when the newest label behind the corrected means
+    # used was given; the API makes the comparison again once a run has later labels.
+    corrected_as_of: dict[str, str] = Field(default_factory=dict)

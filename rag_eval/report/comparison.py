@@ -2,15 +2,16 @@
 
 Means and differences are on each metric's own scale; a metric not on 0..1, higher
 better, says its scale beside its name ("noise_sensitivity (lower is better)"), so that
-a rise called a regression reads as one.
+a rise called a regression reads as one. Each verdict says what it rests on: the judge's
+scores, or both runs' means corrected by people's labels (`MetricChange.basis`).
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from rag_eval.domain.comparison import Comparison, MetricChange
-from rag_eval.domain.safe_text import markdown_cell
+from rag_eval.domain.comparison import JUDGE_BASIS, Comparison, MetricChange
+from rag_eval.domain.safe_text import markdown_cell, markdown_text
 
 
 def _n(value: float | None, sign: bool = False) -> str:
@@ -36,12 +37,33 @@ def verdict_line(comparison: Comparison) -> str:
         )
     return (
         "; ".join(
-            f"{c.metric} {c.verdict} ({_n(c.difference, True)}"
+            f"{c.metric} {c.verdict} ({_n(c.shown_difference, True)}"
             + ("" if c.scale.higher_is_better else ", lower is better")
+            + (", on means corrected by human labels" if c.basis == "corrected" else "")
             + ")"
             for c in moved
         )
         + "."
+    )
+
+
+def basis_line(comparison: Comparison) -> str:
+    """What the verdicts rest on: the judge's scores, or means corrected by people's labels
+    (where both runs have them), and how to get the latter."""
+    corrected = [c.metric for c in comparison.metrics if c.basis == "corrected"]
+    judged = [c.metric for c in comparison.metrics if c.basis == "judge"]
+    label = (
+        "label samples of both runs: rag-eval review "
+        f"{comparison.baseline_job}, rag-eval review {comparison.candidate_job}"
+    )
+    if not corrected:
+        return f"Verdicts rest on the {JUDGE_BASIS}. To judge on people's scores, {label}."
+    if not judged:
+        return "Verdicts rest on both runs' means corrected by human labels."
+    return (
+        f"Verdicts rest on means corrected by human labels for {', '.join(corrected)}, and on "
+        f"the {JUDGE_BASIS} for {', '.join(judged)}. To judge those on people's scores too, "
+        f"{label}."
     )
 
 
@@ -55,8 +77,20 @@ def _labels(comparison: Comparison) -> dict[str, str]:
 
 
 def metric_notes(comparison: Comparison) -> list[str]:
-    """Why a verdict is only "likely", or why the test could not decide: one line each."""
-    return [f"{c.metric}: {c.note}" for c in comparison.metrics if c.note]
+    """Why a verdict is only "likely", or why the test could not decide, and what a verdict
+    rests on where only one run has corrected means: one line each."""
+    return [f"{c.metric}: {c.note}" for c in comparison.metrics if c.note] + [
+        f"{c.metric}: {c.basis_note}"
+        for c in comparison.metrics
+        if c.basis == "judge" and c.basis_note != JUDGE_BASIS
+    ]
+
+
+def _corrected(change: MetricChange) -> str:
+    shown = change.corrected
+    if change.basis != "corrected" or shown is None:
+        return "–"
+    return f"{_n(shown.difference, True)} ({_n(shown.low, True)} to {_n(shown.high, True)})"
 
 
 def rows(comparison: Comparison) -> list[list[str]]:
@@ -67,8 +101,10 @@ def rows(comparison: Comparison) -> list[list[str]]:
             _n(c.candidate),
             _n(c.difference, True),
             f"{_n(c.low, True)} to {_n(c.high, True)}",
+            _corrected(c),
             _p(c.adjusted_p),
             c.verdict,
+            BASIS[c.basis],
             str(c.pairs),
         ]
         for c in comparison.metrics
@@ -81,10 +117,14 @@ HEADER = [
     "candidate",
     "difference",
     "95% interval",
+    "corrected difference (95%)",
     "p (Holm)",
     "verdict",
+    "verdict rests on",
     "pairs",
 ]
+# The table's word for what a verdict rests on; `basis_line` says it in full.
+BASIS = {"judge": "judge's scores", "corrected": "human-corrected means"}
 
 
 def comparison_markdown(comparison: Comparison) -> str:
@@ -93,6 +133,8 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"# Comparison: {comparison.candidate_run} against {comparison.baseline_run}",
         "",
         f"**Verdict.** {verdict_line(comparison)}",
+        "",
+        markdown_text(basis_line(comparison)),
         "",
         *(f"- **Note:** {markdown_cell(w)}" for w in comparison.warnings),
         *(f"- {markdown_cell(n)}" for n in metric_notes(comparison)),
@@ -109,7 +151,11 @@ def comparison_markdown(comparison: Comparison) -> str:
         "with 95% confidence. Wilcoxon's signed-rank test for graded scores, McNemar's exact "
         'test for 0/1 scores. "Likely" means the interval excludes zero but the corrected '
         "test does not confirm it (the notes say why): score more samples to decide. Each "
-        "metric is on its own scale; for one lower is better of, a rise is a regression.",
+        "metric is on its own scale; for one lower is better of, a rise is a regression. "
+        "Where both runs have means corrected by human labels, the verdict rests on their "
+        "difference instead (the corrected difference column), with an interval that takes "
+        "the two runs' estimates as independent: conservative, as both answer the same "
+        "questions.",
         "",
     ]
     if comparison.regressions:
@@ -155,7 +201,8 @@ def comparison_html(comparison: Comparison) -> str:
         "table{border-collapse:collapse;width:100%}td,th{padding:.3rem;border-bottom:1px solid "
         "#eee;text-align:left}.warn{color:#a04000;font-weight:600}</style></head><body>"
         f"<h1>{escape(comparison.candidate_run)} against {escape(comparison.baseline_run)}</h1>"
-        f"<p><b>{escape(verdict_line(comparison))}</b></p>{notes}"
+        f"<p><b>{escape(verdict_line(comparison))}</b></p>"
+        f"<p>{escape(basis_line(comparison))}</p>{notes}"
         f"<p>{comparison.matched} samples matched; {comparison.only_in_baseline} only in the "
         f"baseline, {comparison.only_in_candidate} only in the candidate.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"

@@ -12,6 +12,9 @@ counted and listed. Per metric, over the pairs where both runs scored it:
   a change somewhere in one run of five from noise alone);
 - a verdict: improved, regressed, or no significant change. It follows the metric's
   direction: for a metric lower is better of (noise_sensitivity), a rise is a regression.
+  Where both runs have means corrected by people's labels (judge-trust.json) for a metric,
+  its verdict rests on their difference instead (rag_eval/scoring/compare_corrected.py);
+  every metric says which (`basis`).
 
 The samples that got worse most (lower, or higher where lower is better) are listed with
 the candidate's `why`. A change of judge, embedding model or metric set is said first: it
@@ -45,7 +48,14 @@ from rag_eval.domain.comparison import (
     metadata_fingerprints,
     metadata_scales,
 )
+from rag_eval.domain.trust import TrustReport
 from rag_eval.metrics.spec import Scale
+from rag_eval.scoring.compare_corrected import (
+    corrected_as_of,
+    corrected_basis_note,
+    corrected_changes,
+    corrected_verdict,
+)
 from rag_eval.scoring.intervals import CONFIDENCE, bootstrap_interval
 
 ALPHA = 1 - CONFIDENCE
@@ -75,7 +85,8 @@ class _Tested:
     """One metric's paired test: its name, p-value, the difference's interval, and the
     smallest p-value the test could give on pairs of this size (all moving one way)."""
 
-    def __init__(self, base: np.ndarray, cand: np.ndarray) -> None:
+    def __init__(self, metric: str, base: np.ndarray, cand: np.ndarray) -> None:
+        self.metric = metric
         differences = cand - base
         binary = bool(np.all(np.isin(base, (0.0, 1.0))) and np.all(np.isin(cand, (0.0, 1.0))))
         self.test = "McNemar (exact)" if binary else "Wilcoxon signed-rank"
@@ -135,7 +146,14 @@ def _verdict(change: MetricChange, tested: int, informative: int) -> tuple[Verdi
     return "no significant change", ""
 
 
-def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
+def compare_runs(
+    baseline: RunScores,
+    candidate: RunScores,
+    baseline_trust: TrustReport | None = None,
+    candidate_trust: TrustReport | None = None,
+) -> Comparison:
+    """The candidate against the baseline; with both runs' judge-trust.json, a metric both
+    have corrected means of is judged on those (rag_eval/scoring/compare_corrected.py)."""
     warnings = []
     for what, one, other in (
         ("judge model", baseline.judge_model, candidate.judge_model),
@@ -193,7 +211,7 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
             continue
         base = np.array([p[0] for p in pairs], dtype=float)
         cand = np.array([p[1] for p in pairs], dtype=float)
-        result = _Tested(base, cand)
+        result = _Tested(metric, base, cand)
         (low, high), test, p = result.interval, result.test, result.p
         results.append(result)
         changes.append(
@@ -212,21 +230,39 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
                 verdict="no significant change",
             )
         )
-    tested = [c for c in changes if c.p_value is not None]
+    corrected, judged, trust_warnings = corrected_changes(
+        shared, (baseline.run_id, baseline_trust), (candidate.run_id, candidate_trust)
+    )
+    warnings += trust_warnings
+    for change in changes:
+        if change.metric in corrected:
+            change.basis, change.corrected = "corrected", corrected[change.metric]
+            change.basis_note = corrected_basis_note(corrected[change.metric])
+        else:
+            change.basis_note = judged.get(change.metric, change.basis_note)
+    by_metric = {r.metric: r for r in results}
+    # The verdicts Holm corrects together: each metric's, on its own basis.
+    tested = [c for c in changes if c.basis == "corrected" or c.p_value is not None]
+    paired = [c for c in tested if c.basis == "judge"]
     # The smallest two-sided p-value n pairs can give is 2 / 2**n (every pair moved the same
     # way); after Holm over m metrics, m times that. Below it no change can be shown.
     needed = math.ceil(1 + math.log2(max(1, len(tested)) / ALPHA))
-    if tested and min(c.pairs for c in tested) < needed:
+    if paired and min(c.pairs for c in paired) < needed:
         warnings.append(
-            f"only {min(c.pairs for c in tested)} paired samples: with {len(tested)} metric(s) "
+            f"only {min(c.pairs for c in paired)} paired samples: with {len(tested)} metric(s) "
             f"compared, no change can be shown significant under {needed} pairs, however "
             "large; score more samples (the differences' intervals still say how large a "
             "change could be)"
         )
-    adjusted_p = _holm([r.p for r in results])
-    for change, result, adjusted in zip(tested, results, adjusted_p, strict=True):
+    adjusted_p = _holm([_verdict_p(c) for c in tested])
+    for change, adjusted in zip(tested, adjusted_p, strict=True):
         change.adjusted_p = adjusted
         change.min_pairs = needed
+        if change.basis == "corrected":
+            change.underpowered = False  # a normal test: any labels could show a change
+            change.verdict, change.note = corrected_verdict(change, len(tested))
+            continue
+        result = by_metric[change.metric]
         # Holm's first step multiplies the smallest p-value by the number of metrics.
         change.underpowered = len(tested) * result.p_min >= ALPHA
         change.verdict, change.note = _verdict(change, len(tested), result.informative)
@@ -242,7 +278,18 @@ def compare_runs(baseline: RunScores, candidate: RunScores) -> Comparison:
         unmatched_ids={"baseline": only_base[:MAX_LISTED], "candidate": only_cand[:MAX_LISTED]},
         metrics=changes,
         regressions=_regressions(baseline, candidate, keys, shared),
+        corrected_as_of=corrected_as_of(
+            (baseline.run_id, baseline_trust), (candidate.run_id, candidate_trust)
+        ),
     )
+
+
+def _verdict_p(change: MetricChange) -> float:
+    """The p-value of the test the metric's verdict rests on."""
+    if change.basis == "corrected" and change.corrected is not None:
+        return change.corrected.p_value
+    assert change.p_value is not None
+    return change.p_value
 
 
 def _redefined(metric: str, baseline: RunScores, candidate: RunScores) -> str:

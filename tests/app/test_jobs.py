@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from rag_eval.app.answers import ComparisonPending
+from rag_eval.app.answers import ComparisonPending, ComparisonReady
 from rag_eval.app.jobs import COMPARE_ASKED_AGAIN_SECONDS, MAX_INLINE_MESSAGE_BYTES, JobService
+from rag_eval.domain.comparison import Comparison
 from rag_eval.domain.errors import Conflict, JobNotFound, QueueUnavailable, RequestInvalid
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
@@ -211,3 +212,47 @@ def test_a_pending_comparison_is_asked_once_and_again_only_in_a_later_window(
     service.comparison(runs[1], baseline=runs[0], caller=ME)
     service.comparison(runs[1], baseline=runs[0], caller=ME)
     assert len(queue.sent) == 2
+
+
+def test_a_comparison_written_before_later_labels_is_made_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN two written runs and their comparison, written before anyone labelled them
+    service, jobs, queue, store = make_service()
+    runs = []
+    for _ in range(2):
+        job_id = service.submit(BODY, caller=ME).job.job_id
+        jobs._set(job_id, status=JobState.COMPLETED, run_id=f"20261205T000000Z-{job_id}")
+        runs.append(job_id)
+    baseline, candidate = runs
+    written = Comparison(
+        baseline_job=baseline,
+        candidate_job=candidate,
+        baseline_run=f"20261205T000000Z-{baseline}",
+        candidate_run=f"20261205T000000Z-{candidate}",
+        warnings=[],
+        matched=0,
+        only_in_baseline=0,
+        only_in_candidate=0,
+        unmatched_ids={},
+        metrics=[],
+        regressions=[],
+    )
+    key = f"score-async/20261205T000000Z-{candidate}/compare-20261205T000000Z-{baseline}.json"
+    store.put(key, written.model_dump_json().encode(), "application/json")
+    queue.sent.clear()
+    assert isinstance(service.comparison(candidate, baseline=baseline, caller=ME), ComparisonReady)
+
+    # WHEN people label the candidate's run (the worker records when, with its figures)
+    jobs._set(candidate, corrected_as_of="2026-12-05T10:00:00.000Z")
+    answer = service.comparison(candidate, baseline=baseline, caller=ME)
+
+    # THEN the comparison is pending again, and the worker is asked to make it anew
+    assert isinstance(answer, ComparisonPending)
+    assert [json.loads(m)["kind"] for m in queue.sent] == ["compare"]
+    # AND once written from those labels, it is ready
+    again = written.model_copy(
+        update={"corrected_as_of": {"candidate": "2026-12-05T10:00:00.000Z"}}
+    )
+    store.put(key, again.model_dump_json().encode(), "application/json")
+    assert isinstance(service.comparison(candidate, baseline=baseline, caller=ME), ComparisonReady)

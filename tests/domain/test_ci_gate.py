@@ -24,6 +24,7 @@ from rag_eval.domain.states import JobState
 from rag_eval.metrics.spec import Scale
 from rag_eval.scoring.compare import RunScores, compare_runs
 from tests.support.runs import paired_runs
+from tests.support.trust import corrected_report, metric_trust
 
 METRICS = ["faithfulness", "context_recall"]
 
@@ -251,3 +252,84 @@ def test_the_gate_cli_help_documents_max(capsys: pytest.CaptureFixture[str]) -> 
     shown = " ".join(capsys.readouterr().out.split())
     assert "--max METRIC=VALUE" in shown
     assert "whole interval is above VALUE" in shown
+
+
+def test_a_loss_people_see_and_the_judge_does_not_fails_on_the_corrected_means() -> None:
+    # GIVEN two runs the judge scores alike, both labelled: people put faithfulness 0.10 lower
+    baseline, candidate = runs(200, 0.0)
+    comparison = compare_runs(
+        baseline,
+        candidate,
+        corrected_report("run-a", "faithfulness", Interval(mean=0.8, low=0.76, high=0.84, n=30)),
+        corrected_report("run-b", "faithfulness", Interval(mean=0.7, low=0.66, high=0.74, n=30)),
+    )
+
+    # WHEN the gate reads the comparison
+    decision = decide(regression_rules(comparison, {}))
+
+    # THEN it fails on the corrected means, and says what each rule rests on
+    assert decision.outcome == "fail"
+    faithfulness, recall = decision.rules
+    assert (faithfulness.basis, recall.basis) == ("corrected", "judge")
+    assert faithfulness.observed == "-0.100 (regressed)"
+    assert decision.reasons == [
+        f"faithfulness regressed by 0.100 (means corrected by human labels; p "
+        f"{comparison.metrics[0].adjusted_p:.3g})"
+    ]
+    assert decision.basis_line == (
+        "the rules marked human-corrected rest on means corrected by human labels; the others "
+        "on the "
+        "judge's scores; not corrected by human labels"
+    )
+
+
+def test_a_gate_on_unlabelled_runs_says_it_rests_on_the_judge() -> None:
+    decision = decide(regression_rules(compare_runs(*runs(200, 0.0)), {}))
+
+    assert decision.outcome == "pass" and {r.basis for r in decision.rules} == {"judge"}
+    assert decision.basis_line == (
+        "every rule rests on the judge's scores; not corrected by human labels"
+    )
+
+
+def test_a_minimum_rests_on_the_corrected_mean_where_the_run_has_one() -> None:
+    # GIVEN the judge's interval above 0.75, people's corrected one below it
+    judge = {"faithfulness": Interval(mean=0.8, low=0.77, high=0.83, n=100)}
+    corrected = {"faithfulness": Interval(mean=0.7, low=0.66, high=0.74, n=30)}
+
+    # WHEN a minimum of 0.75 is checked with and without the corrected mean
+    on_judge = decide(minimum_rules(judge, [("faithfulness", 0.75)]))
+    on_people = decide(minimum_rules(judge, [("faithfulness", 0.75)], corrected))
+
+    # THEN the judge's passes, people's fails, and each says what it rests on
+    assert (on_judge.outcome, on_judge.rules[0].basis) == ("pass", "judge")
+    assert (on_people.outcome, on_people.rules[0].basis) == ("fail", "corrected")
+    assert on_people.reasons == [
+        "faithfulness is below 0.75 (interval up to 0.740, means corrected by human labels)"
+    ]
+    assert on_people.basis_line == "every rule rests on means corrected by human labels"
+
+
+def test_the_gate_cli_shows_what_each_rule_rests_on(
+    gate_client: GateClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a job whose faithfulness people corrected to 0.70 (0.66 to 0.74)
+    corrected = Interval(mean=0.7, low=0.66, high=0.74, n=30)
+    gate_client.job.corrected = {
+        "faithfulness": metric_trust(gate_client.job.intervals["faithfulness"], corrected)
+    }
+
+    # WHEN it is gated on faithfulness and on noise_sensitivity, which nobody labelled
+    code = main(["gate", "j1", "--min", "faithfulness=0.75", "--max", "noise_sensitivity=0.4"])
+    shown = capsys.readouterr().out
+
+    # THEN faithfulness fails on people's mean, and each row says what it rests on
+    assert code == 1
+    assert shown.startswith("gate: FAIL: faithfulness is below 0.75 (interval up to 0.740, means")
+    assert "  basis: the rules marked human-corrected rest on means corrected by" in shown
+    lines = shown.splitlines()
+    assert "rests on" in next(line for line in lines if line.strip().startswith("metric"))
+    faithfulness = next(line for line in lines if line.strip().startswith("faithfulness"))
+    noise = next(line for line in lines if line.strip().startswith("noise_sensitivity"))
+    assert faithfulness.rstrip().endswith("human-corrected") and "0.700" in faithfulness
+    assert noise.rstrip().endswith("judge's scores")
