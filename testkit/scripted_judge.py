@@ -677,10 +677,14 @@ class ScriptedJudge:
         max_concurrency: int | None = None,
         *,
         support_threshold: float = DEFAULT_SUPPORT_THRESHOLD,
+        model_thresholds: dict[str, float] | None = None,
     ) -> None:
         self.latency_s = latency_s
         self.max_concurrency = max_concurrency
         self.support_threshold = support_threshold
+        # A model named here answers with its own threshold: a lenient juror (low) or a
+        # strict one (high) beside the others, as a jury of different models would be.
+        self.model_thresholds = dict(model_thresholds or {})
         self.base_url: str | None = None
         self.port: int | None = None
         self._lock = threading.Lock()
@@ -955,7 +959,8 @@ class ScriptedJudge:
                 "unknown_schema",
             )
             return 400
-        answer = answerer(prompt_input(body), self.support_threshold)
+        threshold = self.model_thresholds.get(str(body.get("model")), self.support_threshold)
+        answer = answerer(prompt_input(body), threshold)
         self._send_completion(handler, body, title, json.dumps(answer, ensure_ascii=False))
         return 200
 

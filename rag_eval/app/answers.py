@@ -150,7 +150,11 @@ class Estimate(_Answer):
     samples: int
     invalid_rows: int = 0
     metrics: list[str]
-    judge_model: str
+    judge_model: str  # a jury as "a + b + c"
+    judges: list[str] = Field(
+        default_factory=list,
+        description="the jury's models, or the one judge's; empty when no metric needs a judge",
+    )
     embedding_model: str
     # Everything the job's metrics ask, as if nothing were cached.
     total: Spend

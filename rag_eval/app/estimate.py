@@ -5,6 +5,10 @@ them (an upload streamed); the cached share is the share of the judge-backed (sa
 metric) pairs whose every request is in the verdict cache, looked up for at most
 MAX_CHECKED_PAIRS of them, drawn evenly at random, and extrapolated.
 
+A jury (`judges`) multiplies what a judged metric asks: each juror makes its own requests,
+priced at its own model's price, and is cached under its own key; the embedding requests
+are the same for every juror, made once.
+
 Light (the API answers it): no ragas, only the metrics' fitted loads.
 """
 
@@ -20,7 +24,7 @@ from rag_eval.app.ports import ObjectStore
 from rag_eval.domain.budget import budget_limits
 from rag_eval.domain.errors import DatasetInvalid
 from rag_eval.domain.estimate import Load
-from rag_eval.domain.job import resolved_models
+from rag_eval.domain.job import judges_named, resolved_judges, resolved_models
 from rag_eval.domain.pricing import price_of
 from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.sample import Sample
@@ -65,6 +69,7 @@ def estimate_samples(
     verdicts: VerdictStore | None = None,
 ) -> Estimate:
     judge, embeddings = resolved_models(options, settings)
+    jurors = resolved_judges(options, settings)
     specs = [spec for spec in options.metric_specs() if not spec.model_free]
     load = Load()
     count = pairs = 0
@@ -75,14 +80,16 @@ def estimate_samples(
         for spec in specs:
             if sample.missing_inputs(spec.inputs):
                 continue
-            load.add(spec, sample, judge, embeddings)
-            pairs += 1
-            key = pair_key(spec.key, (judge, embeddings), spec.arguments(sample.model_dump()))
-            # Reservoir sampling: every pair equally likely to be looked up.
-            if len(checked) < MAX_CHECKED_PAIRS:
-                checked.append(key)
-            elif (slot := chance.randrange(pairs)) < MAX_CHECKED_PAIRS:
-                checked[slot] = key
+            arguments = spec.arguments(sample.model_dump())
+            for index, juror in enumerate(jurors if spec.needs_judge else [judge]):
+                load.add(spec, sample, juror, embeddings, embed=index == 0)
+                pairs += 1
+                key = pair_key(spec.key, (juror, embeddings), arguments)
+                # Reservoir sampling: every pair equally likely to be looked up.
+                if len(checked) < MAX_CHECKED_PAIRS:
+                    checked.append(key)
+                elif (slot := chance.randrange(pairs)) < MAX_CHECKED_PAIRS:
+                    checked[slot] = key
     share = 0.0
     looked_up = False
     if verdicts is not None and options.cache == "use" and checked:
@@ -96,10 +103,20 @@ def estimate_samples(
     workers = max(1, min(settings.worker_concurrency, -(-count // settings.shard_size)))
     in_flight = workers * settings.max_concurrency
     limits = budget_limits(options, settings)
+    judged = options.needs_judge()
+    jury = (
+        {
+            "jury": f"{len(jurors)} jurors: every judged metric's calls and tokens counted "
+            f"{len(jurors)} times, its embeddings once"
+        }
+        if judged and len(jurors) > 1
+        else {}
+    )
     return Estimate(
         samples=count,
         metrics=list(options.metrics),
-        judge_model=judge if options.needs_judge() else "",
+        judge_model=judges_named(options, settings) if judged else "",
+        judges=jurors if judged else [],
         embedding_model=embeddings if options.needs_embeddings() else "",
         total=total,
         cached_share=share,
@@ -121,6 +138,7 @@ def estimate_samples(
             "judge_calls_in_flight": in_flight,
             "workers": workers,
             "tokens": "about 4 characters a token (a CJK character: 1)",
+            **jury,
         },
     )
 

@@ -23,6 +23,7 @@ from rag_eval.domain.job import (
     JobCache,
     JobStatus,
     iso,
+    judges_named,
     make_run_id,
     parse_iso,
     resolved_models,
@@ -41,6 +42,7 @@ from rag_eval.judges.gate import JudgeGate
 from rag_eval.judges.provider import judge_configured
 from rag_eval.report.html import render_report
 from rag_eval.scoring.intervals import run_intervals
+from rag_eval.scoring.jury import jury_agreements
 from rag_eval.scoring.label_files import LABEL_FILES, label_files
 from rag_eval.scoring.run_folder import RUN_FILES, RunRecord, run_files
 from rag_eval.scoring.scorer import ProgressCallback, Scorer
@@ -126,6 +128,7 @@ class ScoringPipeline:
             cache=scored.cache.model_copy(deep=True),
             concurrency=scored.concurrency,
             scales={spec.name: spec.scale for spec in options.metric_specs()},
+            jurors=list(options.judges or []) if options.needs_judge() else [],
         )
         judge_model, embedding_model = resolved_models(options, self._settings)
         diagnosis = diagnose(run, request)  # for the advice and the report alike
@@ -143,7 +146,7 @@ class ScoringPipeline:
             started_at=started,
             finished_at=finished,
             latency_ms=latency_ms,
-            judge_model=judge_model if options.needs_judge() else "",
+            judge_model=judges_named(options, self._settings) if options.needs_judge() else "",
             embedding_model=embedding_model if options.needs_embeddings() else "",
             partial=job.status is JobState.CANCELLED,
             min_coverage=self._settings.min_coverage,
@@ -152,6 +155,7 @@ class ScoringPipeline:
             budget=spent,
             concurrency=run.concurrency,
             intervals=run_intervals(run),
+            jury=jury_agreements(run),
         )
         report = render_report(record, request, run, diagnosis)
         bodies = run_files(record, request, run, advice, report, plan.snapshot)
@@ -190,6 +194,7 @@ class ScoringPipeline:
                 "scores": run.means,
                 "weighted_score": run.weighted_score,
                 "intervals": record.intervals,
+                "jury": record.jury,
                 "coverage": run.coverage,
                 "low_coverage": run.coverage is not None
                 and run.coverage < self._settings.min_coverage,

@@ -24,7 +24,8 @@ from rag_eval.domain.dataset import (
 from rag_eval.domain.errors import DatasetInvalid
 from rag_eval.domain.job import JobStatus, Progress, RowProblem, resolved_models
 from rag_eval.domain.layout import upload_key
-from rag_eval.domain.request import DatasetJob, ScoreRequest, request_summary
+from rag_eval.domain.request import DatasetJob, ScoreRequest
+from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.metrics.spec import MetricSpec

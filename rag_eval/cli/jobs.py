@@ -107,7 +107,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
             return EXIT_OK
         job = client.submit(body, idempotency_key=args.idempotency_key)
     except ApiError as exc:
-        if any("cannot be scored here" in str(d.get("message")) for d in exc.details):
+        # A metric or a juror the service's own judge settings cannot serve.
+        refusals = ("cannot be scored here", "cannot judge here")
+        if any(words in str(d.get("message")) for d in exc.details for words in refusals):
             _judge_settings_here_hint()
         raise
     if args.wait:

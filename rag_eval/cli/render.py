@@ -26,6 +26,7 @@ _API_OPTION_FLAGS = {
     "on_invalid": "--on-invalid",
     "column_map": "--column-map",
     "judge_model": "--judge-model",
+    "judges": "--judges",
     "embedding_model": "--embedding-model",
     "max_cost_usd": "--max-cost-usd",
     "max_judge_calls": "--max-judge-calls",
@@ -119,6 +120,11 @@ def print_estimate(estimate: Estimate) -> None:
         f"{estimate.cached_share:.0%} cached)"
     )
     print(f"  tokens: {spend.input_tokens:,} in, {spend.output_tokens:,} out")
+    if len(estimate.judges) > 1:  # the multiplication, said before anything is spent
+        print(
+            f"  jury: {' + '.join(estimate.judges)}: each judged metric's calls and tokens "
+            f"counted {len(estimate.judges)} times"
+        )
     print(
         f"  cost: {dollars(spend.cost_usd)} (without the cache {dollars(total.cost_usd)})"
         + (f"; {estimate.cost_reason}" if estimate.cost_reason else "")

@@ -76,6 +76,13 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
         help="weight of a metric in the weighted score (repeatable; default 1 each)",
     )
     parser.add_argument("--judge-model", help="judge LLM, e.g. gpt-4o-mini or bedrock:<model-id>")
+    parser.add_argument(
+        "--judges",
+        type=_csv_list,
+        metavar="A,B,C",
+        help="a jury of 2 to 5 judge LLMs, comma-separated, instead of --judge-model: each "
+        "scores every judged metric, which multiplies its judge calls and cost by their number",
+    )
     parser.add_argument("--embedding-model", help="embedding model for metrics that need one")
     spend = parser.add_argument_group("cache and budget")
     spend.add_argument(
@@ -165,7 +172,8 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
         print(f"metrics: {', '.join(body['metrics'])} ({why})", file=sys.stderr)
     if args.weights:
         body["weights"] = dict(args.weights)
-    for name in ("judge_model", "embedding_model", "cache", "max_cost_usd", "max_judge_calls"):
+    options = ("judge_model", "judges", "embedding_model", "cache")
+    for name in (*options, "max_cost_usd", "max_judge_calls"):
         if getattr(args, name) is not None:
             body[name] = getattr(args, name)
     return body
@@ -178,7 +186,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.column_map and not args.file:
         raise RequestInvalid([{"field": "--column-map", "message": "needs --file"}])
     settings = Settings.from_env()
-    available = available_metrics(settings, args.judge_model or "", args.embedding_model or "")
+    # A jury's first juror stands for its judge here; judge_problems then checks every juror.
+    judge = (args.judges or [args.judge_model or ""])[0]
+    available = available_metrics(settings, judge, args.embedding_model or "")
     request = parse_inline_request(request_body(args, available))
     problems = judge_problems(request, settings)
     if problems:

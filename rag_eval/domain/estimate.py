@@ -52,19 +52,24 @@ class Load:
     output_tokens: float = 0.0
     by_model: dict[str, list[float]] = field(default_factory=dict)  # model -> [in, out]
 
-    def add(self, spec: MetricSpec, sample: Sample, judge: str, embeddings: str) -> None:
+    def add(
+        self, spec: MetricSpec, sample: Sample, judge: str, embeddings: str, embed: bool = True
+    ) -> None:
+        """One (sample, metric) pair judged by `judge`. embed=False leaves its embedding
+        requests out: a jury's jurors share one embedding model, asked once per pair."""
         load = spec.load
         chats = load.calls + load.calls_per_context * len(sample.contexts or [])
         texts = text_tokens(spec, sample)
         tokens_in = chats * load.prompt_tokens + load.text_weight * texts
         tokens_out = chats * load.output_tokens + load.output_weight * texts
-        embedded = load.embedding_weight * texts
-        self.calls += chats + load.embedding_calls
+        embedding_calls = load.embedding_calls if embed else 0.0
+        embedded = load.embedding_weight * texts if embed else 0.0
+        self.calls += chats + embedding_calls
         self.input_tokens += tokens_in + embedded
         self.output_tokens += tokens_out
         if chats:
             share = self.by_model.setdefault(judge, [0.0, 0.0])
             share[0] += tokens_in
             share[1] += tokens_out
-        if load.embedding_calls:
+        if embedding_calls:
             self.by_model.setdefault(embeddings, [0.0, 0.0])[0] += embedded

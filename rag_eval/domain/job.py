@@ -17,7 +17,7 @@ from rag_eval.domain.request import CacheMode, DatasetJob, ScoreOptions, ScoreRe
 from rag_eval.domain.results import CacheReport, Interval, TokenUsage
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
-from rag_eval.domain.trust import MetricTrust
+from rag_eval.domain.trust import JuryAgreement, MetricTrust
 
 
 class Progress(BaseModel):
@@ -97,6 +97,8 @@ class JobStatus(BaseModel):
     # When the newest label behind `corrected` was given: figures from older labels never
     # replace them, and a comparison made before them is made again.
     corrected_as_of: str | None = None
+    # With a jury (`judges`), per judged metric: how far its jurors agree, and where least.
+    jury: dict[str, JuryAgreement] = Field(default_factory=dict)
 
     @property
     def awaits_fan_in(self) -> bool:
@@ -165,11 +167,23 @@ def make_run_id(job_id: str, created_at: str) -> str:
 
 
 def resolved_models(request: ScoreOptions, settings: Settings) -> tuple[str, str]:
-    """The judge and embedding model a job uses: the request's, else the settings'."""
+    """The judge and embedding model a job uses: the request's, else the settings'. A
+    jury's first juror stands for its judge."""
+    first = request.judges[0] if request.judges else None
     return (
-        request.judge_model or settings.judge_model,
+        first or request.judge_model or settings.judge_model,
         request.embedding_model or settings.embedding_model,
     )
+
+
+def resolved_judges(request: ScoreOptions, settings: Settings) -> list[str]:
+    """Every model that judges the job: its jury, else its one judge."""
+    return list(request.judges) if request.judges else [resolved_models(request, settings)[0]]
+
+
+def judges_named(request: ScoreOptions, settings: Settings) -> str:
+    """The job's judge as a person reads it: "a + b + c" for a jury."""
+    return " + ".join(resolved_judges(request, settings))
 
 
 def new_job(

@@ -20,6 +20,7 @@ from pydantic import (
 
 from rag_eval.domain.errors import RequestInvalid, validation_problems
 from rag_eval.domain.json_types import JSON_NUMBER, JsonFloat
+from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from rag_eval.metrics.custom import CUSTOM_NAME_PATTERN, MAX_CUSTOM_METRICS, CustomMetric
@@ -28,6 +29,7 @@ from rag_eval.metrics.spec import MetricSpec
 # Input limits (with the sample's, rag_eval/domain/sample.py): documented in the README.
 MAX_SAMPLES = 1_000
 MAX_MODEL_NAME_CHARS = 200
+MIN_JURORS, MAX_JURORS = 2, 5
 
 # The judge-verdict cache per request (rag_eval/domain/verdicts.py): "use" answers a request
 # asked before from the cache and keeps new answers; "refresh" asks the judge again and
@@ -74,6 +76,16 @@ class ScoreOptions(BaseModel):
         },
     )
     judge_model: ModelName | None = None
+    # A jury (rag_eval/scoring/jury.py): every judged metric scored by each of these
+    # models, in place of judge_model.
+    judges: list[ModelName] | None = Field(
+        default=None,
+        min_length=MIN_JURORS,
+        max_length=MAX_JURORS,
+        description="a jury of two to five judge models (any provider), in place of "
+        "judge_model: every judged metric is scored by each, which multiplies its judge "
+        "calls and cost by their number",
+    )
     embedding_model: ModelName | None = None
     cache: CacheMode = "use"
     # The job's budget: once either is reached no new judge call starts, and the pairs not
@@ -133,6 +145,23 @@ class ScoreOptions(BaseModel):
             raise ValueError("at least one weight must be greater than 0")
         return value
 
+    @field_validator("judges")
+    @classmethod
+    def _distinct_judges(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            twice = sorted({name for name in value if value.count(name) > 1})
+            raise ValueError(f"{', '.join(twice)} named twice: each juror is another model")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_judge(self) -> ScoreOptions:
+        if self.judges is not None and self.judge_model is not None:
+            raise ValueError(
+                "judges: give a jury (judges) or one judge (judge_model), not both; add "
+                "judge_model's model to judges to keep it on the jury"
+            )
+        return self
+
     def metric_specs(self) -> list[MetricSpec]:
         defined = {metric.name: metric for metric in self.custom_metrics}
         return [
@@ -175,28 +204,6 @@ class DatasetJob(ScoreOptions):
     # "fail": any invalid row fails the job before a judge call; "skip": leave such rows
     # out and report them.
     on_invalid: Literal["fail", "skip"] = "fail"
-
-
-def request_summary(
-    options: ScoreOptions,
-    judge_model: str,
-    embedding_model: str,
-    first: Sample | None,
-    inputs_present: set[str],
-    sample_count: int,
-) -> dict[str, Any]:
-    """The request_summary: the first sample's texts cut to 80 chars, and what the
-    samples carry."""
-    return {
-        "question": first.question[:80] if first else "",
-        "answer": ((first.answer or "") if first else "")[:80],
-        "metrics": list(options.metrics),
-        "judge_model": judge_model if options.needs_judge() else "",
-        "embedding_model": embedding_model if options.needs_embeddings() else "",
-        "has_contexts": "contexts" in inputs_present,
-        "has_ground_truth": "ground_truth" in inputs_present,
-        "sample_count": sample_count,
-    }
 
 
 class ScoreRequest(ScoreOptions):

@@ -130,6 +130,8 @@ class SampleResult(BaseModel):
     # metric -> the answer of a metric that answers a category (a job's discrete metric),
     # kept beside the number it counts as
     categories: dict[str, str] = Field(default_factory=dict)
+    # With a jury: metric -> juror -> its value (None where it did not score)
+    jurors: dict[str, dict[str, float | None]] = Field(default_factory=dict)
 
 
 class ShardResult(BaseModel):
@@ -246,6 +248,7 @@ class ScoreRun:
     concurrency: JudgeConcurrency = field(default_factory=JudgeConcurrency)
     # metric -> its values' range and direction (0..1, higher better where not given)
     scales: dict[str, Scale] = field(default_factory=dict)
+    jurors: list[str] = field(default_factory=list)  # a jury's models; empty: one judge
 
     def scale(self, metric: str) -> Scale:
         return self.scales.get(metric, UNIT)

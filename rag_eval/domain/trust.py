@@ -160,6 +160,33 @@ class LabelSample(BaseModel):
     metrics: dict[str, JudgeView] = Field(default_factory=dict)
 
 
+class Disagreement(BaseModel):
+    """A sample the jurors scored apart: each juror's value, and their spread."""
+
+    model_config = _FROZEN
+
+    sample_id: str
+    scores: dict[str, float | None] = Field(description="juror -> its value")
+    spread: float = Field(description="the standard deviation of the jurors' values")
+
+
+class JuryAgreement(BaseModel):
+    """How far a jury's jurors agree on one metric (the job's `jury[metric]`)."""
+
+    model_config = _FROZEN
+
+    jurors: list[str]
+    level: Level
+    alpha: float | None = Field(
+        description="Krippendorff's alpha across the jurors (1: they always agree); null "
+        "when no sample has two jurors' values"
+    )
+    samples: int = Field(description="samples two jurors or more scored")
+    disagreements: list[Disagreement] = Field(
+        default_factory=list, description="the samples the jurors scored furthest apart"
+    )
+
+
 class QueueMetric(BaseModel):
     """One metric of label-queue.json, aligned with its `sample_ids`."""
 

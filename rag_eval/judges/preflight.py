@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from rag_eval.domain.job import resolved_models
+from rag_eval.domain.job import resolved_judges, resolved_models
 from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.settings import Settings
 from rag_eval.judges.provider import split_model
@@ -64,9 +64,18 @@ def judge_failure(
 ) -> str | None:
     """The job's error when the judge or embedding model it needs cannot answer at all
     (`JudgeUnreachable: ...`), else None. The service and `rag-eval score` both ask this
-    before scoring, so the same broken judge fails a job the same way in both."""
-    judge, embeddings = resolved_models(options, settings)
-    wanted = ((judge, options.needs_judge()), (embeddings, options.needs_embeddings()))
-    models = [model for model, needed in wanted if needed]
+    before scoring, so the same broken judge fails a job the same way in both. Every juror
+    of a jury is checked: a jury short of one is not the jury asked for."""
+    jurors = resolved_judges(options, settings) if options.needs_judge() else []
+    embeddings = resolved_models(options, settings)[1]
+    models = jurors + ([embeddings] if options.needs_embeddings() else [])
     problem = check(settings, models) if models else None
-    return f"JudgeUnreachable: {problem}" if problem else None
+    if not problem:
+        return None
+    # The OpenAI-compatible jurors share the one endpoint the check reached: name them, as
+    # the jury's other jurors (Bedrock) are not the ones at fault.
+    at_fault = [juror for juror in jurors if split_model(juror)[0] == "openai"]
+    if options.judges and at_fault:
+        plural = "s" if len(at_fault) > 1 else ""
+        problem += f" (the endpoint of juror{plural} {', '.join(at_fault)})"
+    return f"JudgeUnreachable: {problem}"

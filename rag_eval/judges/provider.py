@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_eval.domain.budget import budget_limits
-from rag_eval.domain.job import resolved_models
+from rag_eval.domain.job import resolved_judges, resolved_models
 from rag_eval.domain.pricing import price_of
 from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.settings import Settings
@@ -66,10 +66,11 @@ def judge_problems(request: ScoreOptions, settings: Settings) -> list[dict[str, 
     Refused at submission so that a missing judge is a clear 422, not a job that fails
     minutes later; `allowed` lists what this service can score instead.
     """
-    budget = _unpriced_budget(request, settings)
-    if budget:
-        return budget
-    models = (request.judge_model or "", request.embedding_model or "")
+    first = _unusable_jurors(request, settings) + _unpriced_budget(request, settings)
+    if first:
+        return first
+    # A jury's jurors are all usable by now: the first stands for the judge of every metric.
+    models = ((request.judges or [request.judge_model or ""])[0], request.embedding_model or "")
     refused = {
         spec.name: reason
         for spec in request.metric_specs()
@@ -93,12 +94,34 @@ def judge_problems(request: ScoreOptions, settings: Settings) -> list[dict[str, 
     ]
 
 
+def _unusable_jurors(request: ScoreOptions, settings: Settings) -> list[dict[str, Any]]:
+    """Each juror of a jury is checked as the one judge is: a jury missing a juror would
+    not be the jury asked for, so the job is refused rather than judged by fewer."""
+    if not request.judges or not request.needs_judge():
+        return []
+    unusable = [juror for juror in request.judges if not _reachable(juror, settings)]
+    if not unusable:
+        return []
+    named = ", ".join(unusable)
+    return [
+        {
+            "field": "judges",
+            "message": f"juror{'s' if len(unusable) > 1 else ''} {named} cannot judge here: "
+            "an OpenAI-compatible model needs OPENAI_BASE_URL (and OPENAI_API_KEY) where the "
+            "scoring runs (for the local stack: in the shell that runs `rag-eval local "
+            "start`, then restart it). Set it, name a 'bedrock:<model-id>' juror instead, or "
+            f"leave {named} out of the jury",
+        }
+    ]
+
+
 def _unpriced_budget(request: ScoreOptions, settings: Settings) -> list[dict[str, Any]]:
-    """A dollar budget needs a price for every model the job pays for."""
+    """A dollar budget needs a price for every model the job pays for: each juror of a
+    jury too."""
     if budget_limits(request, settings).max_cost_usd is None:
         return []
-    judge, embeddings = resolved_models(request, settings)
-    used = [judge] if request.needs_judge() else []
+    embeddings = resolved_models(request, settings)[1]
+    used = resolved_judges(request, settings) if request.needs_judge() else []
     used += [embeddings] if request.needs_embeddings() else []
     unpriced = [model for model in used if price_of(model, settings.model_prices) is None]
     if not unpriced:
@@ -114,5 +137,6 @@ def _unpriced_budget(request: ScoreOptions, settings: Settings) -> list[dict[str
 
 
 def judge_configured(request: ScoreOptions, settings: Settings) -> bool:
-    """Whether a judge LLM is reachable for this request (used for the advice narrative)."""
-    return _reachable(resolved_models(request, settings)[0], settings)
+    """Whether the judge LLM, every juror of a jury, is reachable for this request (used
+    for the advice narrative)."""
+    return all(_reachable(judge, settings) for judge in resolved_judges(request, settings))

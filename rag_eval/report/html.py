@@ -31,6 +31,7 @@ from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, SampleResult, ScoreRun
 from rag_eval.metrics.spec import UNIT
 from rag_eval.report.charts import colour_legend, distribution_chart, means_chart
+from rag_eval.report.jury import judges_fact, jury_html
 from rag_eval.report.trust import trust_html
 from rag_eval.scoring.run_folder import RunRecord
 
@@ -177,8 +178,12 @@ def _metric_rows(run: ScoreRun, intervals: dict[str, Interval]) -> str:
 
 
 def _run_facts(record: RunRecord, run: ScoreRun) -> str:
+    # A jury names its models where one judge would be named.
+    judge = judges_fact(run, record.jury) or {
+        "Judge model": record.judge_model or "none (model-free metrics only)"
+    }
     facts = {
-        "Judge model": record.judge_model or "none (model-free metrics only)",
+        **judge,
         "Embedding model": record.embedding_model or "none",
         "Finished": f"{record.finished_at} ({record.latency_ms:,} ms)",
         "Tokens": f"{run.usage.input_tokens:,} in, {run.usage.output_tokens:,} out, "
@@ -243,6 +248,7 @@ def render_report(
         means_chart=means_chart(run, LOW),
         distribution_chart=distribution_chart(run, LOW),
         metric_rows=_metric_rows(run, record.intervals),
+        jury=jury_html(run, record.jury),  # "" without a jury
         # Nobody has labelled yet: how to. Written again as labels arrive (`splice`).
         trust=trust_html(None, record.job_id),
         header_cells=header_cells,

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rag_eval.domain.results import Interval
 from rag_eval.domain.trust import Agreement, Corrected, Gap, Level, draws
-from rag_eval.metrics.spec import Scale
+from rag_eval.metrics.spec import UNIT, Scale
 
 ALPHA = 0.05  # 95% intervals, as everywhere else in the service
 # Below this many draws the normal interval, its spread estimated from the labels alone,
@@ -278,6 +278,14 @@ def largest_gaps(
         )
     gaps.sort(key=lambda g: (-abs(g.difference), g.index))
     return gaps[: max(0, limit)]
+
+
+def measurement_level(scale: Scale, categorical: bool) -> Level:
+    """How a metric's values compare, for agreement: categories are nominal; a grade on a
+    scale other than 0..1 (a 1-5 rubric) is ordinal; a 0..1 score is an interval value."""
+    if categorical:
+        return "nominal"
+    return "interval" if scale == UNIT else "ordinal"
 
 
 def _alpha(data: NDArray[np.float64], level: Level) -> float | None:

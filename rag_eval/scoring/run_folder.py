@@ -21,7 +21,9 @@ from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
+from rag_eval.domain.trust import JuryAgreement
 from rag_eval.metrics.spec import MetricSpec
+from rag_eval.scoring.jury_summary import judge_fact, juror_columns, jury_markdown
 from rag_eval.scoring.trust_summary import trust_markdown
 
 # File name -> content type. Order is the order a reader should open them in.
@@ -57,6 +59,8 @@ class RunRecord:
     concurrency: JudgeConcurrency | None = None  # judge requests in flight, after 429s
     # metric (and "weighted_score") -> the mean's 95% confidence interval
     intervals: dict[str, Interval] = field(default_factory=dict)
+    # With a jury: per judged metric, how far its jurors agree (rag_eval/scoring/jury.py)
+    jury: dict[str, JuryAgreement] = field(default_factory=dict)
 
 
 def run_files(
@@ -85,8 +89,10 @@ def run_files(
 
 def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
     """One row per sample: inputs, a readable error column, one column per metric (on its
-    own scale), and beside a metric that answers categories, `<metric>.category`."""
+    own scale), and beside a metric that answers categories, `<metric>.category`; with a
+    jury, each juror's value after the metrics, `<metric>@<juror>`."""
     categorised = {metric for result in run.results for metric in result.categories}
+    juries = juror_columns(run)
     rows = []
     for sample, result in zip(request.samples, run.results, strict=True):
         texts = {
@@ -104,6 +110,7 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
             if metric in categorised:
                 # The job's own labels: text a spreadsheet must not run either.
                 row[f"{metric}.category"] = spreadsheet_cell(result.categories.get(metric, ""))
+        row |= {column: result.jurors.get(m, {}).get(j) for column, m, j in juries}
         row["weighted_score"] = run.sample_weighted_score(result)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -199,7 +206,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         f"- Job: `{record.job_id}`",
         f"- Samples: {total}",
         *([f"- **Partial**: {run.partial_note()}"] if record.partial else []),
-        f"- Judge model: {record.judge_model or '(none: model-free metrics only)'}",
+        judge_fact(record.judge_model, run, record.jury),
         f"- Embedding model: {record.embedding_model or '(none)'}",
         f"- Finished: {record.finished_at} ({record.latency_ms} ms)",
         f"- Weighted score: {_cell(run.weighted_score)} "
@@ -222,7 +229,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         f"- Judge tokens: {run.usage.input_tokens} in, {run.usage.output_tokens} out, "
         f"{run.usage.requests} requests",
         *([f"- Cost: {_dollars(record.cost)}"] if record.cost is not None else []),
-        *([f"- Cache: {_cache_line(record)}"] if record.cache is not None else []),
+        *([f"- Cache: {_cache_line(record.cache, record.cost)}"] if record.cache else []),
         *(
             [
                 f"- **Budget exhausted**: {_budget_line(record.budget)}; the pairs not scored "
@@ -256,6 +263,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         "one (bootstrap over the samples): two runs whose intervals overlap widely are not "
         "shown to differ.",
         "",
+        *jury_markdown(run, record.jury),
         # Nobody has labelled yet: how to. Written again as labels arrive (`splice`).
         trust_markdown(None, record.job_id),
         "",
@@ -311,6 +319,8 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         "partial": record.partial,
         "judge_model": record.judge_model,
         "embedding_model": record.embedding_model,
+        "judges": run.jurors,  # a jury's models; empty: judge_model alone
+        "jury": {metric: a.model_dump(mode="json") for metric, a in record.jury.items()},
         "metrics": {name: _metric_entry(name, run, specs.get(name)) for name in run.metrics},
         "weights": run.weights,
         "weighted_score": run.weighted_score,
@@ -331,13 +341,9 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
                 record.concurrency.model_dump(exclude={"seconds"}) if record.concurrency else None
             ),
         },
-        "versions": {
-            "rag_eval": __version__,
-            "ragas": _version("ragas"),
-            "openai": _version("openai"),
-            "pandas": _version("pandas"),
-            "python": platform.python_version(),
-        },
+        "versions": {"rag_eval": __version__}
+        | {name: _version(name) for name in ("ragas", "openai", "pandas")}
+        | {"python": platform.python_version()},
         "files": list(RUN_FILES),
     }
 
@@ -360,12 +366,10 @@ def _metric_entry(name: str, run: ScoreRun, spec: MetricSpec | None) -> dict[str
     return entry
 
 
-def _cache_line(record: RunRecord) -> str:
-    cache = record.cache
-    assert cache is not None
+def _cache_line(cache: JobCache, cost: Cost | None) -> str:
     if cache.mode == "off":
         return "off (every request went to the judge)"
-    saved = record.cost.saved_usd if record.cost is not None else None
+    saved = cost.saved_usd if cost is not None else None
     dollars = f"${saved:.4f}" if saved is not None else "an unknown amount (no price)"
     return (
         f"{cache.hits} hit(s), {cache.misses} miss(es) ({cache.mode}); saved "

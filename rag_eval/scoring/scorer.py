@@ -30,6 +30,7 @@ from rag_eval.judges.factory import JudgeModels, build_judge, default_gate
 from rag_eval.judges.failures import failure_reason
 from rag_eval.judges.gate import BudgetExhausted, JudgeGate, metric_call
 from rag_eval.metrics.spec import MetricSpec, Reading
+from rag_eval.scoring.jury import jury_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -65,20 +66,32 @@ class Scorer:
         skipped = request.skipped_metrics() if skipped is None else skipped
         specs = [s for s in request.metric_specs() if s.name not in skipped]
         gate = gate or default_gate(self._settings)
-        models = (
-            judge_model or request.judge_model or self._settings.judge_model,
-            embedding_model or request.embedding_model or self._settings.embedding_model,
-        )
-        judge = self._judge_factory(
-            *models,
-            self._settings,
-            need_llm=any(s.needs_judge for s in specs),
-            need_embeddings=any(s.needs_embeddings for s in specs),
-            gate=gate,
-        )
+        # A jury (`judges`): every judged metric is scored by each juror (jury.py).
+        jurors = [judge_model or request.judge_model or self._settings.judge_model]
+        if request.judges and not judge_model:
+            jurors = list(request.judges)
+        embeddings = embedding_model or request.embedding_model or self._settings.embedding_model
+        need_llm = any(s.needs_judge for s in specs)
+        panel = [
+            self._judge_factory(
+                juror,
+                embeddings,
+                self._settings,
+                need_llm=need_llm,
+                need_embeddings=index == 0 and any(s.needs_embeddings for s in specs),
+                gate=gate,
+            )
+            for index, juror in enumerate(jurors if need_llm else jurors[:1])
+        ]
+        jury = len(panel) > 1
         scoring: _Scoring | None = None
         try:
-            built = {s.name: s.build(judge.llm, judge.embeddings) for s in specs}
+            shared = panel[0].embeddings  # one embedding model, whoever judges
+            built = {
+                (s.name, j): s.build(judge.llm, shared)
+                for s in specs
+                for j, judge in enumerate(panel if s.needs_judge else panel[:1])
+            }
             ids = sample_ids(request.samples)
             results = [
                 SampleResult(sample_id=i, scores=dict.fromkeys(request.metrics)) for i in ids
@@ -87,41 +100,55 @@ class Scorer:
                 for name, reason in skipped.items():
                     result.reasons[name] = ReasonCode.MISSING_INPUT
                     result.details[name] = reason
-            progress = Progress(
-                samples_total=len(results), metric_calls_total=len(results) * len(specs)
-            )
+            # Each juror's own results, made one per pair once all are in.
+            ballots = [[SampleResult(sample_id=i, scores={}) for i in ids] for _ in panel]
+            calls = sum(len(panel) if s.needs_judge else 1 for s in specs)
+            progress = Progress(samples_total=len(results), metric_calls_total=len(results) * calls)
             # Twice the judge's cap of metric calls in flight: while one call parses an
             # answer or builds its next prompt, another already waits with a request, so
             # the judge's C connections (limited by the provider client) never idle.
             in_flight = 2 * max(1, self._settings.max_concurrency)
             scoring = _Scoring(
                 gate=gate,
-                models=models,
+                embeddings=embeddings,
                 semaphore=asyncio.Semaphore(in_flight),
-                tracker=_ProgressTracker(progress, len(specs), on_progress),
+                tracker=_ProgressTracker(progress, calls, on_progress),
                 # A thread for each call in flight that blocks on the loop's embedding
                 # requests: in the loop's own default pool they would hold every thread
                 # while the loop needs one to open a connection (a deadlock).
                 blocking=ThreadPoolExecutor(in_flight, thread_name_prefix="blocking-metric"),
             )
             pairs = [
-                (sample, result, spec)
-                for sample, result in zip(request.samples, results, strict=True)
+                (sample, index, spec, j)
+                for index, sample in enumerate(request.samples)
                 for spec in specs
+                for j in range(len(panel) if spec.needs_judge else 1)
             ]
             # Longest chains of judge calls first, so the last calls to finish are short
             # ones and the judge's C slots stay busy to the end (the semaphore is FIFO).
             pairs.sort(key=lambda pair: -pair[2].chain_length(pair[0].contexts))
             await asyncio.gather(
                 *(
-                    self._score_one(spec, built[spec.name], sample, result, scoring)
-                    for sample, result, spec in pairs
+                    self._score_one(
+                        spec,
+                        built[spec.name, j],
+                        sample,
+                        ballots[j][index] if jury and spec.needs_judge else results[index],
+                        scoring,
+                        jurors[j],
+                    )
+                    for sample, index, spec, j in pairs
                 )
             )
+            for spec in specs if jury else []:
+                if spec.needs_judge:
+                    for index, result in enumerate(results):
+                        jury_verdict(spec, result, [b[index] for b in ballots], jurors)
         finally:
             if scoring is not None:
                 scoring.blocking.shutdown(wait=False, cancel_futures=True)
-            await judge.aclose()
+            for judge in panel:
+                await judge.aclose()
         return ScoreRun(
             metrics=list(request.metrics),
             results=results,
@@ -132,6 +159,7 @@ class Scorer:
             cache=gate.cache,
             concurrency=gate.limit.report(),
             scales={spec.name: spec.scale for spec in request.metric_specs()},
+            jurors=jurors if jury else [],
         )
 
     async def _score_one(
@@ -141,6 +169,7 @@ class Scorer:
         sample: Sample,
         result: SampleResult,
         scoring: _Scoring,
+        judge: str,
     ) -> None:
         missing = sample.missing_inputs(spec.inputs)
         if missing:
@@ -164,7 +193,8 @@ class Scorer:
                             self._call(spec, metric, arguments, scoring.blocking),
                             timeout=self._settings.metric_timeout_seconds,
                         )
-                    scoring.gate.mark_pair(pair_key(spec.key, scoring.models, arguments), call)
+                    models = (judge, scoring.embeddings)
+                    scoring.gate.mark_pair(pair_key(spec.key, models, arguments), call)
         except Exception as exc:  # one metric's failure must not sink the others
             reason = failure_reason(exc)
             result.reasons[spec.name] = reason
@@ -228,7 +258,7 @@ class _Scoring:
     """What every pair of one scoring shares."""
 
     gate: JudgeGate
-    models: tuple[str, str]  # judge, embeddings
+    embeddings: str  # the embedding model
     semaphore: asyncio.Semaphore
     tracker: _ProgressTracker
     blocking: ThreadPoolExecutor  # threads for metrics that block on the loop

@@ -23,19 +23,19 @@ from rag_eval.domain.trust import (
     TrustReport,
     labelled_draws,
 )
-from rag_eval.metrics.spec import UNIT
-from rag_eval.scoring.judge_trust import agreement, corrected_mean, largest_gaps
+from rag_eval.scoring.judge_trust import (
+    agreement,
+    corrected_mean,
+    largest_gaps,
+    measurement_level,
+)
 
 GAPS_SHOWN = 5  # per metric, in the report: enough to see a pattern in the judge's errors
 _TEXT = 600  # characters of a gap's question and answer
 
 
 def level_of(target: LabelTarget) -> Level:
-    """Categories are nominal; a grade on a scale other than 0..1 (a 1-5 rubric) is
-    ordinal; a 0..1 score is an interval value."""
-    if target.categories is not None:
-        return "nominal"
-    return "interval" if target.scale == UNIT else "ordinal"
+    return measurement_level(target.scale, target.categories is not None)
 
 
 def _cut(text: str) -> str:

@@ -185,6 +185,71 @@ def test_llm_metrics_without_a_judge_are_refused_naming_them(
     assert "faithfulness" in err and f"(allowed: {', '.join(MODEL_FREE_METRICS)})" in err
 
 
+def test_score_with_a_jury_refuses_a_juror_it_cannot_reach_naming_it_as_a_flag(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN no OpenAI settings, and a jury of a Bedrock model and an OpenAI one
+    jury = "bedrock:anthropic.claude-3-haiku-20240307-v1:0,gpt-4o"
+
+    # WHEN it is given to `rag-eval score --judges`
+    code = main(
+        [
+            "score",
+            *ONE_SAMPLE,
+            *("--metrics", "faithfulness", "--judges", jury),
+            *("--out", str(tmp_path)),
+        ]
+    )
+
+    # THEN it is refused before scoring, naming the OpenAI juror under --judges
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: --judges: juror gpt-4o cannot judge here")
+    assert not (tmp_path / "score-async").exists()
+
+
+def test_score_with_a_jury_and_a_judge_model_says_to_choose_in_flags(
+    no_judge_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN both --judges and --judge-model
+    # WHEN they are given to `rag-eval score`
+    code = main(
+        [
+            "score",
+            *ONE_SAMPLE,
+            *("--metrics", "faithfulness", "--judges", "a,b", "--judge-model", "c"),
+            *("--out", str(tmp_path)),
+        ]
+    )
+
+    # THEN the one error says to choose, in the flags a person types
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: --judges: give a jury (--judges) or one judge (--judge-model)")
+
+
+def test_a_dry_runs_estimate_shows_the_jury_and_what_it_multiplies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rag_eval.app.estimate import estimate_samples
+    from rag_eval.cli.render import print_estimate
+    from rag_eval.domain.request import ScoreOptions
+    from rag_eval.domain.sample import Sample
+    from rag_eval.domain.settings import Settings
+
+    # GIVEN the estimate of a job judged by a jury of three
+    options = ScoreOptions(metrics=["faithfulness"], judges=["a", "b", "c"])
+    sample = Sample(question="q", answer="an answer", contexts=["a context"])
+    estimate = estimate_samples(options, Settings(), [sample])
+
+    # WHEN a person reads it
+    print_estimate(estimate)
+
+    # THEN the jury is named, with the multiplication, before anything is spent
+    out = capsys.readouterr().out
+    assert "  jury: a + b + c: each judged metric's calls and tokens counted 3 times" in out
+
+
 def test_metrics_json_lists_every_built_in_metric(capsys: pytest.CaptureFixture[str]) -> None:
     # WHEN the metrics are listed as JSON
     code = main(["metrics", "--json"])

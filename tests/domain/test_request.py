@@ -8,6 +8,7 @@ import pytest
 
 from rag_eval.domain.contexts import MAX_CONTEXTS
 from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.job import new_job
 from rag_eval.domain.request import MAX_SAMPLES, parse_request
 from rag_eval.domain.results import SampleResult, coverage, weighted_score
 from rag_eval.domain.sample import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
@@ -453,6 +454,106 @@ def test_bedrock_judge_with_openai_embeddings_names_the_embedding_metric() -> No
     assert len(problems) == 1
     assert "answer_relevancy" in problems[0]["message"]
     assert "faithfulness" not in problems[0]["message"]
+
+
+# --- a jury ------------------------------------------------------------------------------
+
+BEDROCK_HAIKU = "bedrock:anthropic.claude-3-haiku-20240307-v1:0"
+BEDROCK_NOVA = "bedrock:amazon.nova-lite-v1:0"
+
+
+@pytest.mark.parametrize(
+    ("judges", "words"),
+    [
+        (["gpt-4o-mini"], "at least 2"),
+        ([f"model-{n}" for n in range(6)], "at most 5"),
+        (["gpt-4o-mini", BEDROCK_HAIKU, "gpt-4o-mini"], "gpt-4o-mini named twice"),
+    ],
+)
+def test_a_jury_of_other_than_two_to_five_distinct_models_is_refused_naming_judges(
+    judges: list[str], words: str
+) -> None:
+    # GIVEN a jury of one, of six, or naming a model twice
+    # WHEN it is submitted
+    problem = only_problem({**SAMPLE, "judges": judges})
+
+    # THEN the 422 names judges, and says what is wrong with it
+    assert problem["field"] == "judges"
+    assert words in problem["message"] + str(problem.get("allowed", ""))
+
+
+def test_a_jury_beside_a_judge_model_is_refused_naming_judges() -> None:
+    # GIVEN both a jury and one judge
+    # WHEN it is submitted
+    problem = only_problem({**SAMPLE, "judges": ["gpt-4o", BEDROCK_HAIKU], "judge_model": "x"})
+
+    # THEN judges is named, with both ways to judge offered
+    assert problem["field"] == "judges"
+    assert "not both" in problem["message"] and "judge_model" in problem["message"]
+
+
+def test_a_juror_no_one_can_reach_here_is_refused_naming_it() -> None:
+    # GIVEN no OpenAI settings, and a jury of two Bedrock models and an OpenAI one
+    body = {
+        **SAMPLE,
+        "metrics": ["faithfulness"],
+        "judges": [BEDROCK_HAIKU, "gpt-4o", BEDROCK_NOVA],
+    }
+
+    # WHEN the judges are checked
+    [problem] = judge_problems(parse_request(body), Settings())
+
+    # THEN the OpenAI juror is named, under judges, with the ways out; the others are not
+    assert problem["field"] == "judges"
+    assert problem["message"].startswith("juror gpt-4o cannot judge here")
+    assert "OPENAI_BASE_URL" in problem["message"] and "bedrock:" in problem["message"]
+    assert BEDROCK_HAIKU not in problem["message"] and BEDROCK_NOVA not in problem["message"]
+
+    # AND with an OpenAI endpoint set the same jury passes
+    settings = Settings(openai_base_url="http://127.0.0.1:9/v1")
+    assert judge_problems(parse_request(body), settings) == []
+
+
+def test_a_jury_of_bedrock_models_needs_no_openai_settings() -> None:
+    body = {**SAMPLE, "metrics": ["faithfulness"], "judges": [BEDROCK_HAIKU, BEDROCK_NOVA]}
+    assert judge_problems(parse_request(body), Settings()) == []
+
+
+def test_a_dollar_budget_with_an_unpriced_juror_is_refused_naming_it() -> None:
+    # GIVEN a dollar budget and a jury whose one juror has no price
+    body = {
+        **SAMPLE,
+        "metrics": ["faithfulness"],
+        "judges": [BEDROCK_HAIKU, "bedrock:house.judge-v1:0", BEDROCK_NOVA],
+        "max_cost_usd": 5,
+    }
+
+    # WHEN the judges are checked
+    [problem] = judge_problems(parse_request(body), Settings())
+
+    # THEN the budget is refused, naming that juror only
+    assert problem["field"] == "max_cost_usd"
+    assert "bedrock:house.judge-v1:0" in problem["message"]
+    assert BEDROCK_HAIKU not in problem["message"] and BEDROCK_NOVA not in problem["message"]
+
+    # AND with a price for it the same budget is accepted
+    settings = Settings(model_prices='{"bedrock:house.judge-v1:0": {"input": 1, "output": 2}}')
+    assert judge_problems(parse_request(body), settings) == []
+
+
+def test_the_request_summary_names_the_jury() -> None:
+    # GIVEN a job judged by a jury, and one judged by one judge
+    jury = parse_request({**SAMPLE, "judges": [BEDROCK_HAIKU, "gpt-4o"]})
+    one = parse_request({**SAMPLE, "judge_model": "gpt-4o"})
+
+    # WHEN their request summaries are made as a new job makes them
+    with_jury = new_job(jury, Settings()).request_summary
+    with_one = new_job(one, Settings()).request_summary
+
+    # THEN the jury is the judge, named "a + b", and listed; one judge lists no jury
+    assert with_jury["judge_model"] == f"{BEDROCK_HAIKU} + gpt-4o"
+    assert with_jury["judges"] == [BEDROCK_HAIKU, "gpt-4o"]
+    assert (with_one["judge_model"], with_one["judges"]) == ("gpt-4o", [])
 
 
 # --- weighted score and coverage --------------------------------------------------------

@@ -404,3 +404,26 @@ def test_a_job_that_would_outlive_the_invocation_is_marked_failed_in_time(
     assert failed["status"] == "failed"
     assert failed["error"].startswith("JobTimeout: scoring 1 sample(s) took longer")
     assert run_folder_keys(stack) == []
+
+
+def test_a_jury_job_is_scored_by_each_juror_and_says_how_far_they_agree(
+    stack, judge, monkeypatch
+) -> None:
+    # GIVEN a judge every function reaches, and a job judged by a jury of two models
+    monkeypatch.setenv("OPENAI_BASE_URL", judge.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    reset_cached_clients()
+    body = {**SAMPLE, "metrics": ["faithfulness", "chrf_score"], "judges": ["j-one", "j-two"]}
+    job = body_of(submit(body))
+
+    # WHEN the worker scores it
+    assert invoke("worker", sqs_event(queued_messages(stack))) == {"batchItemFailures": []}
+
+    # THEN each juror answered, the job names the jury and how far it agrees
+    done = get_job(job["job_id"])
+    assert done["status"] == "completed" and done["scores"]["faithfulness"] == 1.0
+    assert done["request_summary"]["judges"] == ["j-one", "j-two"]
+    assert set(done["token_usage"]["by_model"]) >= {"j-one", "j-two"}
+    assert list(done["jury"]) == ["faithfulness"]
+    assert done["jury"]["faithfulness"]["alpha"] == 1.0
+    assert done["jury"]["faithfulness"]["jurors"] == ["j-one", "j-two"]

@@ -1,0 +1,34 @@
+"""A job's `request_summary`: what a person reads of its request at a glance, without its
+samples (the first one's texts cut to 80 characters)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # request.py calls this module: the types alone, no import cycle
+    from rag_eval.domain.request import ScoreOptions
+    from rag_eval.domain.sample import Sample
+
+
+def request_summary(
+    options: ScoreOptions,
+    judge_model: str,
+    embedding_model: str,
+    first: Sample | None,
+    inputs_present: set[str],
+    sample_count: int,
+) -> dict[str, Any]:
+    """The request_summary: the first sample's texts cut to 80 chars, what the samples
+    carry, and the judge (a jury: named "a + b + c", listed in `judges`)."""
+    jury = list(options.judges or []) if options.needs_judge() else []
+    return {
+        "question": first.question[:80] if first else "",
+        "answer": ((first.answer or "") if first else "")[:80],
+        "metrics": list(options.metrics),
+        "judge_model": (" + ".join(jury) or judge_model) if options.needs_judge() else "",
+        "judges": jury,
+        "embedding_model": embedding_model if options.needs_embeddings() else "",
+        "has_contexts": "contexts" in inputs_present,
+        "has_ground_truth": "ground_truth" in inputs_present,
+        "sample_count": sample_count,
+    }
