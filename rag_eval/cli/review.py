@@ -18,6 +18,7 @@ import hmac
 import json
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,6 +135,12 @@ class ReviewServer(ThreadingHTTPServer):
             "/api/queue": review.queue,
             "/api/job": review.job,
         }
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A page closed while it waited for an answer is no fault of the session's.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
