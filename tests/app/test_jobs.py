@@ -185,16 +185,22 @@ def test_list_checks_its_parameters() -> None:
     ]
 
 
-def test_a_pending_comparison_is_asked_once_and_again_only_in_a_later_window(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # GIVEN two of the caller's runs, written
-    service, jobs, queue, _ = make_service()
+def written_runs(service: JobService, jobs: InMemoryJobs) -> list[str]:
+    """Two of the caller's jobs, completed with their runs written."""
     runs = []
     for _ in range(2):
         job_id = service.submit(BODY, caller=ME).job.job_id
         jobs._set(job_id, status=JobState.COMPLETED, run_id=f"20261205T000000Z-{job_id}")
         runs.append(job_id)
+    return runs
+
+
+def test_a_pending_comparison_is_asked_once_and_again_only_in_a_later_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN two of the caller's runs, written
+    service, jobs, queue, _ = make_service()
+    runs = written_runs(service, jobs)
     queue.sent.clear()
     clock = [1_000_000.0]
     monkeypatch.setattr("rag_eval.app.jobs.time.time", lambda: clock[0])
@@ -219,11 +225,7 @@ def test_a_comparison_written_before_later_labels_is_made_again(
 ) -> None:
     # GIVEN two written runs and their comparison, written before anyone labelled them
     service, jobs, queue, store = make_service()
-    runs = []
-    for _ in range(2):
-        job_id = service.submit(BODY, caller=ME).job.job_id
-        jobs._set(job_id, status=JobState.COMPLETED, run_id=f"20261205T000000Z-{job_id}")
-        runs.append(job_id)
+    runs = written_runs(service, jobs)
     baseline, candidate = runs
     written = Comparison(
         baseline_job=baseline,

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from rag_eval.domain.comparison import JUDGE_BASIS, RunScores
+from rag_eval.domain.comparison import JUDGE_BASIS, Comparison, RunScores
 from rag_eval.domain.results import Interval
 from rag_eval.report.comparison import (
     HEADER,
@@ -33,18 +33,23 @@ def same_judge_scores() -> tuple[RunScores, RunScores]:
     return paired_runs(5, 200, METRICS, 0.0, spread=(0.6, 0.9), noise=0.05)
 
 
-def test_with_both_runs_corrected_the_verdict_rests_on_the_corrected_difference() -> None:
-    # GIVEN two runs the judge scores alike, and people's labels putting the candidate's
-    # faithfulness 0.10 lower
+def labelled_comparison() -> Comparison:
+    """Two runs the judge scores alike, people's labels putting the candidate's
+    faithfulness 0.10 lower, compared with both runs' judge-trust.json."""
     baseline, candidate = same_judge_scores()
-
-    # WHEN they are compared with both runs' judge-trust.json
-    comparison = compare_runs(
+    return compare_runs(
         baseline,
         candidate,
         corrected_report("run-a", "faithfulness", BASELINE),
         corrected_report("run-b", "faithfulness", WORSE),
     )
+
+
+def test_with_both_runs_corrected_the_verdict_rests_on_the_corrected_difference() -> None:
+    # GIVEN two runs the judge scores alike, and people's labels putting the candidate's
+    # faithfulness 0.10 lower
+    # WHEN they are compared with both runs' judge-trust.json
+    comparison = labelled_comparison()
 
     # THEN faithfulness regressed, on the corrected difference and its interval from the two
     # intervals taken as independent: se = half-width / 1.96 each, sqrt(se1² + se2²)
@@ -69,13 +74,7 @@ def test_with_both_runs_corrected_the_verdict_rests_on_the_corrected_difference(
 
 def test_a_person_reads_what_each_verdict_rests_on() -> None:
     # GIVEN the comparison above
-    baseline, candidate = same_judge_scores()
-    comparison = compare_runs(
-        baseline,
-        candidate,
-        corrected_report("run-a", "faithfulness", BASELINE),
-        corrected_report("run-b", "faithfulness", WORSE),
-    )
+    comparison = labelled_comparison()
 
     # WHEN it is written for a person
     markdown, page = comparison_markdown(comparison), comparison_html(comparison)
