@@ -3,15 +3,24 @@ samples (the first one's texts cut to 80 characters)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # request.py calls this module: the types alone, no import cycle
-    from rag_eval.domain.request import ScoreOptions
-    from rag_eval.domain.sample import Sample
+from rag_eval.domain.sample import Sample
+
+
+class _Options(Protocol):
+    """What it reads of a job's options (`ScoreOptions`, whose module calls this one)."""
+
+    metrics: list[str]
+    judges: list[str] | None
+
+    def needs_judge(self) -> bool: ...
+
+    def needs_embeddings(self) -> bool: ...
 
 
 def request_summary(
-    options: ScoreOptions,
+    options: _Options,
     judge_model: str,
     embedding_model: str,
     first: Sample | None,
