@@ -42,6 +42,7 @@ DEPLOYED_NAMES = {
     "SCORE_JOBS_TABLE",
     "SCORE_QUEUE_URL",
     "SCORE_SHARD_QUEUE_URL",
+    "SCORE_DLQ_URL",
     "ARTIFACTS_BUCKET",
     "RAGAS_CACHE_TABLE",
 }
@@ -120,6 +121,9 @@ def test_the_queue_parks_a_job_after_three_deliveries_and_hides_it_while_the_wor
     assert queue["Attributes"]["SqsManagedSseEnabled"] == "true"
     assert dlq["Attributes"]["SqsManagedSseEnabled"] == "true"
     assert dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
+    # The worker consumes the DLQ too: Lambda refuses a queue that hides a message for less
+    # than the function's timeout.
+    assert int(dlq["Attributes"]["VisibilityTimeout"]) >= 6 * worker["Timeout"]
 
 
 def test_the_queue_keeps_its_messages_for_the_local_poller(stack: dict[str, str]) -> None:
@@ -273,6 +277,7 @@ def test_each_function_is_told_the_deployed_names(stack: dict[str, str], functio
     assert environment["SCORE_JOBS_TABLE"] == stack["ScoreJobs"]
     assert environment["SCORE_QUEUE_URL"] == stack["ScoreQueue"]
     assert environment["SCORE_SHARD_QUEUE_URL"] == stack["ShardQueue"]
+    assert environment["SCORE_DLQ_URL"] == stack["ScoreDLQ"]
     assert environment["ARTIFACTS_BUCKET"] == stack["ArtifactsBucket"]
     assert environment["RAGAS_DO_NOT_TRACK"] == "true"
     assert environment["RAGAS_METRIC_TIMEOUT_SECONDS"] == "60"
@@ -519,7 +524,7 @@ def test_the_worker_role_consumes_its_queues_and_moves_job_status(
         *(
             (action, f"{queue}.Arn")
             for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
-            for queue in ("ScoreQueue", "ShardQueue")
+            for queue in ("ScoreQueue", "ShardQueue", "ScoreDLQ")
         ),
         ("sqs:SendMessage", "ShardQueue.Arn"),
         ("dynamodb:GetItem", "ScoreJobs.Arn"),
@@ -610,7 +615,9 @@ def test_the_worker_takes_one_message_per_invocation_from_each_queue_capped(
     by_queue = {
         m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: m["Properties"] for m in mappings
     }
-    assert set(by_queue) == {"ScoreQueue", "ShardQueue"}
+    # The dead-letter queue too: a message that failed every delivery closes its work.
+    assert set(by_queue) == {"ScoreQueue", "ShardQueue", "ScoreDLQ"}
+    assert {m["Properties"]["FunctionName"]["Ref"] for m in mappings} == {"WorkerFunction"}
     for mapping in by_queue.values():
         assert mapping["BatchSize"] == 1
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -698,6 +705,9 @@ def test_the_alarms_watch_the_metrics_the_functions_write(
     }
 
     assert set(alarms) == {"ScoreDLQDepthAlarm", "JobFailureRateAlarm", "JudgeRateLimitedAlarm"}
+    # The worker empties the DLQ within seconds: its alarm counts arrivals, not depth.
+    dlq = alarms["ScoreDLQDepthAlarm"]["Properties"]
+    assert (dlq["MetricName"], dlq["Statistic"]) == ("NumberOfMessagesReceived", "Sum")
     assert set(watched["JobFailureRateAlarm"]) == {
         metrics.JOBS_ENDED[JobState.FAILED],
         metrics.JOBS_ENDED[JobState.COMPLETED],

@@ -7,7 +7,10 @@ retries and then keeps in the dead-letter queue.
 
 A record that raises goes back to its queue (partial batch response) and, after the
 queue's last receive, to the dead-letter queue; by then its job or shard is recorded as
-failed or unscored, so no job is left running.
+failed or unscored. A delivery that died outright (a timeout, out of memory) recorded
+nothing: the worker consumes the dead-letter queue too, and a record from it (its
+eventSourceARN names SCORE_DLQ_URL's queue) closes that work without trying it again, so
+no job is left running.
 """
 
 from functools import cache
@@ -27,6 +30,7 @@ from pydantic import Json
 from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.aws.worker_root import job_processor
+from rag_eval.app.delivery import from_queue
 from rag_eval.app.processing import JobProcessor
 from rag_eval.domain.messages import QueueMessage
 from rag_eval.domain.settings import Settings
@@ -48,15 +52,21 @@ batch = BatchProcessor(
 
 
 @cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
 def processor() -> JobProcessor:
-    return job_processor(Settings.from_env(), metrics)
+    return job_processor(settings(), metrics)
 
 
 @tracer.capture_method
 def record_handler(record: QueueRecord, lambda_context: LambdaContext) -> str:
     receive_count = int(record.attributes.ApproximateReceiveCount or 1)
     seconds_left = lambda_context.get_remaining_time_in_millis() / 1000
-    outcome = processor().process(record.body, receive_count, seconds_left)
+    dead_letter = from_queue(record.eventSourceARN, settings().dlq_url)
+    outcome = processor().process(record.body, receive_count, seconds_left, dead_letter)
     logger.info("record processed", message_id=record.messageId, outcome=outcome.value)
     return outcome
 

@@ -28,6 +28,9 @@ class Delivery:
     receive_count: int
     seconds_left: float | None
     last: bool  # no redelivery follows a failure of this one
+    # From the dead-letter queue: every delivery died (a timeout, out of memory) before it
+    # could record a failure. Not tried again, it would die again: the failure is recorded.
+    dead: bool = False
 
     def lease_seconds(self, settings: Settings) -> float:
         """A lease never outlives the invocation that holds it."""
@@ -57,3 +60,10 @@ def parse_message(body: str) -> QueueMessage:
         return QUEUE_MESSAGE.validate_json(body)
     except ValidationError as exc:
         raise MalformedMessage(f"not a queue message: {exc}") from exc
+
+
+def from_queue(source_arn: str, queue_url: str) -> bool:
+    """A record's eventSourceARN names the queue at `queue_url` (false when that is unset).
+    Compared by name: an ARN ends with it, as the URL's path does."""
+    name = queue_url.rstrip("/").rpartition("/")[2]
+    return bool(name) and source_arn.rpartition(":")[2] == name

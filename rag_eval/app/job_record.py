@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     CORRECTED = "corrected"  # people's labels set against the judge
     DUPLICATE = "duplicate"  # done before, or the job ended: nothing to do
     UNKNOWN_JOB = "unknown_job"  # no such job (never was, or expired): dropped
+    DROPPED = "dropped"  # dead-lettered with no work of a job to close (a comparison, labels)
 
 
 def ended_as(state: JobState) -> Outcome:

@@ -2,7 +2,8 @@
 copies of its message at once plan it once), one message each to the shard queue. A job
 of one shard is scored right away, in the same invocation. A request that no longer
 validates, or a dataset that cannot be read, fails the job (no retry would fix it); any
-other fault raises for the queue to retry, and fails the job on its last delivery.
+other fault raises for the queue to retry, and fails the job on its last delivery; from the
+dead-letter queue (every delivery died), the job is failed without planning it again.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ class PlanJob:
         job = self._record.active(job_id)
         if isinstance(job, Outcome):
             return job
+        if delivery.dead:
+            self._record.fail(
+                job_id,
+                "WorkerDied: planning failed every delivery without recording why; the "
+                "process died (e.g. a timeout or out of memory)",
+            )
+            logger.error("planning failed every delivery: the job is failed")
+            return Outcome.FAILED
         token = uuid.uuid4().hex
         outcome: Outcome | None = None
         try:

@@ -9,12 +9,15 @@ names, safely under at-least-once delivery and concurrent copies.
 
 Every status write is conditional: a late or duplicate message never redoes a job nor
 moves a status back. A fault of ours raises (SQS retries the record); on the last delivery
-a shard is stored unscored (`worker_error`), a planning or fan-in fails the job. ragas
-loads on first use.
+a shard is stored unscored (`worker_error`), a planning or fan-in fails the job. A message
+from the dead-letter queue (every delivery died: a timeout, out of memory) is closed the
+same way without trying its work again; a comparison or labels message is dropped there.
+ragas loads on first use.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, assert_never
@@ -49,6 +52,8 @@ from rag_eval.judges.preflight import judge_unreachable
 
 if TYPE_CHECKING:  # the pipeline loads ragas: imported on first use only
     from rag_eval.app.pipeline import ScoringPipeline
+
+logger = logging.getLogger(__name__)
 
 
 def _default_pipeline(
@@ -111,23 +116,32 @@ class JobProcessor:
         message: QueueMessage | str,
         receive_count: int = 1,
         seconds_left: float | None = None,
+        dead_letter: bool = False,
     ) -> Outcome:
         """Handle one message (or a record's body, parsed here); returns what happened.
 
         `seconds_left`: the invocation's remaining time. Scoring that would outlive it is
         stopped while the worker still can: a Lambda timeout would kill the process and
         leave nothing stored, and a retry would time out again.
+        `dead_letter`: the record came from the dead-letter queue.
         """
         if isinstance(message, str):
             message = parse_message(message)
-        last = receive_count >= self._settings.max_receive_count
-        delivery = Delivery(receive_count, seconds_left, last)
+        last = dead_letter or receive_count >= self._settings.max_receive_count
+        delivery = Delivery(receive_count, seconds_left, last, dead=dead_letter)
         with job_context(message.job_id):
             match message:
                 case JobMessage():
                     return self._plan.handle(message, delivery)
                 case ShardMessage():
                     return self._score.handle(message, delivery)
+                case CompareMessage() | TrustMessage() if dead_letter:
+                    # Nothing of a job waits on it: the job's status does not depend on it.
+                    logger.warning(
+                        "dead-lettered message dropped: nothing to close",
+                        extra={"type": type(message).__name__},
+                    )
+                    return Outcome.DROPPED
                 case CompareMessage():
                     return self._compare.handle(message)
                 case TrustMessage():

@@ -1,7 +1,8 @@
 """Score one shard of a planned job, under the shard's own lease (two copies at once score
 it once). Its result is stored before it is counted, and counted once (a conditional
 update); whoever counts the last shard fans in. A fault of ours raises (the queue retries
-the message); on its last delivery the shard is stored unscored (`worker_error`). Scoring
+the message); on its last delivery, or from the dead-letter queue (every delivery died,
+not tried again), the shard is stored unscored (`worker_error`). Scoring
 that would outlive the invocation is stopped while the worker still can, and the shard
 ends unscored: a retry would run out of time again.
 """
@@ -33,6 +34,11 @@ if TYPE_CHECKING:  # the pipeline loads ragas: imported on first use only
     from rag_eval.app.pipeline import ScoringPipeline
 
 logger = logging.getLogger(__name__)
+
+DIED_EVERY_DELIVERY = (
+    "WorkerDied: failed every delivery without recording why; the process died "
+    "(e.g. a timeout or out of memory)"
+)
 
 
 class ScoreShard:
@@ -115,6 +121,11 @@ class ScoreShard:
         if job.status is JobState.CANCELLED:
             return ShardResult.unscored(
                 ids, plan.options.metrics, ReasonCode.CANCELLED, "the job was cancelled first"
+            )
+        if delivery.dead:
+            logger.error("shard failed every delivery: its samples stay unscored")
+            return ShardResult.unscored(
+                ids, plan.options.metrics, ReasonCode.WORKER_ERROR, DIED_EVERY_DELIVERY
             )
         try:
             scored = asyncio.run(self._scored(job.job_id, plan, samples, delivery))

@@ -60,6 +60,9 @@ class Settings(BaseModel):
     # Where a planned job's shards wait (the score queue takes submissions: a small job is
     # never queued behind a large one's shards).
     shard_queue_url: str = Field("", alias="SCORE_SHARD_QUEUE_URL")
+    # Where messages that failed every delivery land; the worker consumes it too, and closes
+    # the work of a record from it instead of trying it again.
+    dlq_url: str = Field("", alias="SCORE_DLQ_URL")
     # Samples per shard, i.e. per worker invocation (BENCHMARKS.md, "Shard size").
     shard_size: int = Field(50, alias="RAGAS_SHARD_SIZE", ge=1, le=1000)
     # A job of model-free metrics only scores a sample in milliseconds: its shards are

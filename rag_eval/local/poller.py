@@ -6,6 +6,7 @@ event, and deletes the messages that succeeded: with ReportBatchItemFailures, al
 ones the function listed in `batchItemFailures`; none if the function raised. What it does
 not delete comes back after the queue's visibility timeout, and moves to the dead-letter
 queue after maxReceiveCount receives: that is the queue's (moto's) own redrive, as on AWS.
+The template maps the dead-letter queue to the worker too: it is polled the same way.
 """
 
 from __future__ import annotations
@@ -146,9 +147,10 @@ class QueuePoller:
             )
         receives = ",".join(m["Attributes"].get("ApproximateReceiveCount", "?") for m in messages)
         logger.info(
-            "%s: batch of %d record(s) (receive count %s), %d failure(s), %.0f ms",
+            "%s: batch of %d record(s) from %s (receive count %s), %d failure(s), %.0f ms",
             self._source.function,
             len(messages),
+            self._source.queue,
             receives,
             len(messages) - len(done),
             (time.monotonic() - started) * 1000,

@@ -78,7 +78,7 @@ def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict]:
 # --- redelivery and the dead-letter queue ------------------------------------------------------
 
 
-def test_a_job_failing_every_delivery_is_retried_then_parked_in_the_dlq_and_marked_failed(
+def test_a_job_failing_every_delivery_is_retried_then_dead_lettered_and_marked_failed(
     clean_judge_env: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="rag_eval.local.poller")
@@ -101,27 +101,60 @@ def test_a_job_failing_every_delivery_is_retried_then_parked_in_the_dlq_and_mark
             ),
         )
 
-        # THEN after the queue's maxReceiveCount (3) deliveries it lands in ScoreDLQ
-        parked: list[dict] = []
-        deadline = time.monotonic() + 30
-        while not parked and time.monotonic() < deadline:
-            parked = sqs.receive_message(
-                QueueUrl=stack.dlq_url, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
-            ).get("Messages", [])
-        assert parked, "the message never reached the dead-letter queue"
-        assert json.loads(parked[0]["Body"])["job_id"] == job.job_id
-        # 3 deliveries to the worker, plus this receive from the DLQ
-        assert parked[0]["Attributes"]["ApproximateReceiveCount"] == "4"
-        batches = [r.getMessage() for r in caplog.records if "batch of" in r.getMessage()]
-        assert [re.search(r"receive count (\d+)", b).group(1) for b in batches] == ["1", "2", "3"]
-        assert all("1 failure(s)" in b for b in batches)
+        # THEN after the queue's maxReceiveCount (3) deliveries it lands in ScoreDLQ, whose
+        # poller hands it to the worker (its 4th receive); the job had ended: let go
+        def batches(queue: str) -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if f"batch of 1 record(s) from {queue} " in r.getMessage()
+            ]
 
-        # AND the job is failed with the error, not left queued
+        deadline = time.monotonic() + 30
+        while not batches("ScoreDLQ") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert batches("ScoreDLQ"), "the message never reached the dead-letter queue's poller"
+        tried = batches("ScoreQueue")
+        assert [re.search(r"receive count (\d+)", b).group(1) for b in tried] == ["1", "2", "3"]
+        assert all("1 failure(s)" in b for b in tried)
+        (dead,) = batches("ScoreDLQ")
+        assert "receive count 4" in dead and "0 failure(s)" in dead
+
+        # AND the job is failed with the error, not left queued; both queues are empty
         failed, _ = jobs.get(job.job_id)
         assert failed.status == "failed"
         assert failed.error.startswith("NoSuchKey")
         assert failed.finished_at
         assert sqs.receive_message(QueueUrl=stack.queue_url).get("Messages") is None
+        assert sqs.receive_message(QueueUrl=stack.dlq_url).get("Messages") is None
+
+
+def test_a_message_in_the_dlq_whose_deliveries_all_died_fails_its_job(
+    clean_judge_env: None,
+) -> None:
+    with LocalStack(port=0, visibility_timeout=1) as stack:
+        # GIVEN a queued job whose message every delivery died on, so nothing was recorded
+        # (put in ScoreDLQ by hand: the local stack cannot kill its worker outright)
+        request = parse_request(
+            {"question": "q", "answer": "a", "ground_truth": "a"} | {"metrics": ["exact_match"]}
+        )
+        job = new_job(request, Settings(), owner="arn:aws:iam::123456789012:user/local-developer")
+        jobs = DynamoJobRepository(stack.table, stack.client("dynamodb"))
+        jobs.create(job, "fingerprint", int(time.time()) + 3600)
+        sqs = stack.client("sqs")
+        sqs.send_message(
+            QueueUrl=stack.dlq_url,
+            MessageBody=json.dumps({"job_id": job.job_id, "request": request.model_dump()}),
+        )
+
+        # THEN the DLQ's poller hands it to the worker, which fails the job without planning
+        deadline = time.monotonic() + 30
+        while jobs.get(job.job_id)[0].status == "queued" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        failed, _ = jobs.get(job.job_id)
+        assert failed.status == "failed"
+        assert failed.error.startswith("WorkerDied: planning failed every delivery")
+        assert sqs.receive_message(QueueUrl=stack.dlq_url).get("Messages") is None
 
 
 # --- the API over HTTP ---------------------------------------------------------------------

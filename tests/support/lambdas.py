@@ -71,12 +71,15 @@ def api_event(
     return result
 
 
-def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The `events/worker-sqs-batch.json` shape around messages from `receive_message`."""
+def sqs_event(messages: list[dict[str, Any]], source_arn: str | None = None) -> dict[str, Any]:
+    """The `events/worker-sqs-batch.json` shape around messages from `receive_message`
+    (`source_arn`: the queue they came from, when not the event file's)."""
     template = event("worker-sqs-batch.json")["Records"][0]
     records = []
     for message in messages:
         record = copy.deepcopy(template)
+        if source_arn is not None:
+            record["eventSourceARN"] = source_arn
         record["messageId"] = message.get("MessageId", str(uuid.uuid4()))
         record["receiptHandle"] = message.get("ReceiptHandle", "handle")
         record["body"] = message["Body"]
@@ -100,6 +103,7 @@ def reset_cached_clients() -> None:
     load_function("api").service.cache_clear()
     load_function("list").service.cache_clear()
     load_function("worker").processor.cache_clear()
+    load_function("worker").settings.cache_clear()
 
 
 def submit(body: dict[str, Any], **headers: str) -> dict[str, Any]:
