@@ -46,6 +46,7 @@ from rag_eval.scoring.jury import jury_agreements
 from rag_eval.scoring.label_files import LABEL_FILES, label_files
 from rag_eval.scoring.run_folder import RUN_FILES, RunRecord, run_files
 from rag_eval.scoring.scorer import ProgressCallback, Scorer
+from rag_eval.scoring.segments import run_segments
 
 logger = logging.getLogger(__name__)
 # Every file of a run folder: the ones a reader opens, then the ones people label from.
@@ -156,6 +157,7 @@ class ScoringPipeline:
             concurrency=run.concurrency,
             intervals=run_intervals(run),
             jury=jury_agreements(run),
+            segments=run_segments(samples, run),
         )
         report = render_report(record, request, run, diagnosis)
         bodies = run_files(record, request, run, advice, report, plan.snapshot)
@@ -195,6 +197,7 @@ class ScoringPipeline:
                 "weighted_score": run.weighted_score,
                 "intervals": record.intervals,
                 "jury": record.jury,
+                "segments": record.segments,
                 "coverage": run.coverage,
                 "low_coverage": run.coverage is not None
                 and run.coverage < self._settings.min_coverage,

@@ -27,6 +27,7 @@ from rag_eval.domain.layout import upload_key
 from rag_eval.domain.request import DatasetJob, ScoreRequest
 from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
+from rag_eval.domain.segments import SegmentValues
 from rag_eval.domain.settings import Settings
 from rag_eval.metrics.spec import MetricSpec
 
@@ -84,6 +85,7 @@ class Planner:
         first_shard: list[Sample] | None = None
         shards = 0
         seen: dict[str, int] = {}
+        segment_values = SegmentValues()  # a key's values over the job are bounded
 
         for item in request_rows(self._store, request, job.owner):
             if isinstance(item, RowError):
@@ -104,6 +106,11 @@ class Planner:
                             message=f"repeats the sample_id of line {seen[sample.sample_id]}",
                         )
                     )
+                continue
+            if said := segment_values.add(sample.metadata):
+                invalid += 1
+                if len(problems) < MAX_ROW_PROBLEMS:
+                    problems.append(RowProblem(line=item.line, field="metadata", message=said))
                 continue
             if inputs.count >= self._settings.max_dataset_rows:
                 raise DatasetInvalid(

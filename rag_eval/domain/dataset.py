@@ -6,7 +6,8 @@ never holds more than one row. Problems with the whole file raise `DatasetInvali
 
 Field names are ours (question, answer, contexts, ground_truth, sample_id) or ragas' and
 Hugging Face's (user_input, response, retrieved_contexts, reference, id); an explicit
-`column_map` comes first. Other columns are ignored and listed in `ignored_columns`.
+`column_map` comes first. Columns `metadata.<key>` (or a JSONL row's `metadata` object)
+give the sample's metadata. Other columns are ignored and listed in `ignored_columns`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from rag_eval.domain.dataset_columns import (
     checked_column_map,
     field_for,
     layout,
+    metadata_clash,
+    metadata_columns,
     misspelt_problems,
     question_hints,
     question_names,
@@ -175,6 +178,11 @@ class DatasetReader:
         misspelt = misspelt_problems(ignored)
         if misspelt:  # scored without it, the row would lose that field's metrics silently
             return [RowError(line, name, message) for name, message in misspelt]
+        labels = metadata_columns(list(given), self._column_map)
+        if clash := metadata_clash(list(given), names, labels):
+            return [RowError(line, "metadata", clash.replace("has ", "gives ", 1))]
+        if labels:
+            values["metadata"] = {key: given[name] for key, name in labels.items()}
         return self._sample(line, values, names)
 
     def _no_question(self, ignored: list[str]) -> str:
@@ -192,6 +200,10 @@ class DatasetReader:
         self.scheme = scheme(header, self._column_map)
         check_header(header, names, clashes, self._column_map)
         index = {field: header.index(name) for field, name in names.items()}
+        labels = metadata_columns(header, self._column_map)
+        if clash := metadata_clash(header, names, labels):
+            raise DatasetInvalid([{"field": "dataset", "message": clash}])
+        index |= {f"metadata.{key}": header.index(name) for key, name in labels.items()}
         seen = False
         start = records.line_num + 1
         for cells in _records(records):
@@ -221,10 +233,13 @@ class DatasetReader:
         undecodable = [field for field, cell in values.items() if _UNDECODABLE.search(cell)]
         if undecodable:
             message = "is not valid UTF-8 (save the file as UTF-8)"
-            return [RowError(line, names[field], message) for field in undecodable]
+            return [RowError(line, names.get(f, f), message) for f in undecodable]
         if "question" not in values:
             return [RowError(line, names["question"], "required: the cell is empty")]
-        return self._sample(line, values, names)
+        # `metadata.<key>` cells: the sample's labels (an empty cell: no label of that key).
+        labels = {f.removeprefix("metadata."): values.pop(f) for f in list(values) if "." in f}
+        given: dict[str, Any] = values | ({"metadata": labels} if labels else {})
+        return self._sample(line, given, names)
 
     # --- both -------------------------------------------------------------------------
 

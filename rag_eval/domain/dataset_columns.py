@@ -22,6 +22,14 @@ SAMPLE_FIELDS = tuple(Sample.model_fields)
 _ID_NAMES = frozenset({"sample_id", "id"})
 _MAX_HINTS = 20
 _SURROGATE = re.compile("[\ud800-\udfff]")  # in a name, it could not be written out
+# A CSV column (or a flat JSONL key) `metadata.<key>` gives one label of the sample's
+# metadata; a JSONL row may instead carry a `metadata` object.
+METADATA_PREFIX = "metadata."
+
+
+def metadata_key(name: str) -> str | None:
+    """The metadata key a column gives (`metadata.topic` -> topic), else None."""
+    return name.removeprefix(METADATA_PREFIX) if name.startswith(METADATA_PREFIX) else None
 
 
 def checked_column_map(column_map: Mapping[str, str]) -> dict[str, str]:
@@ -60,6 +68,8 @@ def layout(
     ignored: dict[str, None] = {}
     for name in names:
         field = field_for(name, column_map)
+        if field is None and metadata_key(name) is not None:
+            continue  # a label of the metadata: read by `metadata_columns`
         if field is None:
             ignored[_SURROGATE.sub("\ufffd", name)] = None
         else:
@@ -132,7 +142,11 @@ def check_header(
     column_map: Mapping[str, str],
 ) -> None:
     problems = [clash_problem(group, column_map) for group in clashes]
-    ignored = [name for name in header if field_for(name, column_map) is None]
+    ignored = [
+        name
+        for name in header
+        if field_for(name, column_map) is None and metadata_key(name) is None
+    ]
     problems += [
         {"field": "dataset", "message": f"column {name} {message}", "allowed": list(SAMPLE_FIELDS)}
         for name, message in misspelt_problems(ignored)
@@ -169,3 +183,24 @@ def clash_problem(group: list[str], column_map: Mapping[str, str]) -> dict[str, 
         which = "both" if len(group) == 2 else "all"
         message = f"has columns {' and '.join(group)}, which {which} give {field}; keep one"
     return {"field": "dataset", "message": message}
+
+
+def metadata_columns(names: list[str], column_map: Mapping[str, str]) -> dict[str, str]:
+    """Metadata key -> the column that gives it (`metadata.<key>`, unless mapped)."""
+    return {
+        key: name
+        for name in names
+        if field_for(name, column_map) is None and (key := metadata_key(name)) is not None
+    }
+
+
+def metadata_clash(
+    names: list[str], fields: Mapping[str, str], given: Mapping[str, str]
+) -> str | None:
+    """What is wrong with a file's metadata columns, else None: a `metadata` field
+    (`fields`: ours -> the file's name) beside `metadata.<key>` columns, or one key's
+    column twice."""
+    if given and "metadata" in fields:
+        return f"has {fields['metadata']} and metadata.<key> columns; give the labels one way"
+    twice = sorted({n for n in given.values() if names.count(n) > 1})
+    return f"has {len(twice)} column(s) named {twice[0]}; keep one" if twice else None

@@ -15,6 +15,7 @@ from rag_eval.domain.budget import Budget, budget_limits
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import CacheMode, DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import CacheReport, Interval, TokenUsage
+from rag_eval.domain.segments import Segment
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
 from rag_eval.domain.trust import JuryAgreement, MetricTrust
@@ -99,6 +100,9 @@ class JobStatus(BaseModel):
     corrected_as_of: str | None = None
     # With a jury (`judges`), per judged metric: how far its jurors agree, and where least.
     jury: dict[str, JuryAgreement] = Field(default_factory=dict)
+    # Per metadata key of the samples, per value: its samples' count, means and intervals
+    # (rag_eval/domain/segments.py); empty when no sample carries metadata.
+    segments: dict[str, dict[str, Segment]] = Field(default_factory=dict)
 
     @property
     def awaits_fan_in(self) -> bool:

@@ -22,6 +22,7 @@ from rag_eval.domain.errors import RequestInvalid, validation_problems
 from rag_eval.domain.json_types import JSON_NUMBER, JsonFloat
 from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
+from rag_eval.domain.segments import metadata_problems
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from rag_eval.metrics.custom import CUSTOM_NAME_PATTERN, MAX_CUSTOM_METRICS, CustomMetric
 from rag_eval.metrics.spec import MetricSpec
@@ -343,7 +344,7 @@ def parse_inline_request(body: dict[str, Any]) -> ScoreRequest:
             ]
         )
     try:
-        return ScoreRequest.model_validate(body)
+        request = ScoreRequest.model_validate(body)
     except ValidationError as exc:
         problems = validation_problems(exc)
         for problem in problems:
@@ -356,11 +357,7 @@ def parse_inline_request(body: dict[str, Any]) -> ScoreRequest:
                 known = _SAMPLE_FIELDS if in_list else ("samples", *_REQUEST_FIELDS)
                 name = problem["field"].rsplit(".", 1)[-1]
                 problem["message"] += did_you_mean([name], known)
-                problem["allowed"] = list(
-                    Sample.model_fields
-                    if problem["field"].startswith("samples[")
-                    else ("samples", *_REQUEST_FIELDS)
-                )
+                problem["allowed"] = list(known)
             if problem["field"] == "samples" and "at most" in problem.get("allowed", ""):
                 problem["message"] = (
                     f"{len(body['samples'])} samples; at most {MAX_SAMPLES} are allowed inline: "
@@ -368,6 +365,9 @@ def parse_inline_request(body: dict[str, Any]) -> ScoreRequest:
                     "rag-eval submit --file does it for you)"
                 )
         raise RequestInvalid(problems) from exc
+    if problems := metadata_problems(request.samples, listed="samples" in body):
+        raise RequestInvalid(problems)
+    return request
 
 
 def _parse_dataset_job(body: dict[str, Any]) -> DatasetJob:

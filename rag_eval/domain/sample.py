@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,6 +22,14 @@ MAX_TEXT_CHARS = 20_000  # answer, ground truth, one context
 MAX_RUBRIC_CHARS = 1_000  # one score's description in a sample's rubric
 # A sample's own rubric (instance_specific_rubrics): ragas' keys, one per score.
 RUBRIC_KEYS = tuple(f"score{score}_description" for score in range(1, 6))
+# A sample's metadata (a topic, a language, a customer): the slices its results are
+# reported by (rag_eval/domain/segments.py). Short labels, not texts: each value becomes a
+# segment of its key, so a key's distinct values over a job are bounded there too.
+MAX_METADATA_KEYS = 10
+MAX_METADATA_KEY_CHARS = 40
+MAX_METADATA_VALUE_CHARS = 100
+METADATA_KEY_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+_METADATA_KEY = re.compile(METADATA_KEY_PATTERN)
 
 
 class Sample(BaseModel):
@@ -39,6 +48,26 @@ class Sample(BaseModel):
         json_schema_extra={
             "propertyNames": {"enum": list(RUBRIC_KEYS)},
             "additionalProperties": {"type": "string", "maxLength": MAX_RUBRIC_CHARS},
+        },
+    )
+
+    # Labels to report the results by, never sent to the judge (no metric reads them).
+    metadata: dict[str, str] | None = Field(
+        default=None,
+        max_length=MAX_METADATA_KEYS,
+        description="labels the job's results are reported by, per key and value (a topic, "
+        "a language, a customer): strings, never sent to the judge",
+        json_schema_extra={
+            "propertyNames": {
+                "pattern": METADATA_KEY_PATTERN,
+                "minLength": 1,
+                "maxLength": MAX_METADATA_KEY_CHARS,
+            },
+            "additionalProperties": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_METADATA_VALUE_CHARS,
+            },
         },
     )
 
@@ -102,6 +131,45 @@ class Sample(BaseModel):
                 f"{long[0]} has {len(value[long[0]])} characters; at most {MAX_RUBRIC_CHARS}"
             )
         return {key: value[key].strip() for key in RUBRIC_KEYS}
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_checked(cls, value: Any) -> Any:
+        """Checked before pydantic's own checks, so that each error says the limit, and a
+        number is refused rather than turned into text the client did not write."""
+        if isinstance(value, str):  # a CSV cell holds it as JSON text
+            if not value.strip():
+                return None
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('must be a JSON object, e.g. {"topic": "billing"}') from None
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError('must be an object of labels, e.g. {"topic": "billing"}')
+        if len(value) > MAX_METADATA_KEYS:
+            raise ValueError(f"{len(value)} keys; at most {MAX_METADATA_KEYS} keys a sample")
+        checked: dict[str, str] = {}
+        for key, raw in value.items():
+            if not 1 <= len(key) <= MAX_METADATA_KEY_CHARS or not _METADATA_KEY.fullmatch(key):
+                raise ValueError(
+                    f"key {key[: MAX_METADATA_KEY_CHARS + 10]!r}: a key is 1 to "
+                    f"{MAX_METADATA_KEY_CHARS} characters of letters, digits, _ . -"
+                )
+            if isinstance(raw, dict | list):
+                raise ValueError(f"{key}: metadata values are strings, not objects or lists")
+            if not isinstance(raw, str):
+                shown = json.dumps(raw)[:20]
+                raise ValueError(f'{key}: metadata values are strings: write "{shown}" for {shown}')
+            text = raw.strip()
+            if not 1 <= len(text) <= MAX_METADATA_VALUE_CHARS:
+                raise ValueError(
+                    f"{key}: the value has {len(text)} characters; a value is 1 to "
+                    f"{MAX_METADATA_VALUE_CHARS}"
+                )
+            checked[key] = text
+        return checked or None
 
     def has(self, field_name: str) -> bool:
         """Whether the sample carries a non-empty value for a metric input."""

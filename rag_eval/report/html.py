@@ -32,6 +32,7 @@ from rag_eval.domain.results import Interval, SampleResult, ScoreRun
 from rag_eval.metrics.spec import UNIT
 from rag_eval.report.charts import colour_legend, distribution_chart, means_chart
 from rag_eval.report.jury import judges_fact, jury_html
+from rag_eval.report.segments import segments_html
 from rag_eval.report.trust import trust_html
 from rag_eval.scoring.run_folder import RunRecord
 
@@ -248,7 +249,7 @@ def render_report(
         means_chart=means_chart(run, LOW),
         distribution_chart=distribution_chart(run, LOW),
         metric_rows=_metric_rows(run, record.intervals),
-        jury=jury_html(run, record.jury),  # "" without a jury
+        jury=jury_html(run, record.jury) + segments_html(record.segments, run),  # "" if neither
         # Nobody has labelled yet: how to. Written again as labels arrive (`splice`).
         trust=trust_html(None, record.job_id),
         header_cells=header_cells,

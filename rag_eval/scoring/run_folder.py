@@ -21,9 +21,17 @@ from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
+from rag_eval.domain.segments import Segments
 from rag_eval.domain.trust import JuryAgreement
 from rag_eval.metrics.spec import MetricSpec
 from rag_eval.scoring.jury_summary import judge_fact, juror_columns, jury_markdown
+from rag_eval.scoring.segment_summary import (
+    metadata_cells,
+    metadata_keys,
+    segments_json,
+    segments_markdown,
+)
+from rag_eval.scoring.summary_facts import budget_line, cache_line, dollars
 from rag_eval.scoring.trust_summary import trust_markdown
 
 # File name -> content type. Order is the order a reader should open them in.
@@ -61,6 +69,8 @@ class RunRecord:
     intervals: dict[str, Interval] = field(default_factory=dict)
     # With a jury: per judged metric, how far its jurors agree (rag_eval/scoring/jury.py)
     jury: dict[str, JuryAgreement] = field(default_factory=dict)
+    # Per metadata key, per value: its samples' figures (rag_eval/scoring/segments.py)
+    segments: Segments = field(default_factory=dict)
 
 
 def run_files(
@@ -92,7 +102,7 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
     own scale), and beside a metric that answers categories, `<metric>.category`; with a
     jury, each juror's value after the metrics, `<metric>@<juror>`."""
     categorised = {metric for result in run.results for metric in result.categories}
-    juries = juror_columns(run)
+    juries, keys = juror_columns(run), metadata_keys(request.samples)
     rows = []
     for sample, result in zip(request.samples, run.results, strict=True):
         texts = {
@@ -105,6 +115,7 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
             "why": sample_why(run, result),
         }
         row: dict[str, Any] = {name: spreadsheet_cell(text) for name, text in texts.items()}
+        row |= metadata_cells(sample, keys)
         for metric, value in result.scores.items():
             row[metric] = value
             if metric in categorised:
@@ -228,15 +239,15 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         ),
         f"- Judge tokens: {run.usage.input_tokens} in, {run.usage.output_tokens} out, "
         f"{run.usage.requests} requests",
-        *([f"- Cost: {_dollars(record.cost)}"] if record.cost is not None else []),
-        *([f"- Cache: {_cache_line(record.cache, record.cost)}"] if record.cache else []),
+        *([f"- Cost: {dollars(record.cost)}"] if record.cost is not None else []),
+        *([f"- Cache: {cache_line(record.cache, record.cost)}"] if record.cache else []),
         *(
             [
-                f"- **Budget exhausted**: {_budget_line(record.budget)}; the pairs not scored "
+                f"- **Budget exhausted**: {budget_line(record.budget)}; the pairs not scored "
                 "by then are left with reason `budget_exhausted`"
             ]
             if record.budget is not None and record.budget.exhausted
-            else [f"- Budget: {_budget_line(record.budget)}"]
+            else [f"- Budget: {budget_line(record.budget)}"]
             if record.budget is not None
             else []
         ),
@@ -267,6 +278,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         # Nobody has labelled yet: how to. Written again as labels arrive (`splice`).
         trust_markdown(None, record.job_id),
         "",
+        *segments_markdown(record.segments, run),
         "## Per sample",
         "",
         _table(["sample_id", *labels.values(), "weighted"], sample_rows),
@@ -325,6 +337,7 @@ def run_metadata(record: RunRecord, request: ScoreRequest, run: ScoreRun) -> dic
         "weights": run.weights,
         "weighted_score": run.weighted_score,
         "intervals": {name: i.model_dump() for name, i in record.intervals.items()},
+        "segments": segments_json(record.segments),  # empty: no sample carried metadata
         "coverage": run.coverage,
         "samples": {
             "total": len(run.results),
@@ -364,37 +377,3 @@ def _metric_entry(name: str, run: ScoreRun, spec: MetricSpec | None) -> dict[str
         entry["definition"] = dict(spec.definition)
         entry["fingerprint"] = spec.fingerprint
     return entry
-
-
-def _cache_line(cache: JobCache, cost: Cost | None) -> str:
-    if cache.mode == "off":
-        return "off (every request went to the judge)"
-    saved = cost.saved_usd if cost is not None else None
-    dollars = f"${saved:.4f}" if saved is not None else "an unknown amount (no price)"
-    return (
-        f"{cache.hits} hit(s), {cache.misses} miss(es) ({cache.mode}); saved "
-        f"{cache.saved.input_tokens} input and {cache.saved.output_tokens} output tokens, "
-        f"{dollars}"
-    )
-
-
-def _budget_line(budget: Budget) -> str:
-    limits = [
-        *([f"${budget.max_cost_usd:g}"] if budget.max_cost_usd is not None else []),
-        *([f"{budget.max_judge_calls} judge calls"] if budget.max_judge_calls is not None else []),
-    ]
-    return (
-        f"{budget.judge_calls} judge call(s), ${budget.cost_usd:.4f} spent of {' / '.join(limits)}"
-    )
-
-
-def _dollars(cost: Cost) -> str:
-    """`$0.0123 (gpt-4o-mini $0.0120, text-embedding-3-small $0.0003)`, or why not.
-    Model names come from requests: escaped as any text of theirs."""
-    models = ", ".join(
-        markdown_cell(model) + (f" ${c.usd:.4f}" if c.usd is not None else " no price")
-        for model, c in cost.by_model.items()
-    )
-    total = f"${cost.total_usd:.4f}" if cost.total_usd is not None else "unknown"
-    said = total + (f" ({models})" if models else "")
-    return said + (f"; {markdown_cell(cost.reason)}" if cost.reason else "")

@@ -381,7 +381,7 @@ def test_rows_with_ragas_names_are_scored_and_extra_columns_named_once(
     assert json.loads(out)["sample_count"] == 3 and json.loads(out)["scores"]["exact_match"] == 1
     assert (
         "testset.jsonl: ignoring reference_contexts, synthesizer_name (not sample fields: "
-        "sample_id, question, answer, contexts, ground_truth, rubrics)"
+        "sample_id, question, answer, contexts, ground_truth, rubrics, metadata)"
     ) in err.splitlines()
 
 

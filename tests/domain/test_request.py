@@ -251,7 +251,7 @@ def test_typo_inside_samples_names_the_sample_and_lists_sample_fields() -> None:
     assert problem["field"] == "samples[1].ground_truths"
     assert problem["message"] == "unknown field (did you mean ground_truth?)"
     assert problem["allowed"] == [
-        *("sample_id", "question", "answer", "contexts", "ground_truth", "rubrics")
+        *("sample_id", "question", "answer", "contexts", "ground_truth", "rubrics", "metadata")
     ]
 
 
