@@ -27,7 +27,7 @@ import pytest
 from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
 from rag_eval.client import ApiError, ScoreJobsClient
 from rag_eval.domain.job import JobStatus, new_job
-from rag_eval.domain.request import parse_request
+from rag_eval.domain.request import ScoreRequest, parse_request
 from rag_eval.domain.settings import Settings
 from rag_eval.local.stack import LocalStack
 from testkit.scripted_judge import ScriptedJudge
@@ -78,6 +78,17 @@ def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict]:
 # --- redelivery and the dead-letter queue ------------------------------------------------------
 
 
+def recorded_job(stack: LocalStack) -> tuple[ScoreRequest, JobStatus, DynamoJobRepository]:
+    """A queued job of the local developer's, recorded in the stack's table (no message)."""
+    request = parse_request(
+        {"question": "q", "answer": "a", "ground_truth": "a"} | {"metrics": ["exact_match"]}
+    )
+    job = new_job(request, Settings(), owner="arn:aws:iam::123456789012:user/local-developer")
+    jobs = DynamoJobRepository(stack.table, stack.client("dynamodb"))
+    jobs.create(job, "fingerprint", int(time.time()) + 3600)
+    return request, job, jobs
+
+
 def test_a_job_failing_every_delivery_is_retried_then_dead_lettered_and_marked_failed(
     clean_judge_env: None, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -85,12 +96,7 @@ def test_a_job_failing_every_delivery_is_retried_then_dead_lettered_and_marked_f
     with LocalStack(port=0, visibility_timeout=1) as stack:
         # GIVEN a recorded job whose queue message points at a parked request that is gone
         # (as when a redrive comes after the 14-day expiry of score-requests/)
-        request = parse_request(
-            {"question": "q", "answer": "a", "ground_truth": "a"} | {"metrics": ["exact_match"]}
-        )
-        job = new_job(request, Settings(), owner="arn:aws:iam::123456789012:user/local-developer")
-        jobs = DynamoJobRepository(stack.table, stack.client("dynamodb"))
-        jobs.create(job, "fingerprint", int(time.time()) + 3600)
+        _, job, jobs = recorded_job(stack)
         sqs = stack.client("sqs")
 
         # WHEN the message is queued
@@ -135,12 +141,7 @@ def test_a_message_in_the_dlq_whose_deliveries_all_died_fails_its_job(
     with LocalStack(port=0, visibility_timeout=1) as stack:
         # GIVEN a queued job whose message every delivery died on, so nothing was recorded
         # (put in ScoreDLQ by hand: the local stack cannot kill its worker outright)
-        request = parse_request(
-            {"question": "q", "answer": "a", "ground_truth": "a"} | {"metrics": ["exact_match"]}
-        )
-        job = new_job(request, Settings(), owner="arn:aws:iam::123456789012:user/local-developer")
-        jobs = DynamoJobRepository(stack.table, stack.client("dynamodb"))
-        jobs.create(job, "fingerprint", int(time.time()) + 3600)
+        request, job, jobs = recorded_job(stack)
         sqs = stack.client("sqs")
         sqs.send_message(
             QueueUrl=stack.dlq_url,
