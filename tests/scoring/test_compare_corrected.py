@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from rag_eval.domain.comparison import JUDGE_BASIS, Comparison, RunScores
@@ -191,3 +192,25 @@ def test_an_interval_kept_within_the_scale_counts_its_longer_side() -> None:
     half = 1.96 * math.hypot(0.08 / 1.96, 0.08 / 1.96)
     assert (change.low, change.high) == pytest.approx((-half, half), 1e-3)
     assert change.p_value == pytest.approx(1.0)
+
+
+def test_the_corrected_difference_is_called_significant_at_its_nominal_rate() -> None:
+    # GIVEN 2,000 seeded pairs of corrected means of the same true value, each with its
+    # normal 95% interval (se 0.02), and as many where the candidate is truly 0.1 lower
+    rng = np.random.default_rng(7)
+    se, trials = 0.02, 2_000
+
+    def interval(mean: float) -> Interval:
+        return Interval(mean=mean, low=mean - 1.96 * se, high=mean + 1.96 * se, n=40)
+
+    def significant(shift: float) -> float:
+        found = 0
+        for _ in range(trials):
+            before, after = rng.normal(0.7, se), rng.normal(0.7 + shift, se)
+            found += corrected_change(interval(before), interval(after)).p_value < 0.05
+        return found / trials
+
+    # THEN with no change about 5% are called significant (the test's own level), and a
+    # true drop of 0.1 (3.5 standard errors of the difference) nearly always is
+    assert 0.035 <= significant(0.0) <= 0.065
+    assert significant(-0.1) >= 0.9
