@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, assert_never
 from rag_eval.app.comparing import CompareRuns
 from rag_eval.app.delivery import Delivery, parse_message
 from rag_eval.app.fan_in import FanIn
-from rag_eval.app.job_record import Outcome
+from rag_eval.app.job_record import JobRecord, Outcome
 from rag_eval.app.plan_job import PlanJob
 from rag_eval.app.ports import (
     JobMetrics,
@@ -54,6 +54,11 @@ if TYPE_CHECKING:  # the pipeline loads ragas: imported on first use only
     from rag_eval.app.pipeline import ScoringPipeline
 
 logger = logging.getLogger(__name__)
+
+CLOSING_DIED = (
+    "WorkerDied: a message failed every delivery, and closing its work from the "
+    "dead-letter queue died twice too; what was scored is in no run folder"
+)
 
 
 def _default_pipeline(
@@ -108,6 +113,7 @@ class JobProcessor:
             clock,
         )
         self._score = score
+        self._record = JobRecord(repository, counted)
         self._compare = CompareRuns(repository, store)
         self._trust = JudgeTrust(repository, store, labels)
 
@@ -130,6 +136,12 @@ class JobProcessor:
         last = dead_letter or receive_count >= self._settings.max_receive_count
         delivery = Delivery(receive_count, seconds_left, last, dead=dead_letter)
         with job_context(message.job_id):
+            # Two deliveries from the dead-letter queue died too (a fan-in that kills the
+            # process): end the job, rather than try again for the queue's 14 days.
+            closing_died = dead_letter and receive_count > self._settings.max_receive_count + 2
+            if closing_died and isinstance(message, JobMessage | ShardMessage):
+                self._record.fail(message.job_id, CLOSING_DIED)
+                return Outcome.FAILED
             match message:
                 case JobMessage():
                     return self._plan.handle(message, delivery)

@@ -126,3 +126,22 @@ def test_a_dead_lettered_comparison_or_labels_message_is_dropped(
 )
 def test_a_dead_letter_is_told_by_its_queue(source_arn: str, dlq_url: str, dead: bool) -> None:
     assert from_queue(source_arn, dlq_url) is dead
+
+
+def test_a_dead_letter_whose_closing_died_twice_too_fails_its_job(world: World) -> None:
+    # GIVEN a job of two shards, the first counted, the second in the dead-letter queue,
+    # whose two deliveries from there died as well (its fan-in kills the process)
+    job = world.service.submit({"samples": samples(100), "metrics": METRICS}).job
+    world.worker().process(world.take("score")[0])
+    first, second = world.take("shards")
+    assert world.worker().process(first) == "shard_done"
+
+    # WHEN it is delivered a third time from the dead-letter queue (receive count 6)
+    outcome = world.worker().process(second, receive_count=6, dead_letter=True)
+
+    # THEN the job is failed, saying why, rather than left running for the queue's 14 days
+    assert outcome == JobState.FAILED
+    failed = world.job(job.job_id)
+    assert failed.status is JobState.FAILED
+    assert failed.error is not None and "dead-letter queue died twice" in failed.error
+    assert not world.run_folders(job.job_id)
