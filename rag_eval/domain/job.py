@@ -18,6 +18,7 @@ from rag_eval.domain.results import CacheReport, Interval, TokenUsage
 from rag_eval.domain.segments import Segment
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.domain.suites import Notify
 from rag_eval.domain.trust import JuryAgreement, MetricTrust
 
 
@@ -103,6 +104,9 @@ class JobStatus(BaseModel):
     # Per metadata key of the samples, per value: its samples' count, means and intervals
     # (rag_eval/domain/segments.py); empty when no sample carries metadata.
     segments: dict[str, dict[str, Segment]] = Field(default_factory=dict)
+    # The suite it is a run of, and the webhook told of its state changes (its options').
+    suite: str | None = None
+    notify: Notify | None = None
 
     @property
     def awaits_fan_in(self) -> bool:
@@ -215,6 +219,8 @@ def new_job(
         skipped_metrics=list(skipped),
         skip_reasons=skipped,
         scores=dict.fromkeys(request.metrics),
+        suite=request.suite,
+        notify=request.notify,
         progress=Progress(
             samples_total=len(samples),
             metric_calls_total=len(samples) * (len(request.metrics) - len(skipped)),

@@ -23,6 +23,7 @@ from rag_eval.domain.json_types import JSON_NUMBER, JsonFloat
 from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.segments import metadata_problems
+from rag_eval.domain.suites import RunContext
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from rag_eval.metrics.custom import CUSTOM_NAME_PATTERN, MAX_CUSTOM_METRICS, CustomMetric
 from rag_eval.metrics.spec import MetricSpec
@@ -48,10 +49,9 @@ ModelName = Annotated[
 ]
 
 
-class ScoreOptions(BaseModel):
-    """How to score, whatever the samples' source: metrics, weights, judge and embeddings."""
-
-    model_config = ConfigDict(extra="forbid")
+class ScoreOptions(RunContext):
+    """How to score, whatever the samples' source: metrics, weights, judge and embeddings
+    (extra fields forbidden, as in `RunContext`)."""
 
     # Metrics the job defines itself (rag_eval/metrics/custom.py), listed in `metrics` by name.
     custom_metrics: list[CustomMetric] = Field(default_factory=list, max_length=MAX_CUSTOM_METRICS)
