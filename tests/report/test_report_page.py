@@ -54,7 +54,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser(report: Path) -> Iterator[object]:
+    # After the report: Playwright's sync API runs an event loop while it is open, in which
+    # the report's asyncio.run could not start, whichever test (in random order) comes first.
     with chromium() as launched:
         yield launched
 
