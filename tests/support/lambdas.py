@@ -99,9 +99,13 @@ def body_of(response: dict[str, Any]) -> Any:
 
 
 def reset_cached_clients() -> None:
+    # The handlers read their environment (e.g. the metrics namespace) when loaded: load
+    # them again in this one.
+    _loaded.clear()
     aws_client.cache_clear()
     load_function("api").service.cache_clear()
     load_function("list").service.cache_clear()
+    load_function("list").suites.cache_clear()
     load_function("worker").processor.cache_clear()
     load_function("worker").settings.cache_clear()
 
