@@ -61,7 +61,7 @@ def _compare(client: Any, baseline: str, candidate: str, out: Path, timeout: flo
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from rag_eval.report.comparison import HEADER, basis_line, rows, verdict_line
+    from rag_eval.report.comparison import HEADER, basis_line, rows, segment_lines, verdict_line
 
     try:
         comparison, written = _compare(api_client(args), args.baseline, args.candidate, args.out)
@@ -77,12 +77,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"  {basis_line(comparison)}")
     for warning in comparison.warnings:
         print(f"  note: {warning}")
-    _table(HEADER, rows(comparison))
+    print_table(HEADER, rows(comparison))
+    for line in segment_lines(comparison):
+        print(f"  segment: {line}")
     print(f"written: {written} (and .html)")
     return EXIT_OK
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
+def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         print("  " + "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
@@ -95,21 +97,33 @@ def cmd_gate(args: argparse.Namespace) -> int:
         BASIS_WORDS,
         bound_problems,
         decide,
+        drift_rules,
         maximum_rules,
         minimum_rules,
         regression_rules,
+        segment_rules,
     )
 
     minimums, maximums = args.min or [], args.max or []
-    if not minimums and not maximums and not args.baseline:
+    if not minimums and not maximums and not args.baseline and not args.drift:
         raise RequestInvalid(
             [
                 {
                     "field": "rules",
                     "message": "a gate with no rule passes anything",
-                    "allowed": ["--min METRIC=VALUE", "--max METRIC=VALUE", "--baseline JOB"],
+                    "allowed": [
+                        "--min METRIC=VALUE",
+                        "--max METRIC=VALUE",
+                        "--baseline JOB",
+                        "--drift",
+                    ],
                 }
             ]
+        )
+    if args.per_segment and not args.baseline:
+        message = "--per-segment compares each segment with a baseline's: give --baseline"
+        raise RequestInvalid(
+            [{"field": "--per-segment", "message": message, "allowed": ["--baseline JOB"]}]
         )
     client = api_client(args)
     job = client.get_job(args.job_id)
@@ -144,6 +158,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     rules = minimum_rules(intervals, minimums, corrected) + maximum_rules(
         intervals, maximums, corrected
     )
+    if args.drift:  # the drift test the job's fan-in ran over its suite's last runs
+        rules += drift_rules(job.suite, job.drift)
     notes: list[str] = []
     if args.baseline:
         try:
@@ -152,6 +168,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return EXIT_TIMEOUT
         rules += regression_rules(comparison, dict(args.max_regression or []))
+        if args.per_segment:
+            rules += segment_rules(comparison)
         notes = comparison.warnings  # e.g. a metric left out: its definition changed
     decision = decide(rules)
     reasons = decision.reasons
@@ -160,7 +178,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     print(f"  basis: {decision.basis_line}")
     for note in notes:
         print(f"  note: {note}")
-    _table(
+    print_table(
         ["metric", "rule", "this run", "result", "rests on"],
         [[r.metric, r.rule, r.observed, r.outcome, BASIS_WORDS[r.basis]] for r in decision.rules],
     )
@@ -234,6 +252,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="METRIC=DELTA",
         help="with --baseline: a significant loss up to DELTA, on the metric's own scale, "
         "passes (default 0); for a metric lower is better of, the loss is a rise",
+    )
+    gate.add_argument(
+        "--drift",
+        action="store_true",
+        help="fail when the drift test over the job's suite's last runs finds a metric "
+        "declining (passes, saying so, for a job of no suite or too few runs)",
+    )
+    gate.add_argument(
+        "--per-segment",
+        action="store_true",
+        help="with --baseline: also fail when a metadata segment (topic=billing) regressed "
+        "significantly on a metric, Holm-corrected over every segment and metric tested",
     )
     add_client_arguments(gate, with_json=False)
     gate.add_argument("--out", type=Path, default=Path("runs"), help="default: runs/")

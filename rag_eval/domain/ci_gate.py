@@ -4,7 +4,9 @@ A gate that passes whatever it could not test lets a real regression into a rele
 "cannot tell" is an outcome of its own: a rule whose data are too few to decide. A rule
 fails only on what the run shows (a whole interval below a minimum or above a maximum, a
 significant loss larger than allowed); it passes only when the data could have shown a
-failure and did not.
+failure and did not. `--drift` is the one exception, by design: a job of no suite, or a
+suite too young for the drift test, has no trend to hold a release on; it passes, and its
+line says that nothing was tested.
 
 Bounds and losses are on each metric's own scale and follow its direction: a minimum is
 for a metric higher is better of, a maximum for one lower is better of (noise_sensitivity),
@@ -25,6 +27,7 @@ from pydantic import BaseModel
 
 from rag_eval.domain.comparison import JUDGE_BASIS, Basis, Comparison
 from rag_eval.domain.results import Interval
+from rag_eval.domain.suites import Drift
 from rag_eval.metrics.spec import UNIT, Scale
 
 Outcome = Literal["pass", "fail", "cannot tell"]
@@ -35,7 +38,9 @@ class RuleResult(BaseModel):
     rule: str  # ">= 0.8", "loss <= 0.02"
     observed: str  # what the run shows against it
     outcome: Outcome
-    reason: str = ""  # one line, for a fail or a cannot tell: why, and what to do
+    # One line, for a fail or a cannot tell: why, and what to do; for a pass, what could not
+    # be tested (`--drift` of a job of no suite).
+    reason: str = ""
     basis: Basis = "judge"  # what `observed` rests on
 
 
@@ -204,6 +209,44 @@ def regression_rules(comparison: Comparison, allowed: dict[str, float]) -> list[
     return results
 
 
+def drift_rules(suite: str | None, drift: dict[str, Drift]) -> list[RuleResult]:
+    """`--drift`: a metric the drift test (over the suite's last runs, at the job's fan-in)
+    found declining fails. A job of no suite or without a test, or a metric of too few
+    runs for the test, passes: its reason says that nothing could be tested."""
+    if suite is None or not drift:
+        observed, why = (
+            ("no suite", "the job names no suite, so there is no trend to test")
+            if suite is None
+            else ("no test", f"the job holds no drift test of suite {suite}, so none to pass")
+        )
+        return [_no_decline("–", observed, f"--drift: {why}")]
+    return [_drift_rule(d) for d in drift.values()]
+
+
+def _no_decline(metric: str, observed: str, reason: str = "") -> RuleResult:
+    return RuleResult(
+        metric=metric, rule="no decline", observed=observed, outcome="pass", reason=reason
+    )
+
+
+def _drift_rule(drift: Drift) -> RuleResult:
+    if drift.runs < drift.runs_needed:
+        too_few = f"{drift.runs} runs, too few to test a decline ({drift.runs_needed} needed)"
+        return _no_decline(drift.metric, f"{drift.runs} runs", f"{drift.metric}: {too_few}")
+    slope = f"{drift.slope_per_run or 0.0:+.4f} a run"  # no p-value: every mean the same
+    p = "" if drift.p_value is None else f", p {drift.p_value:.3g}"
+    observed = f"{slope}{p}, over {drift.runs} runs"
+    if not drift.declining:
+        return _no_decline(drift.metric, observed)
+    return RuleResult(
+        metric=drift.metric,
+        rule="no decline",
+        observed=observed,
+        outcome="fail",
+        reason=f"{drift.metric} is declining: {slope} over the last {drift.runs} runs ({p[2:]})",
+    )
+
+
 def decide(rules: list[RuleResult]) -> GateDecision:
     """Any failure fails; else anything untold is untold; else it passes."""
     outcomes = {r.outcome for r in rules}
@@ -211,3 +254,48 @@ def decide(rules: list[RuleResult]) -> GateDecision:
         "fail" if "fail" in outcomes else "cannot tell" if "cannot tell" in outcomes else "pass"
     )
     return GateDecision(outcome=outcome, rules=rules)
+
+
+def segment_rules(comparison: Comparison) -> list[RuleResult]:
+    """`--per-segment`: a rule per segment x metric that regressed significantly, each a
+    fail, Holm-corrected over every segment x metric tested (rag_eval/scoring/
+    compare_segments.py); else one passing row. A segment too small to test counts in that
+    row, not as a cannot tell: a slice of a sample or two could never be told, and would
+    hold every gate. Nothing tested at all (no metadata both runs share) cannot tell."""
+    tested = [s for s in comparison.segments if s.verdict != "too few samples"]
+    rule = "every segment: no significant loss"
+    if not tested:
+        reason = (
+            "--per-segment: no metadata key=value has 2 samples scored in both runs, so no "
+            "segment was compared; give the samples metadata (a metadata.topic column)"
+        )
+        return [
+            RuleResult(
+                metric="every metric",
+                rule=rule,
+                observed="no segment tested",
+                outcome="cannot tell",
+                reason=reason,
+            )
+        ]
+    regressed = sorted(
+        (s for s in tested if s.verdict == "regressed"), key=lambda s: s.p_adjusted or 0.0
+    )
+    if not regressed:
+        untested = len(comparison.segments) - len(tested)
+        observed = f"{len(tested)} tested, none regressed" + (
+            f"; {untested} with too few samples" if untested else ""
+        )
+        return [RuleResult(metric="every metric", rule=rule, observed=observed, outcome="pass")]
+    return [
+        RuleResult(
+            metric=s.metric,
+            rule=f"{s.segment}: {'loss' if s.scale.higher_is_better else 'rise'} <= 0",
+            observed=f"{s.difference or 0.0:+.3f} ({s.verdict})",
+            outcome="fail",
+            reason=f"{s.name} regressed ("
+            + ("a rise: lower is better; " if not s.scale.higher_is_better else "")
+            + f"p {s.p_adjusted or 0.0:.3g}, Holm over {len(tested)} segment x metric tests)",
+        )
+        for s in regressed
+    ]

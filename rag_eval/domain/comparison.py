@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rag_eval.domain.results import Interval
+from rag_eval.domain.segment_comparison import SegmentChange
 from rag_eval.metrics.spec import UNIT, Scale
 
 # "likely ...": the difference's interval excludes zero but the paired test, corrected for
@@ -30,6 +31,8 @@ JUDGE_BASIS = "judge's scores; not corrected by human labels"
 class RunScores(BaseModel):
     """What a comparison reads of one run: its identity, models, and per-sample scores."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: off the cold start
+
     job_id: str
     run_id: str
     judge_model: str = ""
@@ -43,6 +46,8 @@ class RunScores(BaseModel):
     scales: dict[str, Scale] = Field(default_factory=dict)
     # a metric the job defined -> the digest of its definition (an edit changes it)
     fingerprints: dict[str, str] = Field(default_factory=dict)
+    # sample key -> its metadata (key -> value), as scores.csv's `metadata.<key>` columns say
+    metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     def scale(self, metric: str) -> Scale:
         return self.scales.get(metric, UNIT)
@@ -76,6 +81,8 @@ class CorrectedChange(BaseModel):
     (candidate - baseline) with its 95% interval and p-value: rag_eval/scoring/compare.py
     says how, and why it is conservative."""
 
+    model_config = ConfigDict(defer_build=True)
+
     baseline: Interval  # the baseline's corrected mean; n: the labels it rests on
     candidate: Interval
     difference: float
@@ -85,6 +92,8 @@ class CorrectedChange(BaseModel):
 
 
 class MetricChange(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     metric: str
     # Its range and direction: the means and the difference are on it; for a metric lower
     # is better of, a rise is the regression.
@@ -138,6 +147,8 @@ class MetricChange(BaseModel):
 class Regression(BaseModel):
     """A sample whose score got worse: lower, or for a metric lower is better of, higher."""
 
+    model_config = ConfigDict(defer_build=True)
+
     sample_id: str
     metric: str
     baseline: float
@@ -146,6 +157,8 @@ class Regression(BaseModel):
 
 
 class Comparison(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     baseline_job: str
     candidate_job: str
     baseline_run: str
@@ -160,3 +173,8 @@ class Comparison(BaseModel):
     # Per run ("baseline", "candidate"): when the newest label behind the corrected means
     # used was given; the API makes the comparison again once a run has later labels.
     corrected_as_of: dict[str, str] = Field(default_factory=dict)
+    # Per metadata key=value both runs have, per metric compared: the segment's paired
+    # change, Holm-corrected over every segment x metric tested
+    # (rag_eval/scoring/compare_segments.py); and those that regressed, named.
+    segments: list[SegmentChange] = Field(default_factory=list)
+    regressed_segments: list[str] = Field(default_factory=list)

@@ -86,6 +86,23 @@ def metric_notes(comparison: Comparison) -> list[str]:
     ]
 
 
+SEGMENTS_HEADING = "Segments that changed"
+SEGMENTS_INTRO = (
+    "Per metadata key=value both runs have, per metric: the paired difference of the "
+    "segment's samples with its 95% interval, significant when its p-value, corrected "
+    "(Holm) for every segment and metric tested together, is under 0.05."
+)
+
+
+def segment_lines(comparison: Comparison) -> list[str]:
+    """Each segment x metric that regressed or improved significantly, one line each."""
+    return [
+        f"{s.name} {s.verdict} (p {_p(s.p_adjusted)})"
+        for s in comparison.segments
+        if s.verdict in ("regressed", "improved")
+    ]
+
+
 def _corrected(change: MetricChange) -> str:
     shown = change.corrected
     if change.basis != "corrected" or shown is None:
@@ -158,6 +175,9 @@ def comparison_markdown(comparison: Comparison) -> str:
         "questions.",
         "",
     ]
+    if moved := segment_lines(comparison):
+        lines += [f"## {SEGMENTS_HEADING}", "", SEGMENTS_INTRO, ""]
+        lines += [f"- {markdown_cell(line)}" for line in moved] + [""]
     if comparison.regressions:
         lines += [
             "## Samples that lost most",
@@ -191,6 +211,7 @@ def comparison_html(comparison: Comparison) -> str:
         for w in [*comparison.warnings, *metric_notes(comparison)]
     )
     head = "".join(f"<th>{escape(h)}</th>" for h in HEADER)
+    moved = "".join(f"<li>{escape(line)}</li>" for line in segment_lines(comparison))
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -206,6 +227,11 @@ def comparison_html(comparison: Comparison) -> str:
         f"<p>{comparison.matched} samples matched; {comparison.only_in_baseline} only in the "
         f"baseline, {comparison.only_in_candidate} only in the candidate.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+        + (
+            f"<h2>{SEGMENTS_HEADING}</h2><p>{escape(SEGMENTS_INTRO)}</p><ul>{moved}</ul>"
+            if moved
+            else ""
+        )
         + (
             "<h2>Samples that lost most</h2><table><thead><tr><th>sample</th><th>metric</th>"
             f"<th>baseline</th><th>candidate</th><th>why</th></tr></thead><tbody>{lost}"

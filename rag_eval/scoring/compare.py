@@ -18,7 +18,8 @@ counted and listed. Per metric, over the pairs where both runs scored it:
 
 The samples that got worse most (lower, or higher where lower is better) are listed with
 the candidate's `why`. A change of judge, embedding model or metric set is said first: it
-moves scores by itself.
+moves scores by itself. Each metadata segment both runs have is compared too, metric by
+metric, by the same test (rag_eval/scoring/compare_segments.py).
 
 A metric the job defines (`custom_metrics`) is compared only when both runs scored it with
 the same definition (its fingerprint in metadata.json). Edited, it is another metric under
@@ -48,6 +49,7 @@ from rag_eval.domain.comparison import (
     metadata_fingerprints,
     metadata_scales,
 )
+from rag_eval.domain.segment_comparison import regressed_names
 from rag_eval.domain.trust import TrustReport
 from rag_eval.metrics.spec import Scale
 from rag_eval.scoring.compare_corrected import (
@@ -56,6 +58,7 @@ from rag_eval.scoring.compare_corrected import (
     corrected_changes,
     corrected_verdict,
 )
+from rag_eval.scoring.compare_segments import row_metadata, segment_changes
 from rag_eval.scoring.intervals import CONFIDENCE, bootstrap_interval
 
 ALPHA = 1 - CONFIDENCE
@@ -266,6 +269,7 @@ def compare_runs(
         # Holm's first step multiplies the smallest p-value by the number of metrics.
         change.underpowered = len(tested) * result.p_min >= ALPHA
         change.verdict, change.note = _verdict(change, len(tested), result.informative)
+    segments = segment_changes(baseline, candidate, keys, shared, _Tested, _holm)
     return Comparison(
         baseline_job=baseline.job_id,
         candidate_job=candidate.job_id,
@@ -281,6 +285,8 @@ def compare_runs(
         corrected_as_of=corrected_as_of(
             (baseline.run_id, baseline_trust), (candidate.run_id, candidate_trust)
         ),
+        segments=segments,
+        regressed_segments=regressed_names(segments),
     )
 
 
@@ -353,10 +359,12 @@ def run_scores(metadata: bytes, scores_csv: bytes, explanations: bytes | None = 
     rows = csv.DictReader(io.StringIO(scores_csv.decode("utf-8")))
     scores: dict[str, dict[str, float | None]] = {}
     keys: dict[str, str] = {}  # sample_id -> key
+    labels: dict[str, dict[str, str]] = {}  # key -> the sample's metadata
     for row in rows:
         key = sample_key(row["sample_id"], row.get("question", ""), row.get("contexts", ""))
         keys[row["sample_id"]] = key
         scores[key] = {m: float(row[m]) if row.get(m) not in (None, "") else None for m in metrics}
+        labels[key] = row_metadata(row)
     why: dict[str, dict[str, str]] = {}
     for line in (explanations or b"").decode("utf-8").splitlines():
         record = json.loads(line)
@@ -373,4 +381,5 @@ def run_scores(metadata: bytes, scores_csv: bytes, explanations: bytes | None = 
         why=why,
         scales=metadata_scales(meta),
         fingerprints=metadata_fingerprints(meta),
+        metadata=labels,
     )

@@ -21,16 +21,25 @@ from tests.support.trust import corrected_report
 SAMPLES = 40
 
 
-def written_run(jobs: InMemoryJobs, store: InMemoryStore, job_id: str, scores: list[float]) -> str:
-    """A completed job and its run folder's metadata.json and scores.csv."""
+def written_run(
+    jobs: InMemoryJobs,
+    store: InMemoryStore,
+    job_id: str,
+    scores: list[float],
+    topics: list[str] | None = None,
+) -> str:
+    """A completed job and its run folder's metadata.json and scores.csv (with a
+    `metadata.topic` column when `topics` are given, one a sample)."""
     run_id = f"run-{job_id}"
     folder = run_folder(run_id)
     metadata = {"job_id": job_id, "run_id": run_id, "metrics": {"faithfulness": {}}}
-    rows = "".join(f"s{i},q{i},[],{score}\n" for i, score in enumerate(scores))
+    cells = [f",{topic}" for topic in topics] if topics else [""] * len(scores)
+    rows = "".join(f"s{i},q{i},[],{score}{cells[i]}\n" for i, score in enumerate(scores))
+    column = ",metadata.topic" if topics else ""
     store.put(f"{folder}metadata.json", json.dumps(metadata).encode(), "application/json")
     store.put(
         f"{folder}scores.csv",
-        f"sample_id,question,contexts,faithfulness\n{rows}".encode(),
+        f"sample_id,question,contexts,faithfulness{column}\n{rows}".encode(),
         "text/csv",
     )
     keys = {name: f"{folder}{name}" for name in ("metadata.json", "scores.csv")}
@@ -116,3 +125,24 @@ def test_a_trust_file_named_on_the_job_but_not_written_yet_reads_as_none() -> No
 
     # THEN it compares on the judge's scores
     assert comparison.metrics[0].basis == "judge"
+
+
+def test_a_segment_that_regressed_is_named_in_the_comparison_and_its_files() -> None:
+    # GIVEN two runs whose samples carry a topic, billing's faithfulness 0.3 lower
+    jobs, store = InMemoryJobs(), InMemoryStore()
+    topics = ["billing" if i % 2 else "shipping" for i in range(SAMPLES)]
+    scores = [0.6 + 0.3 * (i % 7) / 6 for i in range(SAMPLES)]
+    lowered = [
+        s - 0.3 if topic == "billing" else s for s, topic in zip(scores, topics, strict=True)
+    ]
+    written_run(jobs, store, "base", scores, topics)
+    written_run(jobs, store, "cand", lowered, topics)
+
+    # WHEN the worker compares them
+    comparison, markdown = compared(jobs, store)
+
+    # THEN billing regressed and shipping did not, in the JSON and the markdown
+    verdicts = {(s.segment, s.verdict) for s in comparison.segments}
+    assert verdicts == {("topic=billing", "regressed"), ("topic=shipping", "no significant change")}
+    assert comparison.regressed_segments == ["topic=billing: faithfulness -0.30 [-0.30, -0.30]"]
+    assert "- topic=billing: faithfulness -0.30 [-0.30, -0.30] regressed (p &lt; 0.001)" in markdown
