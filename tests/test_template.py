@@ -45,7 +45,12 @@ DEPLOYED_NAMES = {
     "SCORE_DLQ_URL",
     "ARTIFACTS_BUCKET",
     "RAGAS_CACHE_TABLE",
+    "EVENT_BUS_NAME",
 }
+# The callers' webhook secrets: the one path of SSM parameters the functions reach.
+WEBHOOK_SECRETS = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WebhookSecretPrefix}/*"
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +100,13 @@ def test_the_job_table_lists_newest_first_by_creation_or_status_and_expires_item
         "ByCreated": (
             [
                 {"AttributeName": "listing", "KeyType": "HASH"},
+                {"AttributeName": "created_at", "KeyType": "RANGE"},
+            ],
+            "ALL",
+        ),
+        "BySuite": (
+            [
+                {"AttributeName": "suite_listing", "KeyType": "HASH"},
                 {"AttributeName": "created_at", "KeyType": "RANGE"},
             ],
             "ALL",
@@ -279,6 +291,8 @@ def test_each_function_is_told_the_deployed_names(stack: dict[str, str], functio
     assert environment["SCORE_SHARD_QUEUE_URL"] == stack["ShardQueue"]
     assert environment["SCORE_DLQ_URL"] == stack["ScoreDLQ"]
     assert environment["ARTIFACTS_BUCKET"] == stack["ArtifactsBucket"]
+    assert environment["EVENT_BUS_NAME"] == stack["ScoreEvents"] == "default-stack-score-events"
+    assert environment["WEBHOOK_SECRET_PREFIX"] == "/ragas-serverless/webhook-secrets"
     assert environment["RAGAS_DO_NOT_TRACK"] == "true"
     assert environment["RAGAS_METRIC_TIMEOUT_SECONDS"] == "60"
     assert environment["MAX_RECEIVE_COUNT"] == "3"
@@ -449,16 +463,23 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-labels/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-labels/*"),
         ("s3:ListBucket", "ArtifactsBucket.Arn"),
+        ("events:PutEvents", "ScoreEvents.Arn"),
+        ("ssm:GetParameter", WEBHOOK_SECRETS),
+        ("ssm:PutParameter", WEBHOOK_SECRETS),
     }
-    # UpdateItem reaches no attribute but the key, the status, queued_at, the times a
-    # cancel sets, and the comparisons asked
-    [update] = [
-        statement
+    # UpdateItem reaches no attribute of a job but the key, the status, queued_at, the times
+    # a cancel sets, and the comparisons asked; and no other item than a suite's registry
+    updates = {
+        statement["Sid"]: statement
         for policy in expanded["Resources"]["ApiFunctionRole"]["Properties"]["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
         if statement["Action"] == "dynamodb:UpdateItem"
-    ]
-    assert update["Condition"] == {
+    }
+    assert set(updates) == {"RecordJobQueuedOrCancelled", "CountSuiteRuns"}
+    assert updates["CountSuiteRuns"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["suite#*"]}
+    }
+    assert updates["RecordJobQueuedOrCancelled"]["Condition"] == {
         "ForAllValues:StringEquals": {
             "dynamodb:Attributes": [
                 "job_id",
@@ -467,6 +488,8 @@ def test_the_api_role_creates_and_reads_jobs_and_updates_only_queued_or_cancelle
                 "updated_at",
                 "finished_at",
                 "compare_requested",
+                "event_queued",
+                "event_cancelled",
             ]
         }
     }
@@ -509,10 +532,13 @@ def test_labels_are_written_by_the_api_and_read_by_the_worker_under_their_prefix
     assert not [g for g in grants if "score-labels" in g[1] or g[0] == "s3:ListBucket"]
 
 
-def test_the_list_role_can_only_query_the_job_index(expanded: dict[str, Any]) -> None:
+def test_the_list_role_can_only_query_the_job_indexes(expanded: dict[str, Any]) -> None:
     grants = _grants(expanded, "ListFunctionRole")
 
-    assert grants == {("dynamodb:Query", "${ScoreJobs.Arn}/index/ByCreated")}
+    assert grants == {
+        ("dynamodb:Query", "${ScoreJobs.Arn}/index/ByCreated"),
+        ("dynamodb:Query", "${ScoreJobs.Arn}/index/BySuite"),
+    }
 
 
 def test_the_worker_role_consumes_its_queues_and_moves_job_status(
@@ -527,8 +553,12 @@ def test_the_worker_role_consumes_its_queues_and_moves_job_status(
             for queue in ("ScoreQueue", "ShardQueue", "ScoreDLQ")
         ),
         ("sqs:SendMessage", "ShardQueue.Arn"),
+        ("sqs:SendMessage", "ScoreQueue.Arn"),  # webhook deliveries, sent again
+        ("events:PutEvents", "ScoreEvents.Arn"),
+        ("ssm:GetParameter", WEBHOOK_SECRETS),
         ("dynamodb:GetItem", "ScoreJobs.Arn"),
         ("dynamodb:UpdateItem", "ScoreJobs.Arn"),
+        ("dynamodb:Query", "${ScoreJobs.Arn}/index/BySuite"),
         ("s3:PutObject", "${ArtifactsBucket.Arn}/score-async/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-async/*"),
         ("s3:GetObject", "${ArtifactsBucket.Arn}/score-requests/*"),
@@ -575,6 +605,7 @@ def test_no_role_allows_wildcard_actions_or_resources_beyond_what_aws_requires(
         "/score-uploads/*",
         "/score-work/*",
         "::foundation-model/*",
+        ":parameter${WebhookSecretPrefix}/*",
     )
     roles = _resources_of_type(expanded, "AWS::IAM::Role")
     policies = _resources_of_type(expanded, "AWS::IAM::Policy")
@@ -726,3 +757,17 @@ def test_the_alarms_watch_the_metrics_the_functions_write(
         properties = alarms[name]["Properties"]
         assert properties["TreatMissingData"] == "notBreaching"
         assert sum(query["ReturnData"] for query in properties["Metrics"]) == 1
+
+
+def test_job_events_go_to_a_bus_of_the_stacks_own_which_it_names(
+    stack: dict[str, str], expanded: dict[str, Any]
+) -> None:
+    (bus,) = _resources_of_type(expanded, "AWS::Events::EventBus").values()
+    assert bus["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-score-events"}
+    names = [b["Name"] for b in boto3.client("events").list_event_buses()["EventBuses"]]
+    assert stack["ScoreEvents"] in names
+    outputs = expanded["Outputs"]
+    assert outputs["ScoreEventsBusName"]["Value"] == {"Ref": "ScoreEvents"}
+    assert outputs["ScoreEventsBusArn"]["Value"] == {"Fn::GetAtt": ["ScoreEvents", "Arn"]}
+    # Only the API and the worker publish: the list function never moves a job.
+    assert ("events:PutEvents", "ScoreEvents.Arn") not in _grants(expanded, "ListFunctionRole")

@@ -8,12 +8,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rag_eval.adapters.aws.api_root import job_service, label_service
+from rag_eval.adapters.aws.api_root import job_service, label_service, webhook_secrets
 from rag_eval.adapters.aws.metrics import handler_metrics
 from rag_eval.adapters.aws.observability import handler_logger
 from rag_eval.adapters.http.errors import register_error_handlers
 from rag_eval.adapters.http.responses import base_path, caller_of, parse_json_body
 from rag_eval.adapters.http.routing import Handled, serve
+from rag_eval.app.announce import webhook_secret
 from rag_eval.app.answers import ComparisonPending, JobLinks, SubmittedJob
 from rag_eval.app.jobs import MAX_REQUEST_BYTES, JobService, Submission
 from rag_eval.app.labels import LabelService
@@ -110,6 +111,11 @@ def label_queue(job_id: str) -> Handled:
     )
 
 
+def get_webhook_secret() -> Handled:
+    # Read anew on each call (rare): no copy of a secret outlives the request.
+    return webhook_secret(webhook_secrets(Settings.from_env()), caller_of(app))
+
+
 def list_metrics() -> Handled:
     return service().metrics()
 
@@ -141,6 +147,7 @@ serve(
         "listScoreJobLabels": get_labels,
         "getLabelQueue": label_queue,
         "listMetrics": list_metrics,
+        "getWebhookSecret": get_webhook_secret,
         "getOpenApiSchema": openapi,
         "getSwaggerUi": docs,
     },

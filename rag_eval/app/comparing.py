@@ -59,15 +59,7 @@ class CompareRuns:
         return Outcome.COMPARED
 
     def _scores(self, job: JobStatus) -> RunScores:
-        from rag_eval.scoring.compare import run_scores
-
-        keys = job.artifact_keys
-        explanations = keys.get("explanations.jsonl")
-        return run_scores(
-            self._store.get(keys["metadata.json"]),
-            self._store.get(keys["scores.csv"]),
-            self._store.find(explanations) if explanations else None,
-        )
+        return read_run(self._store, job)
 
     def _trust(self, job: JobStatus) -> TrustReport | None:
         """The run's judge-trust.json (its means corrected by people's labels), or None
@@ -85,3 +77,16 @@ class CompareRuns:
             # A file this service did not write: compared on the judge's scores, as said.
             logger.warning("judge-trust.json unreadable: compared without it", exc_info=True)
             return None
+
+
+def read_run(store: ObjectStore, job: JobStatus) -> RunScores:
+    """A written run's scores, as its folder holds them."""
+    from rag_eval.scoring.compare import run_scores
+
+    keys = job.artifact_keys
+    explanations = keys.get("explanations.jsonl")
+    return run_scores(
+        store.get(keys["metadata.json"]),
+        store.get(keys["scores.csv"]),
+        store.find(explanations) if explanations else None,
+    )

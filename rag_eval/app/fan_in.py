@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rag_eval.app.canary import JudgeCanary
 from rag_eval.app.delivery import Delivery
 from rag_eval.app.job_record import JobRecord, Outcome, ended_as
 from rag_eval.app.live import job_budget
-from rag_eval.app.ports import FanInRepository, JobMetrics
+from rag_eval.app.ports import FanInRepository, JobMetrics, SuiteReader
+from rag_eval.app.suite_drift import with_suite_fields
 from rag_eval.app.work_files import Plan, ScoredShard, WorkFiles
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import lost_to_worker_errors
@@ -36,8 +38,12 @@ class FanIn:
         files: WorkFiles,
         pipeline: Callable[[], ScoringPipeline],
         metrics: JobMetrics,
+        suites: SuiteReader | None = None,
+        canary: JudgeCanary | None = None,
     ) -> None:
+        self._canary = canary  # an anchor job's finding on the judge
         self._settings = settings
+        self._suites = suites  # a suite run's earlier runs, for its drift test
         self._repository = repository
         self._files = files
         self._pipeline = pipeline
@@ -56,6 +62,9 @@ class FanIn:
                 return Outcome.FAILED
             budget = job_budget(self._repository, plan.job_id, plan.options, self._settings)
             final = asyncio.run(self._pipeline().fan_in(job, plan, samples, scored, budget))
+            final = with_suite_fields(final, plan.options, samples, self._suites)
+            if self._canary is not None and final.anchor_of is not None:
+                final = final.model_copy(update={"canary": self._canary.check(final)})
         except Exception as exc:
             if delivery.last:
                 self._record.fail(job.job_id, f"{type(exc).__name__}: {exc}")

@@ -28,6 +28,9 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # done before, or the job ended: nothing to do
     UNKNOWN_JOB = "unknown_job"  # no such job (never was, or expired): dropped
     DROPPED = "dropped"  # dead-lettered with no work of a job to close (a comparison, labels)
+    DELIVERED = "delivered"  # a webhook took the job's event (2xx)
+    RESENT = "resent"  # a webhook delivery failed and is sent again, later
+    UNDELIVERED = "undelivered"  # a webhook delivery given up
 
 
 def ended_as(state: JobState) -> Outcome:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rag_eval.app.anchors import anchor_job, anchor_job_id, anchor_request
 from rag_eval.app.answers import (
     UPLOAD_EXPIRES_IN,
     ArtifactFile,
@@ -131,8 +132,10 @@ class JobService:
         problems = judge_problems(request, self._settings)
         if problems:
             raise RequestInvalid(problems)
-        if isinstance(request, DatasetJob):
-            self._check_upload(request, caller)
+        anchor = anchor_request(request)
+        for field, dataset in (("dataset", request), ("anchor", anchor)):
+            if isinstance(dataset, DatasetJob):
+                self._check_upload(dataset, caller, field)
         if request.dry_run:  # a file planning could not read is a 422 now (DatasetInvalid)
             # Imported here: dataset reading and the estimate stay off the cold start.
             from rag_eval.app.estimate import estimate
@@ -141,21 +144,13 @@ class JobService:
         fingerprint = request_hash(request)
         job_id = idempotent_job_id(caller, idempotency_key) if idempotency_key else new_job_id()
         job = new_job(request, self._settings, job_id=job_id, owner=caller)
-        expires_at = int((utc_now() + timedelta(days=self._settings.job_ttl_days)).timestamp())
-        try:
-            self._repository.create(job, fingerprint, expires_at)
-        except JobExists:
-            existing, existing_hash = self._repository.get(job_id) or (None, "")
-            if existing is None or existing_hash != fingerprint:
-                raise Conflict(
-                    "this Idempotency-Key was already used with a different request body"
-                ) from None
-            if existing.status is JobState.QUEUED and existing.queued_at is None:
-                # The first attempt died between recording and queueing; the worker ignores
-                # duplicates, so sending again is safe. Once sent, a replay sends nothing.
-                self._enqueue(existing, request)
-            return Submission(existing, created=False)
-        self._enqueue(job, request)
+        if anchor is not None:
+            job.anchor_job_id = anchor_job_id(job.job_id)
+        submission = self._record(job, request, fingerprint)
+        if anchor is not None:  # after the run: a replay of the run makes it if it is missing
+            self._record(anchor_job(job, anchor, self._settings), anchor, request_hash(anchor))
+        if not submission.created:
+            return submission
         self._metrics.job_submitted(job.sample_count)
         logger.info(
             "job queued",
@@ -168,7 +163,28 @@ class JobService:
         )
         return Submission(job, created=True)
 
-    def _check_upload(self, request: DatasetJob, caller: str) -> None:
+    def _record(
+        self, job: JobStatus, request: ScoreRequest | DatasetJob, fingerprint: str
+    ) -> Submission:
+        """Store and queue a new job; for a replay of its submission, the job stored."""
+        expires_at = int((utc_now() + timedelta(days=self._settings.job_ttl_days)).timestamp())
+        try:
+            self._repository.create(job, fingerprint, expires_at)
+        except JobExists:
+            existing, existing_hash = self._repository.get(job.job_id) or (None, "")
+            if existing is None or existing_hash != fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was already used with a different request body"
+                ) from None
+            if existing.status is JobState.QUEUED and existing.queued_at is None:
+                # The first attempt died between recording and queueing; the worker ignores
+                # duplicates, so sending again is safe. Once sent, a replay sends nothing.
+                self._enqueue(existing, request)
+            return Submission(existing, created=False)
+        self._enqueue(job, request)
+        return Submission(job, created=True)
+
+    def _check_upload(self, request: DatasetJob, caller: str, field: str = "dataset") -> None:
         """The file must be in the bucket before a job can read it, within the size limit:
         S3 enforces the POST policy's, this holds it too where the policy is not (moto)."""
         size = self._store.size(upload_key(request.dataset.upload_id, caller))
@@ -181,7 +197,7 @@ class JobService:
             raise RequestInvalid(
                 [
                     {
-                        "field": "dataset.upload_id",
+                        "field": f"{field}.upload_id",
                         "message": "no file was uploaded for this upload_id: POST the file to "
                         "the url and fields that POST /uploads answered, then submit again "
                         f"(an upload is usable for {UPLOAD_EXPIRES_IN // 60} minutes)",

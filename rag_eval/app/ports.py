@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from rag_eval.domain.budget import BudgetLimits
+from rag_eval.domain.events import JobEvent
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.labels import HumanLabel
 from rag_eval.domain.results import ShardResult, ShardTally, TokenUsage
 from rag_eval.domain.states import JobState
+from rag_eval.domain.suites import SuiteSummary
 from rag_eval.domain.trust import MetricTrust
 
 
@@ -48,6 +50,29 @@ class JobRepository(Protocol):
 class JobReader(Protocol):
     def get(self, job_id: str) -> tuple[JobStatus, str] | None:
         """The job and the hash of its request, or None."""
+
+
+class SuiteReader(Protocol):
+    """A suite's earlier runs, as the drift test reads them."""
+
+    def completed_runs(self, owner: str, suite: str, before: str, count: int) -> list[JobStatus]:
+        """Up to `count` completed runs of the owner's suite created before `before`,
+        newest first."""
+
+
+class SuiteRepository(Protocol):
+    """The owner's suites and their runs, as the list function reads them."""
+
+    def suites(
+        self, owner: str, limit: int, cursor: str | None
+    ) -> tuple[list[SuiteSummary], str | None]:
+        """A page of the owner's suites, most recently run first, and the next cursor."""
+
+    def runs(
+        self, owner: str, suite: str, limit: int, cursor: str | None
+    ) -> tuple[list[JobStatus], JobStatus | None, str | None]:
+        """A page of the suite's runs, newest first; the run before the page's last one
+        (None: none); and the next cursor."""
 
 
 class JobEnder(JobReader, Protocol):
@@ -121,6 +146,49 @@ class JobQueue(Protocol):
 
     def send_batch(self, bodies: list[str]) -> None:
         """Send every body (in as few calls as the queue allows); raises if one fails."""
+
+
+class DelayedQueue(Protocol):
+    def send_later(self, body: str, delay_seconds: int) -> None:
+        """Send `body`, received no sooner than `delay_seconds` from now (at most 900)."""
+
+
+class EventOutbox(Protocol):
+    """Each (job, status) event's marker on the job's item (`rag_eval.app.announce`): who
+    publishes it, and whether it was published."""
+
+    def claim(self, job_id: str, status: JobState, now: float, lease: float) -> bool:
+        """The event is this caller's to publish: unclaimed, or claimed more than `lease`
+        seconds before `now` and never sent. False otherwise."""
+
+    def mark_sent(self, job_id: str, status: JobState) -> None: ...
+
+    def release(self, job_id: str, status: JobState, claimed: float) -> None:
+        """Give back the claim made at `claimed` (publishing failed): the next may claim."""
+
+
+class EventBus(Protocol):
+    def publish(self, event: JobEvent) -> None:
+        """Put the event on the bus; raises when it was not taken."""
+
+
+class WebhookSecrets(Protocol):
+    """Each caller's webhook signing secret (SSM Parameter Store on AWS)."""
+
+    def secret(self, owner: str) -> str | None:
+        """The owner's secret, or None when none was made yet."""
+
+    def issue(self, owner: str) -> str:
+        """The owner's secret, made on the first call."""
+
+
+class WebhookSender(Protocol):
+    def check(self, url: str) -> None:
+        """Raise WebhookRefused when the service may not call `url` (why, what may be)."""
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST to `url`, checked again and pinned to the checked address; the answer's
+        status. OSError when it could not be reached or timed out."""
 
 
 class ObjectStore(Protocol):

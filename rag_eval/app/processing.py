@@ -5,7 +5,8 @@ names, safely under at-least-once delivery and concurrent copies.
 - `ShardMessage` -> `ScoreShard` (score_shard.py): score and count a shard; the last one
   counted fans in (`FanIn`, fan_in.py) and writes the run folder;
 - `CompareMessage` -> `CompareRuns` (comparing.py): compare two written runs;
-- `TrustMessage` -> `JudgeTrust` (trust.py): labels arrived: correct the judge's figures.
+- `TrustMessage` -> `JudgeTrust` (trust.py): labels arrived: correct the judge's figures;
+- `WebhookMessage` -> `DeliverWebhooks` (webhooks.py): a job's event to its webhook.
 
 Every status write is conditional: a late or duplicate message never redoes a job nor
 moves a status back. A fault of ours raises (SQS retries the record); on the last delivery
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, assert_never
 
+from rag_eval.app.canary import CanarySuites, JudgeCanary
 from rag_eval.app.comparing import CompareRuns
 from rag_eval.app.delivery import Delivery, parse_message
 from rag_eval.app.fan_in import FanIn
@@ -37,6 +39,7 @@ from rag_eval.app.ports import (
 )
 from rag_eval.app.score_shard import ScoreShard
 from rag_eval.app.trust import JudgeTrust
+from rag_eval.app.webhooks import DeliverWebhooks
 from rag_eval.app.work_files import WorkFiles
 from rag_eval.domain.log_context import job_context
 from rag_eval.domain.messages import (
@@ -45,6 +48,7 @@ from rag_eval.domain.messages import (
     QueueMessage,
     ShardMessage,
     TrustMessage,
+    WebhookMessage,
 )
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.verdicts import VerdictStore
@@ -85,6 +89,8 @@ class JobProcessor:
         metrics: JobMetrics | None = None,
         verdicts: VerdictStore | None = None,
         labels: LabelStore | None = None,
+        suites: CanarySuites | None = None,
+        webhooks: DeliverWebhooks | None = None,
     ) -> None:
         self._settings = settings
         self._pipeline: ScoringPipeline | None = None
@@ -96,7 +102,8 @@ class JobProcessor:
 
         counted = metrics or NoMetrics()
         files = WorkFiles(store)
-        fan_in = FanIn(settings, repository, files, pipeline, counted)
+        canary = JudgeCanary(repository, suites, store) if suites is not None else None
+        fan_in = FanIn(settings, repository, files, pipeline, counted, suites, canary)
         score = ScoreShard(
             settings, repository, files, pipeline, fan_in, counted, clock, progress_interval_seconds
         )
@@ -116,6 +123,7 @@ class JobProcessor:
         self._record = JobRecord(repository, counted)
         self._compare = CompareRuns(repository, store)
         self._trust = JudgeTrust(repository, store, labels)
+        self._webhooks = webhooks
 
     def process(
         self,
@@ -147,7 +155,7 @@ class JobProcessor:
                     return self._plan.handle(message, delivery)
                 case ShardMessage():
                     return self._score.handle(message, delivery)
-                case CompareMessage() | TrustMessage() if dead_letter:
+                case CompareMessage() | TrustMessage() | WebhookMessage() if dead_letter:
                     # Nothing of a job waits on it: the job's status does not depend on it.
                     logger.warning(
                         "dead-lettered message dropped: nothing to close",
@@ -158,5 +166,10 @@ class JobProcessor:
                     return self._compare.handle(message)
                 case TrustMessage():
                     return self._trust.handle(message)
+                case WebhookMessage() if self._webhooks is not None:
+                    return self._webhooks.handle(message)
+                case WebhookMessage():
+                    logger.warning("webhook message dropped: this worker delivers none")
+                    return Outcome.DROPPED
                 case _:
                     assert_never(message)

@@ -12,13 +12,11 @@ Light (the API's cold start): data, and the models of `rag_eval.app.answers`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from rag_eval.app.announce import WebhookSecret
 from rag_eval.app.answers import (
     ArtifactLinks,
     ComparisonPending,
@@ -34,87 +32,25 @@ from rag_eval.app.answers import (
 )
 from rag_eval.app.jobs import MAX_IDEMPOTENCY_KEY_CHARS, MAX_LIST_LIMIT
 from rag_eval.app.labels import DEFAULT_QUEUE, MAX_LABELS_PAGE, MAX_QUEUE
+from rag_eval.app.route_types import Answer as Answer
+from rag_eval.app.route_types import Body as Body
+from rag_eval.app.route_types import Function as Function
+from rag_eval.app.route_types import Header as Header
+from rag_eval.app.route_types import Parameter as Parameter
+from rag_eval.app.route_types import Route as Route
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.labels import MAX_LABELS_PER_REQUEST, LabelBatch, LabelList
 from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.states import JobState
+from rag_eval.domain.suites import SuitePage, SuiteRuns
 from rag_eval.domain.upload import UploadRequest
-
-Function = Literal["ApiFunction", "ListFunction"]  # template.yaml's logical ids
-_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
 class SingleSampleJob(ScoreOptions, Sample):
     """One sample inline, with the options at the same level (the original single-sample body)."""
 
     model_config = ConfigDict(extra="forbid", title="SingleSampleJob", defer_build=True)
-
-
-class Parameter(NamedTuple):
-    name: str
-    where: Literal["path", "query", "header"]
-    schema: Mapping[str, Any]
-    description: str | None = None
-    required: bool | None = None  # None: not said (OpenAPI's default: not required)
-
-
-class Header(NamedTuple):
-    schema: Mapping[str, Any]
-    description: str | None = None
-
-
-class Answer(NamedTuple):
-    """One status a route answers with: a model's JSON, or other `media` (the docs)."""
-
-    status: int
-    description: str
-    model: type[BaseModel] | None = None
-    media: tuple[str, Mapping[str, Any]] | None = None  # (content type, its schema)
-    headers: Mapping[str, Header] = _NONE
-
-
-class Body(NamedTuple):
-    """A request body: one model, or one of several (named `name` in the schema)."""
-
-    models: tuple[type[BaseModel], ...]
-    required: bool
-    name: str | None = None
-    description: str | None = None
-    examples: Mapping[str, Any] = _NONE
-
-
-class Route(NamedTuple):
-    method: Literal["GET", "POST"]
-    path: str  # as API Gateway and OpenAPI write it: /score-jobs/{job_id}
-    function: Function
-    operation_id: str
-    summary: str
-    answers: tuple[Answer, ...]
-    # Error statuses the function answers (`Error`); API Gateway's own 403 and 429 are
-    # every route's.
-    errors: tuple[int, ...] = ()
-    parameters: tuple[Parameter, ...] = ()
-    body: Body | None = None
-    description: str | None = None
-    # Only an authenticated caller reaches it: SigV4 (AuthMode=IAM) or an API key.
-    auth: bool = True
-
-    @property
-    def rule(self) -> str:
-        """The path as Powertools' resolver writes it: /score-jobs/<job_id>."""
-        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
-
-    def status_of(self, answer: BaseModel) -> int:
-        """The status this route answers `answer` with: the one its model has here."""
-        for declared in self.answers:
-            if declared.model is type(answer):
-                return declared.status
-        raise TypeError(f"{self.operation_id} answers no {type(answer).__name__}")
-
-    def model_of(self, status: int) -> type[BaseModel] | None:
-        """The model of the answer with `status` (None: not JSON, or not a declared status)."""
-        return next((a.model for a in self.answers if a.status == status), None)
 
 
 _JOB_ID = Parameter(
@@ -130,6 +66,9 @@ _EXAMPLE_SAMPLE = {
     "answer": "It was completed in 1889.",
     "ground_truth": "The Eiffel Tower was completed in 1889.",
 }
+
+_LIMIT = Parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT})
+_CURSOR = Parameter("cursor", "query", {"type": "string"}, "`next_cursor` of the previous page")
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -202,10 +141,8 @@ ROUTES: tuple[Route, ...] = (
         (Answer(200, "A page of jobs.", JobPage),),
         (422,),
         parameters=(
-            Parameter(
-                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT}
-            ),
-            Parameter("cursor", "query", {"type": "string"}, "`next_cursor` of the previous page"),
+            _LIMIT,
+            _CURSOR,
             Parameter("status", "query", {"type": "string", "enum": [s.value for s in JobState]}),
         ),
     ),
@@ -356,6 +293,39 @@ ROUTES: tuple[Route, ...] = (
         ),
     ),
     Route(
+        "GET",
+        "/suites",
+        "ListFunction",
+        "listSuites",
+        "List the caller's suites, most recently run first",
+        (Answer(200, "A page of suites: each one's runs and its last run.", SuitePage),),
+        (422,),
+        parameters=(_LIMIT, _CURSOR),
+    ),
+    Route(
+        "GET",
+        "/suites/{name+}",
+        "ListFunction",
+        "getSuite",
+        "A suite's runs, newest first: scores, what changed, and the drift test",
+        (Answer(200, "A page of the suite's runs.", SuiteRuns),),
+        (404, 422),
+        parameters=(
+            Parameter(
+                "name+", "path", {"type": "string"}, "the suite's name, e.g. a/b", required=True
+            ),
+            _LIMIT,
+            _CURSOR,
+        ),
+        description=(
+            "Each run is a job that named the suite: its means, intervals and what changed "
+            "since the run before it (judge, metrics, their definitions, samples, dataset). "
+            "`drift` is the newest completed run's drift test: per metric, whether its means "
+            "decline over the suite's comparable runs (Mann-Kendall, Theil-Sen slope). "
+            "Another caller's suite is as unknown as one never run (404)."
+        ),
+    ),
+    Route(
         "POST",
         "/uploads",
         "ApiFunction",
@@ -364,6 +334,16 @@ ROUTES: tuple[Route, ...] = (
         (Answer(201, "Where and how to send the file.", UploadTicket),),
         (400, 413, 422),
         body=Body((UploadRequest,), required=False),
+    ),
+    Route(
+        "GET",
+        "/webhook-secret",
+        "ApiFunction",
+        "getWebhookSecret",
+        "Your webhook signing secret (made on your first call; the same after)",
+        (Answer(200, "The secret, and how each delivery is signed with it.", WebhookSecret),),
+        description="A job's `notify.url` receives its events signed with it (README, "
+        '"Events and webhooks"); only its owner reads it.',
     ),
     Route(
         "GET",

@@ -12,6 +12,7 @@ from typing import Any
 from rag_eval.app.answers import JobPage
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 from rag_eval.cli.metric_files import load_metric_file
+from rag_eval.cli.placement import add_placement_arguments, place
 from rag_eval.cli.render import (
     UploadProgress,
     job_watcher,
@@ -100,6 +101,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             body["dataset"]["column_map"] = dict(args.column_map)
         if args.on_invalid:
             body["on_invalid"] = args.on_invalid
+    place(args, body, client)
     try:
         if args.dry_run:  # an estimate: nothing is created
             estimate = client.estimate(body)
@@ -352,6 +354,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="read the file's column THEIRS as OURS, e.g. query=question (repeatable; "
         "uploads the file)",
     )
+    add_placement_arguments(submit)
     submit.set_defaults(handler=cmd_submit)
 
     status = commands.add_parser("status", help="show a job")

@@ -1,7 +1,7 @@
 """`rag-eval`: score in-process, run the stack locally, and a client of its API.
 
-One module per command group (`scoring`, `jobs`, `report`, `labels`, `review`, `local`);
-each registers its commands.
+One module per command group (`scoring`, `jobs`, `report`, `labels`, `review`, `trend`,
+`local`); each registers its commands.
 Heavy imports (ragas, moto) happen inside the commands that need them.
 """
 
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from rag_eval.cli import jobs, labels, local, report, review, scoring
+from rag_eval.cli import jobs, labels, local, report, review, scoring, trend
 from rag_eval.cli.exits import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
 from rag_eval.cli.render import configure_logging, in_flags, own_command
 from rag_eval.client import ApiError, RequestNotSent
@@ -29,8 +29,25 @@ def build_parser() -> argparse.ArgumentParser:
     report.register(commands)
     labels.register(commands)
     review.register(commands)
+    trend.register(commands)
     local.register(commands)
+    secret = commands.add_parser(
+        "webhook-secret",
+        help="your webhook signing secret (made on first use): verify deliveries with it",
+    )
+    jobs.add_client_arguments(secret)
+    secret.set_defaults(handler=cmd_webhook_secret)
     return parser
+
+
+def cmd_webhook_secret(args: argparse.Namespace) -> int:
+    answer = jobs.api_client(args).webhook_secret()
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+    else:
+        print(answer.secret)
+        print(f"signature: {answer.signature_header}: {answer.scheme}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

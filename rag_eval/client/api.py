@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
+from rag_eval.app.announce import WebhookSecret
 from rag_eval.app.answers import (
     ArtifactLinks,
     ComparisonPending,
@@ -41,6 +42,7 @@ from rag_eval.client.upload import Progress, human_bytes, post_form, s3_error
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.labels import HumanLabel
 from rag_eval.domain.states import FINAL_STATES
+from rag_eval.domain.suites import SuitePage, SuiteRuns
 
 # Answers worth another try: throttled, or the service briefly unavailable.
 _RETRYABLE = {429, 502, 503, 504}
@@ -136,6 +138,9 @@ class ScoreJobsClient:
     def metrics(self) -> MetricCatalogue:
         return cast(MetricCatalogue, self._call(ROUTE["listMetrics"], {}))
 
+    def webhook_secret(self) -> WebhookSecret:
+        return cast(WebhookSecret, self._call(ROUTE["getWebhookSecret"], {}))
+
     def compare(self, job_id: str, baseline: str) -> ComparisonReady | ComparisonPending:
         """The comparison of two of the caller's runs; `status` "pending" until the worker
         has written it (ask again), then "ready" with it."""
@@ -176,6 +181,18 @@ class ScoreJobsClient:
         query: dict[str, Any] = {"metric": metric} | ({"n": n} if n is not None else {})
         path = {"job_id": quote(job_id, safe="")}
         return cast(LabelQueue, self._call(ROUTE["getLabelQueue"], path, query=query))
+
+    def suites(self, limit: int | None = None, cursor: str | None = None) -> SuitePage:
+        """A page of the caller's suites, most recently run first."""
+        query = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None}
+        return cast(SuitePage, self._call(ROUTE["listSuites"], {}, query=query))
+
+    def suite(self, name: str, limit: int | None = None, cursor: str | None = None) -> SuiteRuns:
+        """A page of the suite's runs, newest first, with the newest completed run's drift.
+        ApiError 404 when none of the caller's jobs named it."""
+        query = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None}
+        path = {"name+": quote(name, safe="/")}  # a greedy parameter: its slashes stay
+        return cast(SuiteRuns, self._call(ROUTE["getSuite"], path, query=query))
 
     # -- built on it -----------------------------------------------------------------------
 

@@ -44,6 +44,14 @@ class JobNotFound(ServiceError):
         super().__init__(f"no job with id {job_id!r}")
 
 
+class SuiteNotFound(ServiceError):
+    """No run of the caller's names this suite (another caller's suite is as unknown)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no suite named {name!r}")
+
+
 class Conflict(ServiceError):
     """E.g. an Idempotency-Key reused with a different body, or artifacts of a running job."""
 

@@ -12,13 +12,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from rag_eval.domain.budget import Budget, budget_limits
+from rag_eval.domain.canary import Canary
 from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import CacheMode, DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.results import CacheReport, Interval, TokenUsage
 from rag_eval.domain.segments import Segment
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
-from rag_eval.domain.suites import Notify
+from rag_eval.domain.suites import Drift, Notify
 from rag_eval.domain.trust import JuryAgreement, MetricTrust
 
 
@@ -107,6 +108,16 @@ class JobStatus(BaseModel):
     # The suite it is a run of, and the webhook told of its state changes (its options').
     suite: str | None = None
     notify: Notify | None = None
+    # Set at fan-in: a digest of the scored samples' inputs (which runs scored the same
+    # set), each custom metric's definition digest, and a suite run's drift test per metric.
+    dataset_digest: str | None = None
+    definitions: dict[str, str] = Field(default_factory=dict)
+    drift: dict[str, Drift] = Field(default_factory=dict)
+    # The judge canary: the job scoring this run's anchor (`anchor_job_id`), or, on that
+    # job, the run it anchors (`anchor_of`); and what the anchor says of the judge.
+    anchor_job_id: str | None = None
+    anchor_of: str | None = None
+    canary: Canary | None = None
 
     @property
     def awaits_fan_in(self) -> bool:

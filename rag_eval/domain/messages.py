@@ -2,7 +2,8 @@
 
 `kind` tells them apart. The score queue carries `JobMessage` (plan and score a job) and
 `CompareMessage` (compare two written runs) and `TrustMessage` (labels arrived: correct the
-judge's figures); the shard queue carries `ShardMessage`. The
+judge's figures) and `WebhookMessage` (deliver a job's event to its webhook); the shard
+queue carries `ShardMessage`. The
 worker parses a record's body with `QUEUE_MESSAGE` (through Powertools' batch processor)
 and hands the model to the use case its type names (`rag_eval.app.processing`).
 
@@ -80,6 +81,15 @@ class TrustMessage(_Message):
     kind: Literal["trust"] = "trust"
 
 
+class WebhookMessage(_Message):
+    """POST one event of the job to its webhook (`rag_eval.app.webhooks`); sent again,
+    delayed, with `attempt` + 1 after a failure the receiver may recover from."""
+
+    kind: Literal["webhook"] = "webhook"
+    event: str = Field(min_length=2, max_length=64_000)  # the JobEvent's JSON, as POSTed
+    attempt: StrictInt = Field(0, ge=0)
+
+
 def _kind(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return getattr(value, "kind", None)
@@ -98,11 +108,12 @@ QueueMessage = Annotated[
     Annotated[JobMessage, Tag("job")]
     | Annotated[ShardMessage, Tag("shard")]
     | Annotated[CompareMessage, Tag("compare")]
-    | Annotated[TrustMessage, Tag("trust")],
+    | Annotated[TrustMessage, Tag("trust")]
+    | Annotated[WebhookMessage, Tag("webhook")],
     Discriminator(
         _kind,
         custom_error_type="unknown_message",
-        custom_error_message="a queue message's kind is one of job, shard, compare, trust",
+        custom_error_message="a queue message's kind is one of job, shard, compare, trust, webhook",
     ),
 ]
 QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(

@@ -8,8 +8,6 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -24,6 +22,7 @@ from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.segments import metadata_problems
 from rag_eval.domain.suites import RunContext
+from rag_eval.domain.upload import DatasetRef
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from rag_eval.metrics.custom import CUSTOM_NAME_PATTERN, MAX_CUSTOM_METRICS, CustomMetric
 from rag_eval.metrics.spec import MetricSpec
@@ -182,20 +181,6 @@ class ScoreOptions(RunContext):
     def summary(self, judge_model: str, embedding_model: str) -> dict[str, Any]:
         """The request_summary before any sample is known (a dataset not yet read)."""
         return request_summary(self, judge_model, embedding_model, None, set(), 0)
-
-
-class DatasetRef(BaseModel):
-    """An uploaded file to score (POST /uploads), and how to read it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    upload_id: str = Field(pattern=r"^[0-9a-f]{24}$")
-    format: Literal["jsonl", "csv"] | None = None  # None: from the file's first bytes
-    # The file's column -> our field, for names neither we nor ragas use.
-    column_map: dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=200)],
-        Literal["sample_id", "question", "answer", "contexts", "ground_truth", "rubrics"],
-    ] = Field(default_factory=dict, max_length=20)
 
 
 class DatasetJob(ScoreOptions):

@@ -63,6 +63,15 @@ class Settings(BaseModel):
     # Where messages that failed every delivery land; the worker consumes it too, and closes
     # the work of a record from it instead of trying it again.
     dlq_url: str = Field("", alias="SCORE_DLQ_URL")
+    # The EventBridge bus every job state change goes to (empty: none is published), where
+    # each caller's webhook secret is kept in SSM, whether a webhook may call loopback over
+    # http (the local stack only), and a failed delivery's first retry delay (then doubled).
+    event_bus_name: str = Field("", alias="EVENT_BUS_NAME")
+    webhook_secret_prefix: str = Field(
+        "/ragas-serverless/webhook-secrets", alias="WEBHOOK_SECRET_PREFIX", pattern=r"^/[\w.\-/]+$"
+    )
+    webhook_allow_loopback: bool = Field(False, alias="WEBHOOK_ALLOW_LOOPBACK")
+    webhook_retry_base_seconds: int = Field(5, alias="WEBHOOK_RETRY_BASE_SECONDS", ge=0, le=900)
     # Samples per shard, i.e. per worker invocation (BENCHMARKS.md, "Shard size").
     shard_size: int = Field(50, alias="RAGAS_SHARD_SIZE", ge=1, le=1000)
     # A job of model-free metrics only scores a sample in milliseconds: its shards are
@@ -87,6 +96,8 @@ class Settings(BaseModel):
     max_receive_count: int = Field(3, alias="MAX_RECEIVE_COUNT", ge=1)
     # The local stack only: the score queue's visibility timeout (None: the template's).
     local_visibility_timeout: int | None = Field(None, alias="RAG_EVAL_VISIBILITY_TIMEOUT", ge=0)
+    # The local stack only: a JSON Lines file every published job event is appended to.
+    local_events_file: str = Field("", alias="RAG_EVAL_EVENTS_FILE")
     # The local stack only: the folder its AWS state is kept in across restarts.
     local_state_dir: str = Field("runs/local-stack", alias="RAG_EVAL_STATE_DIR", min_length=1)
 

@@ -14,6 +14,7 @@ from typing import Any
 from rag_eval.local.template import (
     DEFAULT_REGION,
     STACK_NAME,
+    event_bus_names,
     expand_template,
     parameter_values,
     references,
@@ -76,12 +77,26 @@ def moto_template(
         for logical_id, resource in resources.items()
         if logical_id not in left_out
     }
+    # moto's `Ref` of an event bus gives its model, not its name: name it where referred to.
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Events::EventBus":
+            template = _replace_ref(template, logical_id, resource["Properties"]["Name"])
     template["Outputs"] = {
         name: output
         for name, output in template.get("Outputs", {}).items()
         if not references(output) & left_out
     }
     return template
+
+
+def _replace_ref(node: Any, logical_id: str, value: Any) -> Any:
+    if node == {"Ref": logical_id}:
+        return value
+    if isinstance(node, list):
+        return [_replace_ref(item, logical_id, value) for item in node]
+    if isinstance(node, dict):
+        return {key: _replace_ref(item, logical_id, value) for key, item in node.items()}
+    return node
 
 
 def deploy(
@@ -114,10 +129,10 @@ def deploy(
         )
     stack_resources = cloudformation_client.describe_stack_resources(StackName=stack_name)
     # moto lists the resources whose Condition is false too, without a logical id.
-    physical_ids = {
+    physical_ids = event_bus_names(stack_name) | {
         resource["LogicalResourceId"]: resource["PhysicalResourceId"]
         for resource in stack_resources["StackResources"]
-        if "LogicalResourceId" in resource
+        if "LogicalResourceId" in resource and resource.get("PhysicalResourceId")
     }
     refs = {**parameter_values(template, parameters), **physical_ids}
     _apply_properties_moto_ignores(cloudformation_client, template, physical_ids, refs)

@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rag_eval.local.front import SERVER_NAME, STAGE
-from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, function_environment
+from rag_eval.local.template import (
+    DEFAULT_REGION,
+    STACK_NAME,
+    event_bus_names,
+    function_environment,
+)
 
 # moto accepts any credentials; these keep boto3 from looking for real ones.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -31,10 +36,10 @@ def stack_physical_ids(cloudformation_client: Any, stack_name: str = STACK_NAME)
         raise LocalStackNotFound(
             f"no stack {stack_name} at {endpoint} ({exc}); start one with `rag-eval local start`"
         ) from None
-    return {
+    return event_bus_names(stack_name) | {
         resource["LogicalResourceId"]: resource["PhysicalResourceId"]
         for resource in resources["StackResources"]
-        if "LogicalResourceId" in resource
+        if "LogicalResourceId" in resource and resource.get("PhysicalResourceId")
     }
 
 
@@ -112,6 +117,8 @@ def handler_environment(
             "AWS_DEFAULT_REGION": DEFAULT_REGION,
             "AWS_REGION": DEFAULT_REGION,
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # Webhooks to a receiver on this machine; on AWS a webhook never reaches loopback.
+            "WEBHOOK_ALLOW_LOOPBACK": "true",
             **LOCAL_CREDENTIALS,
         }
     )
@@ -131,5 +138,5 @@ def warm_aws_clients() -> None:
     # on Lambda one invocation runs at a time, here the front and the poller run together.
     from rag_eval.adapters.aws.clients import aws_client
 
-    for service in ("dynamodb", "sqs", "s3"):
+    for service in ("dynamodb", "sqs", "s3", "events", "ssm"):
         aws_client(service)

@@ -51,8 +51,10 @@ class _Route(NamedTuple):
 def _compile(route: ApiRoute) -> _Route:
     parts = []
     for segment in route.path.strip("/").split("/"):
-        name = re.fullmatch(r"\{(\w+)\}", segment)
-        parts.append(f"(?P<{name.group(1)}>[^/]+)" if name else re.escape(segment))
+        # {name}: one segment; {name+} (greedy, the last segment): the rest of the path.
+        name = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
+        value = ".+" if name and name.group(2) else "[^/]+"
+        parts.append(f"(?P<{name.group(1)}>{value})" if name else re.escape(segment))
     return _Route(route, re.compile("^/" + "/".join(parts) + "$"))
 
 

@@ -44,6 +44,8 @@ from rag_eval.local.template import DEFAULT_REGION, STACK_NAME, api_routes, expa
 logger = logging.getLogger(__name__)
 
 _running_stack = threading.Lock()
+# The JSON Lines record of the events the stack published, in its state folder.
+EVENTS_FILE = "events.jsonl"
 
 
 def _check_free(host: str, port: int, option: str) -> None:
@@ -230,8 +232,12 @@ class LocalStack:
         sources = queue_event_sources(template)
         routes = api_routes()
         names = list(dict.fromkeys([r.function for r in routes] + [s.function for s in sources]))
+        # Every event the stack publishes is recorded beside its state (`rag-eval local events`).
+        recorded = (
+            {"RAG_EVAL_EVENTS_FILE": str(self.state_dir / EVENTS_FILE)} if self.state_dir else {}
+        )
         self.environment = handler_environment(
-            self.moto_url, self.physical_ids, names, self._parameters, self._overrides
+            self.moto_url, self.physical_ids, names, self._parameters, recorded | self._overrides
         )
         self._set_environment(self.environment)
         self.judge_relay = relay_judge(self.environment.get("OPENAI_BASE_URL", ""), self.moto_host)

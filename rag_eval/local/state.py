@@ -38,7 +38,10 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "moto-state.pickle"
 # What the stack's resources and the service's data live in; moto's other services hold
 # nothing of ours.
-SERVICES = ("s3", "sqs", "dynamodb", "cloudformation", "iam", "awslambda", "logs", "cloudwatch")
+SERVICES = (
+    *("s3", "sqs", "dynamodb", "cloudformation", "iam", "awslambda", "logs", "cloudwatch"),
+    *("events", "ssm"),  # the jobs' event bus and its rules; the callers' webhook secrets
+)
 # Requests that change nothing worth keeping. A receive changes a message's visibility only,
 # which a restore resets anyway. Everything else (S3 PUT/POST/DELETE, item writes, sends,
 # deletes) is a change.

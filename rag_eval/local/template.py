@@ -130,6 +130,16 @@ def function_environment(
     return {name: str(value) for name, value in resolved.items()}
 
 
+def event_bus_names(stack_name: str = STACK_NAME) -> dict[str, str]:
+    """Each event bus's name, what `Ref` gives: moto's CloudFormation reports no physical id
+    for a bus."""
+    return {
+        logical_id: resolve(resource["Properties"]["Name"], {"AWS::StackName": stack_name}, {})
+        for logical_id, resource in load_template()["Resources"].items()
+        if resource["Type"] == "AWS::Events::EventBus"
+    }
+
+
 def _check_parameter_names(template: dict[str, Any], parameters: Mapping[str, str] | None) -> None:
     unknown = set(parameters or {}) - set(template.get("Parameters", {}))
     if unknown:

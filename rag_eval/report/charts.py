@@ -30,7 +30,7 @@ def _scaled(run: ScoreRun) -> bool:
 _SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
 
-def _svg(spec: dict[str, Any]) -> str:
+def vega_svg(spec: dict[str, Any]) -> str:
     import vl_convert
 
     return vl_convert.vegalite_to_svg({"$schema": _SCHEMA, **spec})
@@ -73,7 +73,7 @@ def means_chart(run: ScoreRun, low: float) -> str:
     ]
     if not values:
         return _nothing("No metric has a mean: nothing scored.")
-    return _svg(
+    return vega_svg(
         {
             "width": 420,
             "height": {"step": 26},
@@ -157,7 +157,7 @@ def distribution_chart(run: ScoreRun, low: float) -> str:
         if metric in counts
     ]
     unplotted = [metric for metric in run.metrics if metric not in counts]
-    return (_svg({"concat": charts, "columns": 3}) if charts else "") + (
+    return (vega_svg({"concat": charts, "columns": 3}) if charts else "") + (
         _nothing(f"No score to plot for {', '.join(unplotted)}: the table below says why.")
         if unplotted
         else ""

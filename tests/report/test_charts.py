@@ -38,7 +38,9 @@ def test_a_run_with_no_score_draws_no_chart() -> None:
 
 def _specs(monkeypatch) -> list[dict]:
     drawn: list[dict] = []
-    monkeypatch.setattr("rag_eval.report.charts._svg", lambda spec: drawn.append(spec) or "<svg/>")
+    monkeypatch.setattr(
+        "rag_eval.report.charts.vega_svg", lambda spec: drawn.append(spec) or "<svg/>"
+    )
     return drawn
 
 

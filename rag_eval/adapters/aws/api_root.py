@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Metrics
 
-from rag_eval.adapters.aws.dynamodb import DynamoJobRepository
+from rag_eval.adapters.aws.events import SsmWebhookSecrets, api_job_index
 from rag_eval.adapters.aws.labels import S3LabelStore
 from rag_eval.adapters.aws.metrics import CloudWatchJobMetrics
 from rag_eval.adapters.aws.s3 import S3ObjectStore
 from rag_eval.adapters.aws.sqs import SqsJobQueue
+from rag_eval.adapters.aws.suites import DynamoSuiteRepository
 from rag_eval.adapters.aws.verdicts import DynamoVerdictStore
 from rag_eval.app.jobs import JobService
 from rag_eval.app.labels import LabelService
+from rag_eval.app.suites import SuiteService
 from rag_eval.domain.settings import Settings
 
 
@@ -24,7 +26,7 @@ def job_service(settings: Settings, metrics: Metrics | None = None) -> JobServic
     store = S3ObjectStore(settings.artifacts_bucket)
     return JobService(
         settings,
-        DynamoJobRepository(settings.jobs_table),
+        api_job_index(settings),
         SqsJobQueue(settings.queue_url),
         store,
         CloudWatchJobMetrics(metrics) if metrics is not None else None,
@@ -44,3 +46,13 @@ def label_service(settings: Settings, jobs: JobService) -> LabelService:
         S3LabelStore(settings.artifacts_bucket),
         SqsJobQueue(settings.queue_url),
     )
+
+
+def suite_service(settings: Settings) -> SuiteService:
+    """The caller's suites and their runs, on the template's jobs table."""
+    return SuiteService(DynamoSuiteRepository(settings.jobs_table))
+
+
+def webhook_secrets(settings: Settings) -> SsmWebhookSecrets:
+    """The callers' webhook signing secrets (GET /webhook-secret), kept in SSM."""
+    return SsmWebhookSecrets(settings.webhook_secret_prefix)

@@ -65,6 +65,15 @@ def job_from_item(item: dict[str, Any]) -> JobStatus:
     return job
 
 
+def finished_fields(job: JobStatus) -> dict[str, Any]:
+    """What the fan-in writes of a finished job: all but its identity and request, and
+    but a canary it has not (its anchor's fan-in may have recorded one first)."""
+    fields = job.model_dump(mode="json", exclude={"job_id", "created_at", "request_summary"})
+    if job.canary is None:
+        del fields["canary"]
+    return fields
+
+
 def shard_item_key(job_id: str, shard: int) -> dict[str, Any]:
     # Shard leases live in the jobs table under keys no job id can take (job ids are hex);
     # they carry neither `listing` nor `status`, so neither index lists them.

@@ -14,20 +14,20 @@ from rag_eval.adapters.aws.clients import LazyClient
 from rag_eval.adapters.aws.dynamo_items import (
     decode_cursor,
     encode_cursor,
+    finished_fields,
     is_conditional_failure,
     job_from_item,
     shard_item_key,
     to_dynamo,
 )
 from rag_eval.adapters.aws.job_budget import JobBudgetCounters
-from rag_eval.domain.errors import JobExists
+from rag_eval.adapters.aws.suites import put_new_job, suite_keys
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.results import ShardTally
 from rag_eval.domain.states import ACTIVE_STATES, JobState
 from rag_eval.domain.trust import TRUST_FILE, MetricTrust
 
-# A status filter reads on through at most this many pages for one answer: a caller with
-# many jobs of other states gets a shorter page and a cursor, never a slow answer.
+# A status filter reads at most this many pages: a shorter page and a cursor, never slow.
 MAX_LIST_READS = 5
 # The states a worker may still move a job from, as condition values (":queued", ":running").
 _ACTIVE = {f":{state.value}": {"S": state.value} for state in ACTIVE_STATES}
@@ -51,17 +51,9 @@ class DynamoJobRepository(LazyClient, JobBudgetCounters):
             request_hash={"S": request_hash},
             expires_at={"N": str(expires_at)},
             attempts={"N": "0"},
+            **suite_keys(job),  # the BySuite index's partition, when the job names a suite
         )
-        try:
-            self.client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(job_id)",
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                raise JobExists(job.job_id) from exc
-            raise
+        put_new_job(self.client, self._table, item, job)  # JobExists when the id is taken
 
     def get(self, job_id: str) -> tuple[JobStatus, str] | None:
         response = self.client.get_item(
@@ -271,7 +263,7 @@ class DynamoJobRepository(LazyClient, JobBudgetCounters):
     def finish(self, job: JobStatus) -> bool:
         """Fan-in's write: running -> completed, or a cancelled job's partial results
         (it stays cancelled). False when the job was in neither state."""
-        fields = job.model_dump(mode="json", exclude={"job_id", "created_at", "request_summary"})
+        fields = finished_fields(job)
         if job.status is JobState.CANCELLED:
             fields.pop("status")
             condition, values = "#s = :cancelled", {":cancelled": {"S": JobState.CANCELLED.value}}
@@ -377,10 +369,7 @@ class DynamoJobRepository(LazyClient, JobBudgetCounters):
             "ExpressionAttributeValues": {":owner": {"S": owner}},
         }
         if status:
-            query.update(
-                FilterExpression="#s = :s",
-                ExpressionAttributeNames={"#s": "status"},
-            )
+            query.update(FilterExpression="#s = :s", ExpressionAttributeNames={"#s": "status"})
             query["ExpressionAttributeValues"][":s"] = {"S": status}
         start = decode_cursor(cursor, owner) if cursor else None
         jobs: list[JobStatus] = []

@@ -20,6 +20,7 @@ from rag_eval.domain.errors import (
     QueueUnavailable,
     RequestInvalid,
     ServiceError,
+    SuiteNotFound,
     UploadTooLarge,
 )
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 HTTP_ERRORS: dict[type[ServiceError], tuple[int, str]] = {
     MalformedJson: (400, "malformed_json"),
     JobNotFound: (404, "job_not_found"),
+    SuiteNotFound: (404, "suite_not_found"),
     Conflict: (409, "conflict"),
     PayloadTooLarge: (413, "payload_too_large"),
     UploadTooLarge: (413, "upload_too_large"),
