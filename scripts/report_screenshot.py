@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from page_shot import page_shot  # noqa: E402  (beside this script)
 
 from rag_eval.adapters.local_files import LocalObjectStore  # noqa: E402
 from rag_eval.app.pipeline import ScoringPipeline  # noqa: E402
@@ -29,8 +30,6 @@ METRICS = ["faithfulness", "answer_relevancy", "context_precision", "context_rec
 
 
 def main(target: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     lines = (ROOT / "rag_eval/sample_data/samples.jsonl").read_text("utf-8").splitlines()
     samples = [json.loads(line) for line in lines]
     with tempfile.TemporaryDirectory() as folder, ScriptedJudge() as judge:
@@ -39,16 +38,7 @@ def main(target: Path) -> None:
         pipeline = ScoringPipeline(settings, LocalObjectStore(Path(folder)))
         job = asyncio.run(pipeline.arun(new_job(request, settings), request))
         report = Path(folder) / job.artifact_keys["report.html"]
-        chromium = subprocess.run(
-            [str(ROOT / "scripts" / "chromium")], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1100, "height": 1400})
-            page.goto(report.as_uri())
-            page.screenshot(path=str(target))
-            browser.close()
-    print(f"wrote {target}")
+        page_shot(report, target)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ test as its fan-in computes it, and the page of runs GET /suites/{name} answers.
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from page_shot import page_shot  # noqa: E402  (beside this script)
 
 from rag_eval.app.suite_drift import suite_drift  # noqa: E402
 from rag_eval.app.suites import SuiteService  # noqa: E402
@@ -101,22 +102,11 @@ def weekly_suite(weeks: int = 10, seed: int = 7) -> SuiteRuns:
 
 
 def main(target: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     page_html = trend_html(weekly_suite())
     with tempfile.TemporaryDirectory() as folder:
         page_file = Path(folder) / "trend.html"
         page_file.write_text(page_html, encoding="utf-8")
-        chromium = subprocess.run(
-            [str(ROOT / "scripts" / "chromium")], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1100, "height": 1400})
-            page.goto(page_file.as_uri())
-            page.screenshot(path=str(target))
-            browser.close()
-    print(f"wrote {target}")
+        page_shot(page_file, target)
 
 
 if __name__ == "__main__":
