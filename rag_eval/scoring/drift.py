@@ -41,29 +41,26 @@ def drift(metric: str, means: list[float]) -> Drift:
     """The drift test of `metric` over `means`: one per run, oldest first, newest last."""
     needed = runs_needed()
     runs = len(means)
+    untested = Drift(
+        metric=metric,
+        runs=runs,
+        runs_needed=needed,
+        tau=None,
+        p_value=None,
+        slope_per_run=None,
+        declining=False,
+        sentence=f"{metric}: {runs} comparable completed run{'s' * (runs != 1)}; "
+        f"the drift test needs {needed} to find a decline.",
+    )
     if runs < needed:
-        return Drift(
-            metric=metric,
-            runs=runs,
-            runs_needed=needed,
-            tau=None,
-            p_value=None,
-            slope_per_run=None,
-            declining=False,
-            sentence=f"{metric}: {runs} comparable completed run{'s' * (runs != 1)}; "
-            f"the drift test needs {needed} to find a decline.",
-        )
+        return untested
     tau, p_value = _mann_kendall(means)
     if math.isnan(tau):  # every mean the same: nothing moved
-        return Drift(
-            metric=metric,
-            runs=runs,
-            runs_needed=needed,
-            tau=None,
-            p_value=None,
-            slope_per_run=0.0,
-            declining=False,
-            sentence=f"{metric}: no decline; the mean was the same in all {runs} runs.",
+        return untested.model_copy(
+            update={
+                "slope_per_run": 0.0,
+                "sentence": f"{metric}: no decline; the mean was the same in all {runs} runs.",
+            }
         )
     slope = float(stats.theilslopes(means, range(runs)).slope)
     declining = p_value < ALPHA and slope < 0
