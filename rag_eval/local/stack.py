@@ -232,7 +232,7 @@ class LocalStack:
         sources = queue_event_sources(template)
         routes = api_routes()
         names = list(dict.fromkeys([r.function for r in routes] + [s.function for s in sources]))
-        # Every event the stack publishes is recorded beside its state (`rag-eval local events`).
+        # Every event the stack publishes is recorded beside its state (events.jsonl).
         recorded = (
             {"RAG_EVAL_EVENTS_FILE": str(self.state_dir / EVENTS_FILE)} if self.state_dir else {}
         )
