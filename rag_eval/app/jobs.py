@@ -144,11 +144,10 @@ class JobService:
         fingerprint = request_hash(request)
         job_id = idempotent_job_id(caller, idempotency_key) if idempotency_key else new_job_id()
         job = new_job(request, self._settings, job_id=job_id, owner=caller)
-        if anchor is not None:
+        if anchor is not None:  # first: if it cannot be queued (503), no run was stored
             job.anchor_job_id = anchor_job_id(job.job_id)
-        submission = self._record(job, request, fingerprint)
-        if anchor is not None:  # after the run: a replay of the run makes it if it is missing
             self._record(anchor_job(job, anchor, self._settings), anchor, request_hash(anchor))
+        submission = self._record(job, request, fingerprint)
         if not submission.created:
             return submission
         self._metrics.job_submitted(job.sample_count)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rag_eval.app.anchors import anchor_job_id
-from rag_eval.domain.errors import RequestInvalid
+from rag_eval.domain.errors import QueueUnavailable, RequestInvalid
 from rag_eval.domain.layout import upload_key
 from tests.app.test_jobs import BODY, make_service
 
@@ -57,3 +57,23 @@ def test_an_anchor_needs_its_suite_and_its_file() -> None:
         service.submit(body(), caller="team-a")
     assert missing.value.problems[0]["field"] == "anchor.upload_id"
     assert not jobs.items
+
+
+def test_a_submission_the_queue_refuses_halfway_leaves_no_run_a_retry_would_repeat() -> None:
+    # GIVEN a queue that takes one message, then is down
+    service, jobs, queue, store = make_service()
+    store.objects[upload_key(ANCHOR, "team-a")] = b'{"question": "q", "answer": "a"}\n'
+    send = queue.send
+
+    def once(message: str) -> None:
+        send(message)
+        queue.down = True
+
+    queue.send = once  # type: ignore[method-assign]
+
+    # WHEN a run with an anchor is submitted: 503
+    with pytest.raises(QueueUnavailable):
+        service.submit(body(), caller="team-a")
+
+    # THEN the suite holds no run of it (the anchor went first): a retry is its one run
+    assert [job.suite for job, _ in jobs.items.values()] == [None]
