@@ -1,6 +1,7 @@
 """The dry run's estimate against what jobs then really spend, and the fit behind it.
 
-    python -m bench.estimate          # error of the estimate: bundled samples, 200 varied ones
+    python -m bench.estimate          # error of the estimate: bundled samples, 200 varied
+                                      # ones, 200 varied conversations
     python -m bench.estimate --fit    # each metric's JudgeLoad, fitted sample by sample
 
 Both score against the scripted judge, whose token counts follow OpenAI's rule of thumb
@@ -32,7 +33,11 @@ from rag_eval.scoring.scorer import Scorer
 from testkit.scripted_judge import ScriptedJudge
 
 BUNDLED = [json.loads(line) for line in SAMPLES_FILE.read_text(encoding="utf-8").splitlines()]
-JUDGED = [name for name, spec in REGISTRY.items() if not spec.model_free]
+JUDGED = [name for name, spec in REGISTRY.items() if not spec.model_free and spec.turns == "single"]
+# The judge-backed metrics of conversations, fitted and measured on conversations.
+CONVERSATION_JUDGED = [
+    name for name, spec in REGISTRY.items() if not spec.model_free and spec.turns == "multi"
+]
 # A job's own metric of each kind, as a team would write it.
 CUSTOM_METRICS: list[dict[str, Any]] = [
     {
@@ -141,6 +146,77 @@ def varied_samples(count: int, seed: int) -> list[dict]:
     return rows
 
 
+# A conversation's turns: what the user asks, the tool the agent calls for it, what the
+# tool returns, and the agent's reply; or a request the agent should decline.
+ERRANDS = [
+    (
+        "What will the weather be in Paris tomorrow?",
+        ("weather", {"city": "Paris", "day": "tomorrow"}),
+        "Tomorrow in Paris: 18 degrees and sunny.",
+        "Tomorrow Paris will be sunny, about 18 degrees.",
+    ),
+    (
+        "Book a table for two at the Golden Dragon at 8pm.",
+        ("restaurant_book", {"name": "Golden Dragon", "time": "20:00", "people": 2}),
+        "Booked: Golden Dragon, 20:00, 2 people.",
+        "Your table for two at the Golden Dragon is booked for 8pm.",
+    ),
+    (
+        "How long may an AWS Lambda function run?",
+        ("search_docs", {"query": "Lambda timeout"}),
+        "A function can run for at most 900 seconds per invocation.",
+        "At most 900 seconds, that is 15 minutes, per invocation.",
+    ),
+    (
+        "长城有多长？",
+        ("search_docs", {"query": "长城 长度"}),
+        "长城全长约两万一千多公里。",
+        "长城全长约两万一千多公里。",
+    ),
+]
+DECLINED = [
+    ("Who will win the football final?", "Sorry, I can't help with sports predictions."),
+    ("写一首关于大海的诗。", "抱歉，我只能回答天气、订餐和文档的问题。"),
+]
+TOPICS = ["weather", "restaurant booking", "AWS documentation", "长城"]
+
+
+def varied_conversations(count: int, seed: int) -> list[dict]:
+    """Conversations of one to four errands (some declined), each with the tool calls
+    expected, the outcome expected, the topics allowed and a rubric."""
+    chance = random.Random(seed)
+    rows = []
+    for index in range(count):
+        messages: list[dict[str, Any]] = []
+        expected = []
+        for _ in range(chance.randint(1, 4)):
+            if chance.random() < 0.2:
+                asked, declined = chance.choice(DECLINED)
+                messages += [{"type": "human", "content": asked}]
+                messages += [{"type": "ai", "content": declined}]
+                continue
+            asked, (tool, args), returned, reply = chance.choice(ERRANDS)
+            call = {"name": tool, "args": args}
+            expected.append(call)
+            messages += [
+                {"type": "human", "content": asked},
+                {"type": "ai", "content": "Let me check.", "tool_calls": [call]},
+                {"type": "tool", "content": returned},
+                {"type": "ai", "content": reply},
+            ]
+        rows.append(
+            {
+                "sample_id": f"conversation-{seed}-{index:04d}",
+                "user_input": messages,
+                "reference_tool_calls": expected,
+                "reference": messages[-1]["content"],
+                "reference_topics": chance.sample(TOPICS, chance.randint(1, 3)),
+                "rubrics": dict(zip(RUBRIC_KEYS, RUBRIC_ENGLISH, strict=True)),
+            }
+        )
+    return rows
+
+
 def scoring_body(samples: list[dict], metrics: list[str]) -> dict[str, Any]:
     """A submission of the samples and metrics, with the definitions of the custom ones."""
     custom = [metric for metric in CUSTOM_METRICS if metric["name"] in metrics]
@@ -165,12 +241,14 @@ def measured(judge: ScriptedJudge, samples: list[dict], metrics: list[str]) -> d
 def fit() -> None:
     """Each judge-backed metric's JudgeLoad, by least squares over single-sample runs; for
     a job's own metric, what its prompt holds besides its instructions (and rubric)."""
-    samples = BUNDLED + varied_samples(60, seed=1)
+    single = BUNDLED + varied_samples(60, seed=1)
+    conversations = varied_conversations(60, seed=1)
     settings = Settings()
     rows = []
     overheads = []
     with ScriptedJudge() as judge:
-        for name in JUDGED + CUSTOM:
+        for name in JUDGED + CUSTOM + CONVERSATION_JUDGED:
+            samples = conversations if name in CONVERSATION_JUDGED else single
             spec = ScoreRequest.model_validate(scoring_body(samples, [name])).metric_specs()[0]
             points = []
             for raw in samples:
@@ -282,6 +360,13 @@ def error() -> None:
         for metric in CUSTOM_METRICS:
             label = f"{metric['name']} ({metric['kind']})"
             alone.append([label, *compared(judge, varied, [metric["name"]])])
+        conversations = varied_conversations(200, seed=2)
+        label = "varied conversations (200)"
+        rows.append(
+            [label, "all conversation", *compared(judge, conversations, CONVERSATION_JUDGED)]
+        )
+        for name in CONVERSATION_JUDGED:
+            alone.append([f"{name} (conversations)", *compared(judge, conversations, [name])])
     print(table(["set", "metrics", *header], rows))
     print()
     print(table(["metric (varied samples, 200)", *header], alone))

@@ -50,6 +50,24 @@ ungrounded one low:
   allowed values; or a number in the first range the prompt states ("0 to 10", "1-5",
   "between 0 and 100"; an integer when both ends are integers more than 1 apart, else
   two decimals), in [0, 1] when it states none.
+* Conversations (ragas' agent metrics), read from the conversation as ragas writes it
+  (``Human:``, ``AI:``, ``Tools:``, ``ToolOutput:`` lines):
+
+  * ``WorkflowOutput``: the user's goal is the first human message, the end state the
+    AI's last message.
+  * ``CompareOutcomeOutput``: verdict "1" when enough of the desired outcome's content
+    words appear in the arrived outcome and it is no refusal, else "0", with a reason
+    saying the share.
+  * ``TopicExtractionOutput``: one topic per human message of at least three content
+    words (a "thanks" is no topic): its first sentence, at most 60 characters.
+  * ``TopicRefusedOutput``: refused when the AI's reply to the human message of that
+    topic says it cannot help ("I can't help with", "cannot help", "抱歉", ...).
+  * ``TopicClassificationOutput``: a topic is within the reference topics when it shares
+    a content word with one of them.
+  * ``ScoreFeedback`` (ragas' multi-turn rubric scoring): score 1 + 4 x share, rounded
+    half up, the share of the reference's content words in the AI's messages (without a
+    reference, the human messages'), 1 when the AI's last message refuses or evades,
+    with feedback saying so (and quoting the sample's rubric for that score).
 * ``_TranslatedStrings`` (prompt adaptation): the strings unchanged.
 * ``AdviceNarrative`` (the advisor's narrative): names the weakest metric it was given.
 
@@ -383,6 +401,129 @@ def _narrative(data: dict[str, Any], _th: float) -> dict[str, Any]:
     }
 
 
+# How ragas writes a conversation into its prompts (MultiTurnSample.pretty_repr): a
+# message starts a line with its speaker; an AI's tool calls follow "Tools:".
+_SPEAKERS = {"Human:": "human", "AI:": "ai", "ToolOutput:": "tool", "Tools:": "calls"}
+_REFUSAL_MARKERS = (
+    "can't help with",
+    "cannot help",
+    "can not help",
+    "not able to help",
+    "unable to help",
+    "i can't assist",
+    "i cannot assist",
+    "outside my scope",
+    "i'm sorry, but i can't",
+    "抱歉",
+    "无法帮助",
+    "不能帮",
+)
+_TOPIC_CHARS = 60
+
+
+def _turns(conversation: str) -> list[tuple[str, str]]:
+    """(speaker, text) of each message of a conversation as ragas writes it."""
+    turns: list[tuple[str, str]] = []
+    for line in conversation.splitlines():
+        speaker = next((k for k in _SPEAKERS if line.startswith(k)), None)
+        if speaker is not None:
+            turns.append((_SPEAKERS[speaker], line[len(speaker) :].strip()))
+        elif turns:  # a message of several lines, or a tool call under "Tools:"
+            kind, text = turns[-1]
+            turns[-1] = (kind, f"{text}\n{line.strip()}".strip())
+    return turns
+
+
+def _said(turns: list[tuple[str, str]], kind: str) -> list[str]:
+    return [text for speaker, text in turns if speaker == kind and text]
+
+
+def _refuses(text: str) -> bool:
+    lowered = text.lower().replace("’", "'")
+    return any(marker in lowered for marker in _REFUSAL_MARKERS)
+
+
+def _workflow(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    turns = _turns(str(data.get("workflow", "")))
+    asked, replies = _said(turns, "human"), _said(turns, "ai")
+    return {
+        "user_goal": asked[0] if asked else "The user asked nothing.",
+        "end_state": replies[-1] if replies else "The AI never replied.",
+    }
+
+
+def _compare_outcome(data: dict[str, Any], th: float) -> dict[str, Any]:
+    desired = str(data.get("desired_outcome", ""))
+    arrived = str(data.get("arrived_outcome", ""))
+    share = 0.0 if _refuses(arrived) else overlap(desired, arrived)
+    verdict = "1" if share >= th else "0"
+    reason = (
+        f"{share:.0%} of the desired outcome's key words appear in the arrived outcome, so "
+        f"the goal {'was' if verdict == '1' else 'was not'} achieved."
+    )
+    return {"reason": reason, "verdict": verdict}
+
+
+def _topic(text: str) -> str:
+    first = (sentences(text) or [text.strip()])[0].rstrip(" .!?。！？;；")
+    return first[:_TOPIC_CHARS]
+
+
+def _topic_extraction(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    asked = _said(_turns(str(data.get("user_input", ""))), "human")
+    topics = [_topic(text) for text in asked if len(content_tokens(text)) >= 3]
+    return {"topics": list(dict.fromkeys(topics))}
+
+
+def _topic_refused(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    """Refused when the AI's replies to the human message the topic came from (the one
+    sharing most of its words) say they cannot help."""
+    turns = _turns(str(data.get("user_input", "")))
+    topic = str(data.get("topic", ""))
+    asked = [i for i, (speaker, _) in enumerate(turns) if speaker == "human"]
+    if not asked:
+        return {"refused_to_answer": False}
+    start = max(asked, key=lambda i: overlap(topic, turns[i][1]))
+    replies = []
+    for speaker, text in turns[start + 1 :]:
+        if speaker == "human":
+            break
+        if speaker == "ai":
+            replies.append(text)
+    return {"refused_to_answer": any(_refuses(text) for text in replies)}
+
+
+def _topic_classification(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    allowed = [set(content_tokens(str(t))) for t in data.get("reference_topics") or []]
+    return {
+        "classifications": [
+            any(set(content_tokens(str(topic))) & words for words in allowed)
+            for topic in data.get("topics") or []
+        ]
+    }
+
+
+def _conversation_rubric(data: dict[str, Any], _th: float) -> dict[str, Any]:
+    turns = _turns(str(data.get("user_input", "")))
+    said_by_ai = _said(turns, "ai")
+    replies = "\n".join(said_by_ai)
+    if data.get("reference"):
+        share = overlap(str(data["reference"]), replies)
+        said = f"{share:.0%} of the reference's key words appear in the AI's messages"
+    else:
+        share = overlap("\n".join(_said(turns, "human")), replies)
+        said = f"{share:.0%} of the user's key words appear in the AI's messages"
+    last = said_by_ai[-1] if said_by_ai else ""
+    if _evasive(last) or _refuses(last):
+        share, said = 0.0, "The AI's last message refuses or evades the request"
+    score = 1 + math.floor(4 * share + 0.5)
+    feedback = f"{said}, so the conversation scores {score} of 5."
+    rubric = (data.get("rubrics") or {}).get(f"score{score}_description")
+    if rubric:
+        feedback += f' The rubric for {score}: "{rubric}"'
+    return {"feedback": feedback, "score": score}
+
+
 ANSWERERS: dict[str, Answerer] = {
     "StatementGeneratorOutput": _statements,
     "NLIStatementOutput": _nli,
@@ -402,6 +543,12 @@ ANSWERERS: dict[str, Answerer] = {
     "NumericResponseModel": _numeric,
     "_TranslatedStrings": _translated,
     "AdviceNarrative": _narrative,
+    "WorkflowOutput": _workflow,
+    "CompareOutcomeOutput": _compare_outcome,
+    "TopicExtractionOutput": _topic_extraction,
+    "TopicRefusedOutput": _topic_refused,
+    "TopicClassificationOutput": _topic_classification,
+    "ScoreFeedback": _conversation_rubric,
 }
 HANDLED_TITLES = tuple(ANSWERERS)
 

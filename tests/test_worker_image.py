@@ -69,6 +69,25 @@ SAMPLES = [
     },
 ]
 
+# An agent's conversation with a search tool, carrying every conversation metric's inputs.
+CONVERSATION = {
+    "sample_id": "en-agent-refund",
+    "user_input": [
+        {"type": "human", "content": "How long do I have to return a jacket?"},
+        {
+            "type": "ai",
+            "content": "",
+            "tool_calls": [{"name": "search", "args": {"query": "return policy"}}],
+        },
+        {"type": "tool", "content": "Items can be returned within 30 days of delivery."},
+        {"type": "ai", "content": "You can return the jacket within 30 days of delivery."},
+    ],
+    "reference": "The customer learns they can return it within 30 days of delivery.",
+    "reference_tool_calls": [{"name": "search", "args": {"query": "return policy"}}],
+    "reference_topics": ["returns", "orders"],
+    "rubrics": RUBRIC,
+}
+
 
 def docker_answers() -> bool:
     try:
@@ -253,7 +272,7 @@ def bridge_moto(moto_server: BridgeMoto, monkeypatch: pytest.MonkeyPatch) -> Ite
     urllib.request.urlopen(reset, timeout=30).close()
 
 
-def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
+def test_the_emulator_in_the_image_runs_the_worker_on_jobs_of_every_metric(
     built: Built, bridge_moto: BridgeMoto
 ) -> None:
     from rag_eval.adapters.aws.api_root import job_service
@@ -281,15 +300,24 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
         parameters = {"OpenAIBaseUrl": judge_url, "OpenAIApiKeyParameter": API_KEY_PARAMETER}
         ids = deploy(boto3.client("cloudformation"), parameters=parameters)
         settings = Settings.from_env(function_environment("ApiFunction", ids, parameters))
-        body = {"samples": SAMPLES, "metrics": list(REGISTRY)}
-        job = job_service(settings).submit(body, caller="worker-image-test").job
+        # A job holds one kind of sample: the single-turn metrics score SAMPLES, the
+        # conversation metrics an agent's conversation.
+        turns = {name: spec.turns for name, spec in REGISTRY.items()}
+        bodies = [
+            {"samples": SAMPLES, "metrics": [m for m, kind in turns.items() if kind == "single"]},
+            {"samples": [CONVERSATION], "metrics": [m for m, k in turns.items() if k == "multi"]},
+        ]
+        service = job_service(settings)
+        jobs = [service.submit(body, caller="worker-image-test").job for body in bodies]
         sqs = boto3.client("sqs")
-        [message] = sqs.receive_message(
-            QueueUrl=ids["ScoreQueue"],
-            MaxNumberOfMessages=1,
-            WaitTimeSeconds=2,
-            AttributeNames=["All"],
-        )["Messages"]
+        messages: list[dict] = []
+        while len(messages) < len(jobs):
+            messages += sqs.receive_message(
+                QueueUrl=ids["ScoreQueue"],
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=2,
+                AttributeNames=["All"],
+            ).get("Messages", [])
         queue_arn = sqs.get_queue_attributes(
             QueueUrl=ids["ScoreQueue"], AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
@@ -313,24 +341,28 @@ def test_the_emulator_in_the_image_runs_the_worker_on_a_job_of_every_metric(
         address = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", container)
         answer = invoke(
             address,
-            {"Records": [sqs_record(message, queue_arn)]},
+            {"Records": [sqs_record(message, queue_arn) for message in messages]},
             timeout=float(properties["Timeout"]),
         )
         logs = subprocess.run(
             ["docker", "logs", container], capture_output=True, text=True, check=False
         )
 
-        # THEN the handler reports no failed record, and the job is completed with a score
+        # THEN the handler reports no failed record, and each job is completed with a score
         # for every metric and its run folder in S3
         assert answer == {"batchItemFailures": []}, logs.stdout[-3000:] + logs.stderr[-3000:]
-        found = DynamoJobRepository(settings.jobs_table).get(job.job_id)
-        assert found, "the job is gone"
-        stored = found[0]
-        assert stored.status == "completed", stored.error
-        assert all(stored.scores.get(metric) is not None for metric in REGISTRY), stored.scores
-        prefix = run_folder(str(stored.run_id))
-        listed = boto3.client("s3").list_objects_v2(Bucket=settings.artifacts_bucket, Prefix=prefix)
-        assert {item["Key"][len(prefix) :] for item in listed.get("Contents", [])} == set(RUN_FILES)
+        for job, body in zip(jobs, bodies, strict=True):
+            found = DynamoJobRepository(settings.jobs_table).get(job.job_id)
+            assert found, "the job is gone"
+            stored = found[0]
+            assert stored.status == "completed", stored.error
+            assert all(stored.scores.get(m) is not None for m in body["metrics"]), stored.scores
+            prefix = run_folder(str(stored.run_id))
+            listed = boto3.client("s3").list_objects_v2(
+                Bucket=settings.artifacts_bucket, Prefix=prefix
+            )
+            files = {item["Key"][len(prefix) :] for item in listed.get("Contents", [])}
+            assert files == set(RUN_FILES)
         assert judge.stats().chat_calls > 0
     finally:
         subprocess.run(["docker", "rm", "--force", container], capture_output=True, check=False)

@@ -54,6 +54,7 @@ COMPONENT_LABELS: dict[str, str] = {
     "generator": "generator (prompt and answer model)",
     "reference data": "reference data (knowledge-base documents, ground-truth answers)",
     "judge": "judge (the scoring model or the metric itself)",
+    "agent": "agent (its tool calls, goals and topics in a conversation)",
 }
 
 # The overlap metrics measure surface overlap with the reference, with no model.

@@ -117,6 +117,10 @@ class MetricInfo(_Answer):
     needs_judge: bool
     needs_embeddings: bool
     scale: MetricScale
+    turns: Literal["single", "multi"] = Field(
+        description="what it scores: single-turn samples or conversations (user_input "
+        "messages); a job holds one kind"
+    )
     available: bool = Field(description="whether this deployment can score it (its judge)")
     unavailable: str | None = Field(description="why not, when it cannot")
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from rag_eval.app.answers import Estimate, Spend
 from rag_eval.app.planning import request_rows
 from rag_eval.app.ports import ObjectStore
+from rag_eval.app.sample_kinds import first_row, of_kind
 from rag_eval.domain.budget import budget_limits
 from rag_eval.domain.errors import DatasetInvalid
 from rag_eval.domain.estimate import Load
@@ -29,6 +30,7 @@ from rag_eval.domain.pricing import price_of
 from rag_eval.domain.request import DatasetJob, ScoreOptions, ScoreRequest
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
+from rag_eval.domain.turns import turns_of
 from rag_eval.domain.verdicts import VerdictStore, pair_key
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,9 @@ def estimate(
     owner: str,
 ) -> Estimate:
     """The dry run of a submission. Raises DatasetInvalid for a file that cannot be read."""
-    rows = request_rows(store, request, owner)
+    first, rows = first_row(request_rows(store, request, owner))
+    if first is not None:  # the metrics of the file's kind of sample, as the job would get
+        request = of_kind(request, turns_of(first.sample))
     invalid = 0
 
     def samples() -> Iterable[Sample]:

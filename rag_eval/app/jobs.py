@@ -250,7 +250,11 @@ class JobService:
         )
 
     def _enqueue(self, job: JobStatus, request: ScoreRequest | DatasetJob) -> None:
-        message = JobMessage(job_id=job.job_id, request=request.model_dump(mode="json"))
+        # A dataset job that named no metrics gets its kind's defaults once the worker has
+        # read the file (rag_eval/app/sample_kinds.py): the message keeps them unnamed.
+        unnamed = isinstance(request, DatasetJob) and "metrics" not in request.model_fields_set
+        dumped = request.model_dump(mode="json", exclude={"metrics"} if unnamed else None)
+        message = JobMessage(job_id=job.job_id, request=dumped)
         body = message.body()
         try:
             if len(body.encode("utf-8")) > MAX_INLINE_MESSAGE_BYTES:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rag_eval.app.ports import ObjectStore
+from rag_eval.app.sample_kinds import first_row, of_kind, other_kind
 from rag_eval.app.work_files import Plan, WorkFiles
 from rag_eval.domain.dataset import (
     DatasetReader,
@@ -29,6 +30,7 @@ from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.segments import SegmentValues
 from rag_eval.domain.settings import Settings
+from rag_eval.domain.turns import turns_of
 from rag_eval.metrics.spec import MetricSpec
 
 MAX_ROW_PROBLEMS = 20  # kept on the job: enough to fix a file, small for the job item
@@ -73,6 +75,9 @@ class Planner:
         self._files = WorkFiles(store)
 
     def plan(self, job: JobStatus, request: ScoreRequest | DatasetJob) -> Planned:
+        first, rows = first_row(request_rows(self._store, request, job.owner))
+        if first is not None:  # one kind of sample a job, and metrics of that kind
+            request = of_kind(request, turns_of(first.sample))
         options = request.options()
         specs = options.metric_specs()
         inputs = _Inputs(missing={spec.name: set() for spec in specs})
@@ -87,7 +92,9 @@ class Planner:
         seen: dict[str, int] = {}
         segment_values = SegmentValues()  # a key's values over the job are bounded
 
-        for item in request_rows(self._store, request, job.owner):
+        for item in rows:
+            if isinstance(item, DatasetRow) and first is not None:
+                item = other_kind(item, first) or item
             if isinstance(item, RowError):
                 invalid += 1
                 if len(problems) < MAX_ROW_PROBLEMS:

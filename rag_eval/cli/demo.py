@@ -1,10 +1,12 @@
 """`rag-eval demo` (`make demo`): the whole service on this machine, start to finish.
 
 Starts the local stack, submits the bundled samples (English and Chinese) through the HTTP
-API with the client, waits for the worker, prints the scores and the run folder in S3, keeps
-a copy of that folder on disk (runs/score-async/<run_id>/) and stops. With no judge
-configured it scores the model-free metrics; with OPENAI_BASE_URL (or OPENAI_API_KEY) set
-it scores the LLM metrics too (`make demo-judge`: with the scripted judge, testkit/demo_judge.py).
+API with the client, then the bundled agent conversations as a second job, waits for the
+worker, prints the scores and the first run's folder in S3, keeps a copy of that folder on
+disk (runs/score-async/<run_id>/) and stops. With no judge configured it scores the
+model-free metrics (for the agent, its tool calls); with OPENAI_BASE_URL (or OPENAI_API_KEY)
+set it scores the LLM metrics too, the agent's goal and topics among them (`make
+demo-judge`: with the scripted judge, testkit/demo_judge.py).
 The handlers' JSON logs and EMF metrics go to a file beside the run folders, not the console.
 """
 
@@ -29,6 +31,18 @@ from rag_eval.local.stack import LocalStack
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS
 
 SAMPLES = files("rag_eval") / "sample_data" / "samples.jsonl"
+# A support agent with a `search` tool (ragas' MultiTurnSample): scored as a second job,
+# since a job holds one kind of sample.
+AGENTS = files("rag_eval") / "sample_data" / "agents.jsonl"
+AGENT_METRICS = ("tool_call_accuracy", "tool_call_f1")
+AGENT_JUDGED_METRICS = ("agent_goal_accuracy", "topic_adherence")
+# Columns of the per-sample table are 9 wide: names that would be cut alike are abridged.
+_SHORT = {
+    "tool_call_accuracy": "tool_acc",
+    "tool_call_f1": "tool_f1",
+    "agent_goal_accuracy": "goal_acc",
+    "topic_adherence": "topics",
+}
 # Beside the run folders (--out): the handlers' JSON lines of the last demo.
 HANDLER_LOG = "demo-handlers.jsonl"
 
@@ -47,7 +61,7 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
 
     print("rag-eval demo: the serverless stack on this machine (template.yaml in moto, ")
     print("the real Lambda handlers behind a local API Gateway and SQS poller)\n")
-    print("[1/5] starting the local stack")
+    print("[1/6] starting the local stack")
     with LocalStack(port=0, worker_isolation="process", handler_log=handler_log) as stack:
         print(f"      API {stack.endpoint}   AWS (moto) {stack.moto_url}")
         print(
@@ -57,7 +71,7 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
         )
         client = ScoreJobsClient(stack.endpoint)
 
-        print(f"[2/5] POST /score-jobs: {len(samples)} samples from {SAMPLES.name}")
+        print(f"[2/6] POST /score-jobs: {len(samples)} samples from {SAMPLES.name}")
         print(f"      metrics: {', '.join(metrics)}")
         if has_judge:
             print(f"      judge: {settings.openai_base_url or 'api.openai.com'}")
@@ -70,7 +84,7 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
         submitted = client.submit({"samples": samples, "metrics": metrics})
         print(f"      202 job {submitted.job_id} ({submitted.status})\n")
 
-        print("[3/5] waiting for the worker (the first job imports ragas: a few seconds)")
+        print("[3/6] waiting for the worker (the first job imports ragas: a few seconds)")
         try:
             job = client.wait(submitted.job_id, timeout=timeout, on_update=job_watcher(sys.stdout))
         except WaitTimeout as exc:
@@ -78,7 +92,7 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
             return 1
         print()
 
-        print("[4/5] scores")
+        print("[4/6] scores")
         print_job(job)
         if job.status != JobState.COMPLETED or job.run_id is None:
             return 1
@@ -86,9 +100,11 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
         print()
         print(per_sample_table(client.fetch(links.files["scores.csv"].url), metrics))
         print()
+        if not _agent_job(client, has_judge, timeout):
+            return 1
 
         prefix = run_folder(job.run_id)
-        print(f"[5/5] the run folder: s3://{stack.bucket}/{prefix}")
+        print(f"[6/6] the run folder: s3://{stack.bucket}/{prefix}")
         listing = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
         for item in listing.get("Contents", []):
             stamp = item["LastModified"].strftime("%Y-%m-%d %H:%M:%S")
@@ -109,6 +125,38 @@ def run_demo(timeout: float = 600.0, out: Path = Path("runs"), verbose: bool = F
     return 0
 
 
+def _agent_job(client: ScoreJobsClient, has_judge: bool, timeout: float) -> bool:
+    """The bundled agent conversations scored as a job of their own; whether it completed."""
+    metrics = [*AGENT_METRICS, *(AGENT_JUDGED_METRICS if has_judge else ())]
+    conversations = [json.loads(line) for line in AGENTS.read_text("utf-8").splitlines() if line]
+    print(f"[5/6] POST /score-jobs: {len(conversations)} agent conversations from {AGENTS.name}")
+    print(
+        "      a support agent with a search tool (ragas' MultiTurnSample): its tool calls "
+        "against the expected ones"
+        + (", whether it reached the user's goal and kept to its topics" if has_judge else "")
+    )
+    print(f"      metrics: {', '.join(metrics)}")
+    submitted = client.submit({"samples": conversations, "metrics": metrics})
+    print(f"      202 job {submitted.job_id} ({submitted.status})")
+    try:
+        job = client.wait(submitted.job_id, timeout=timeout, on_update=job_watcher(sys.stdout))
+    except WaitTimeout as exc:
+        print(f"      {exc}")
+        return False
+    print()
+    print_job(job)
+    if job.status != JobState.COMPLETED:
+        return False
+    print()
+    scores = client.fetch(client.artifacts(job.job_id).files["scores.csv"].url)
+    print(per_sample_table(scores, metrics))
+    print(
+        "  (en-off-topic is a question to decline, not to look up: with no "
+        "reference_tool_calls, its tool calls are not scored)\n"
+    )
+    return True
+
+
 def per_sample_table(scores_csv: bytes, metrics: list[str]) -> str:
     """scores.csv as a narrow table: a row per sample, a column per metric."""
     rows = list(csv.DictReader(io.StringIO(scores_csv.decode("utf-8"))))
@@ -123,7 +171,7 @@ def per_sample_table(scores_csv: bytes, metrics: list[str]) -> str:
 
 
 def _short(metric: str) -> str:
-    return metric.removesuffix("_score")[:9]
+    return _SHORT.get(metric) or metric.removesuffix("_score")[:9]
 
 
 def _cell(value: Any) -> str:

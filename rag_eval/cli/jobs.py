@@ -22,7 +22,8 @@ from rag_eval.cli.render import (
     print_json,
     progress_line,
 )
-from rag_eval.cli.scoring import add_sample_arguments, column_pair, request_body
+from rag_eval.cli.samples import holds_conversations
+from rag_eval.cli.scoring import add_sample_arguments, choose_metrics, column_pair, request_body
 from rag_eval.client.upload import count_rows, csv_header, human_bytes
 from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.job import JobStatus
@@ -203,6 +204,8 @@ def _body_without_samples(args: argparse.Namespace, available: list[str]) -> dic
     no_file = dict.fromkeys(("file", "answer", "contexts", "ground_truth")) | {"question": ""}
     body = request_body(argparse.Namespace(**vars(args) | no_file), available)
     del body["question"]
+    if not args.metrics and holds_conversations(args.file):
+        body["metrics"] = choose_metrics(None, available, conversations=True)[0]
     return body
 
 

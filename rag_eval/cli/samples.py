@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -94,3 +95,20 @@ def where(numbers: list[int]) -> str:
     if len(numbers) == 2:
         return f"lines {numbers[0]}, {numbers[1]}"
     return f"{len(numbers)} rows (line {numbers[0]} .. line {numbers[-1]})"
+
+
+def holds_conversations(path: Path | None) -> bool:
+    """Whether a JSON Lines file's first sample is a conversation (`user_input` a list of
+    messages): an uploaded file is read by the service, but the metrics of its kind are
+    chosen here, as for samples sent inline."""
+    if path is None or path.suffix.lower() != ".jsonl":
+        return False
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except ValueError:
+                    return False  # the service names the line
+                return isinstance(first, dict) and isinstance(first.get("user_input"), list)
+    return False

@@ -14,6 +14,7 @@ from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from rag_eval.domain.states import JobState
+from rag_eval.domain.turns import CONVERSATION_METRICS
 from rag_eval.metrics import DEFAULT_METRICS, MODEL_FREE_METRICS, REGISTRY
 from rag_eval.metrics.spec import UNIT, MetricSpec
 
@@ -98,19 +99,24 @@ def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def choose_metrics(requested: list[str] | None, available: list[str]) -> tuple[list[str], str]:
-    """The metrics to score and why: the ones asked for, else the default set, else (when
-    the scorer cannot score all of the default set) what it can of it, else the model-free
-    metrics. `score` and `submit` share this, so the same flags mean the same thing."""
+def choose_metrics(
+    requested: list[str] | None, available: list[str], conversations: bool = False
+) -> tuple[list[str], str]:
+    """The metrics to score and why: the ones asked for, else the default set (of
+    conversations: CONVERSATION_METRICS), else (when the scorer cannot score all of the
+    default set) what it can of it, else the model-free metrics. `score` and `submit` share
+    this, so the same flags mean the same thing."""
     if requested:
         return requested, "as requested"
-    usable = [m for m in DEFAULT_METRICS if m in available]
-    if len(usable) == len(DEFAULT_METRICS):
-        return list(DEFAULT_METRICS), "the default set"
-    missing = ", ".join(m for m in DEFAULT_METRICS if m not in available)
+    defaults = CONVERSATION_METRICS if conversations else DEFAULT_METRICS
+    usable = [m for m in defaults if m in available]
+    if len(usable) == len(defaults):
+        return list(defaults), "the default set"
+    missing = ", ".join(m for m in defaults if m not in available)
     if usable:
         return usable, f"the default set but {missing}, which cannot be scored here"
-    return list(MODEL_FREE_METRICS), (
+    model_free = [m for m in defaults if REGISTRY[m].model_free] or list(MODEL_FREE_METRICS)
+    return model_free, (
         "model-free metrics only: no judge is configured where the scoring runs. For the LLM "
         "metrics set OPENAI_BASE_URL (and OPENAI_API_KEY) to an OpenAI-compatible endpoint "
         "there, or name a bedrock:<model-id> --judge-model"
@@ -162,7 +168,8 @@ def request_body(args: argparse.Namespace, available: list[str]) -> dict[str, An
         raise RequestInvalid(
             [{"field": "--question", "message": "required (or --file with samples)"}]
         )
-    body["metrics"], why = choose_metrics(args.metrics, available)
+    conversations = any(isinstance(s.get("user_input"), list) for s in body.get("samples", []))
+    body["metrics"], why = choose_metrics(args.metrics, available, conversations)
     why = "" if args.metrics else why  # said when the metrics were chosen for the user
     if defined:
         body["metrics"], body["custom_metrics"], why = with_defined_metrics(
@@ -250,7 +257,7 @@ def _scale(spec: MetricSpec) -> str:
 
 def metric_families() -> list[tuple[str, list[MetricSpec]]]:
     """The registry's metrics by family (its modules), in the registry's order."""
-    from rag_eval.metrics import generation, overlap, reference, retrieval, rubrics
+    from rag_eval.metrics import agents, generation, overlap, reference, retrieval, rubrics
 
     families = [
         ("the answer: grounded in its contexts, on the question", generation.SPECS),
@@ -258,6 +265,7 @@ def metric_families() -> list[tuple[str, list[MetricSpec]]]:
         ("against the reference answer, by a judge or embeddings", reference.SPECS),
         ("rubrics: the judge's score from 1 to 5", rubrics.SPECS),
         ("text overlap with the reference answer, no model", overlap.SPECS),
+        ("agents' conversations (user_input messages): tool calls, goal, topics", agents.SPECS),
     ]
     grouped = [(title, [REGISTRY[s.name] for s in specs]) for title, specs in families]
     listed = {spec.name for _, specs in grouped for spec in specs}

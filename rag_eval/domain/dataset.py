@@ -8,6 +8,9 @@ Field names are ours (question, answer, contexts, ground_truth, sample_id) or ra
 Hugging Face's (user_input, response, retrieved_contexts, reference, id); an explicit
 `column_map` comes first. Columns `metadata.<key>` (or a JSONL row's `metadata` object)
 give the sample's metadata. Other columns are ignored and listed in `ignored_columns`.
+A JSONL row whose `user_input` is a list of messages is a conversation (ragas'
+MultiTurnSample, with `reference`, `reference_tool_calls`, `reference_topics`); CSV cannot
+carry one, and a row that tries is told to use JSON Lines.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ MAX_JSONL_LINE_BYTES = 8 * MAX_CONTEXT_CHARS_TOTAL
 # whatever keys the rows of a large upload carry.
 MAX_IGNORED_COLUMNS = 50
 
+# A conversation's problem with one message: `user_input[2]` or `user_input[2].content`.
+_MESSAGE = re.compile(r"user_input\[\d+\](\.\w+)?")
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bad bytes
 _JSON_TYPES = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
 
@@ -236,6 +241,12 @@ class DatasetReader:
             return [RowError(line, names.get(f, f), message) for f in undecodable]
         if "question" not in values:
             return [RowError(line, names["question"], "required: the cell is empty")]
+        if conversational := _conversation_cells(values):
+            message = (
+                "a conversation (messages, expected tool calls or topics) cannot be given in "
+                "CSV: write the file as JSON Lines, user_input a list of messages"
+            )
+            return [RowError(line, names.get(field, field), message) for field in conversational]
         # `metadata.<key>` cells: the sample's labels (an empty cell: no label of that key).
         labels = {f.removeprefix("metadata."): values.pop(f) for f in list(values) if "." in f}
         given: dict[str, Any] = values | ({"metadata": labels} if labels else {})
@@ -260,6 +271,21 @@ class DatasetReader:
                 return
             if name not in self.ignored_columns:
                 self.ignored_columns.append(name)
+
+
+def _conversation_cells(values: Mapping[str, str]) -> list[str]:
+    """The fields of a CSV row that hold a conversation's parts: a JSON list of messages
+    in the question cell (else a question), expected tool calls or topics."""
+    fields = [f for f in ("reference_tool_calls", "reference_topics") if f in values]
+    cell = values["question"].strip()
+    if cell.startswith("[") and cell.endswith("]"):
+        try:
+            messages = json.loads(cell)
+        except (ValueError, RecursionError):
+            return fields
+        if messages and all(isinstance(m, dict) and "type" in m for m in messages):
+            return ["question", *fields]
+    return fields
 
 
 def _text_lines(lines: Iterable[bytes]) -> Iterator[str]:
@@ -314,9 +340,17 @@ def _row_error(line: int, error: Any, names: Mapping[str, str]) -> RowError:
     loc = error["loc"]
     field = str(loc[0]) if loc else "line"
     rest = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
-    return RowError(
-        line, names.get(field, field) + rest, error["msg"].removeprefix("Value error, ")
-    )
+    message = error["msg"].removeprefix("Value error, ")
+    where, said = message.split(": ", 1) if ": " in message else ("", message)
+    # One problem of one message: the message is the field, as a file's reader looks for it.
+    if (
+        field == "user_input"
+        and not rest
+        and _MESSAGE.fullmatch(where)
+        and "user_input[" not in said
+    ):
+        return RowError(line, where, said)
+    return RowError(line, names.get(field, field) + rest, message)
 
 
 def _unreadable(line: int, message: str) -> RowError:

@@ -18,7 +18,9 @@ from rag_eval.domain.sample import Sample
 # "mapped": at least one column renamed by the column_map. Ids count for neither.
 Scheme = Literal["rag_eval", "ragas", "mixed", "mapped"]
 
-SAMPLE_FIELDS = tuple(Sample.model_fields)
+# A file's `user_input` column is ragas' name for our question, or a conversation's
+# messages (a list: the sample reads it as one); either way it gives the `question` field.
+SAMPLE_FIELDS = tuple(name for name in Sample.model_fields if name != "user_input")
 _ID_NAMES = frozenset({"sample_id", "id"})
 _MAX_HINTS = 20
 _SURROGATE = re.compile("[\ud800-\udfff]")  # in a name, it could not be written out

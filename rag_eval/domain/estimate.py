@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from rag_eval.domain.conversation import Message, ToolCall
 from rag_eval.domain.sample import Sample
 from rag_eval.metrics.spec import MetricSpec
 
@@ -25,11 +26,25 @@ def approx_tokens(text: str | None) -> int:
     return cjk + math.ceil((len(text) - cjk) / 4)
 
 
-def _tokens_of(value: str | dict[str, str] | None) -> int:
-    """A text's tokens; a sample's rubric counts its descriptions."""
+def _tokens_of(value: object) -> int:
+    """A text's tokens; a sample's rubric counts its descriptions; a conversation its
+    messages and tool calls, expected tool calls and topics each of theirs."""
     if isinstance(value, dict):
-        return sum(approx_tokens(text) for text in value.values())
-    return approx_tokens(value)
+        return sum(approx_tokens(str(text)) for text in value.values())
+    if isinstance(value, list):
+        return sum(_item_tokens(item) for item in value)
+    return approx_tokens(value if isinstance(value, str) else None)
+
+
+def _item_tokens(item: object) -> int:
+    """One message (its speaker, words and the calls it makes), tool call or topic, as
+    ragas writes it into a prompt ("AI: ...", "  search: {'query': ...}")."""
+    if isinstance(item, Message):
+        calls = sum(_item_tokens(call) for call in item.tool_calls or [])
+        return approx_tokens(f"{item.type}: {item.content}") + calls
+    if isinstance(item, ToolCall):
+        return approx_tokens(f"  {item.name}: {item.args}")
+    return approx_tokens(str(item))
 
 
 def text_tokens(spec: MetricSpec, sample: Sample) -> int:

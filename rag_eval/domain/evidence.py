@@ -6,10 +6,13 @@ reference's sentences attributed or not, context precision from a verdict per co
 answer relevancy from the questions the answer suggests, the correctness metrics from
 claims and their classification, entity recall from two lists of entities, noise
 sensitivity from verdicts per statement and context, the two-judge metrics from ratings,
-the rubric metrics from a score and feedback, and keeps only the number (the rubrics
-keep the feedback as the result's reason). The judge's gate records every structured
-answer of a metric call (`rag_eval.judges.gate`); the readers of
-`rag_eval.domain.evidence_readers` read them back. Nothing here changes a score.
+the rubric metrics from a score and feedback, the agent's goal from the end state the
+judge inferred and its verdict, topic adherence from the topics answered or refused and
+in the reference topics or not, and keeps only the number (the rubrics keep the feedback
+as the result's reason). The judge's gate records every structured answer of a metric
+call (`rag_eval.judges.gate`); the readers of `rag_eval.domain.evidence_readers` read
+them back. The tool call metrics ask no judge: their evidence is the calls made beside
+those expected, read from the sample (`arguments_evidence`). Nothing here changes a score.
 
 Bounded: at most MAX_ITEMS items a list and MAX_CHARS characters a text; `cut` says when
 something was left out.
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_eval.domain.evidence_readers import (
+    ARGUMENT_READERS,
     MAX_CHARS,
     MAX_ITEMS,
     READERS,
@@ -29,7 +33,16 @@ from rag_eval.domain.evidence_readers import (
     JudgeAnswer,
 )
 
-__all__ = ["LOW", "MAX_CHARS", "MAX_ITEMS", "Evidence", "evidence_for", "reason_evidence", "why"]
+__all__ = [
+    "LOW",
+    "MAX_CHARS",
+    "MAX_ITEMS",
+    "Evidence",
+    "arguments_evidence",
+    "evidence_for",
+    "reason_evidence",
+    "why",
+]
 
 LOW = 0.5  # a score under this gets a `why`
 WHY_CHARS = 120  # a reason quoted as the `why`: the start of it
@@ -43,6 +56,20 @@ def evidence_for(metric: str, outputs: list[JudgeAnswer]) -> Evidence | None:
         return None
     cut = Bounded()
     evidence = reader(outputs, cut)
+    if cut.cut:
+        evidence["cut"] = True
+    return evidence
+
+
+def arguments_evidence(metric: str, arguments: dict[str, Any]) -> Evidence | None:
+    """The evidence of a metric that asks no judge but compares the sample's own values
+    (the tool calls made and expected), from its arguments as plain values; None for
+    the others."""
+    reader = ARGUMENT_READERS.get(metric)
+    if reader is None:
+        return None
+    cut = Bounded()
+    evidence = reader(arguments, cut)
     if cut.cut:
         evidence["cut"] = True
     return evidence
@@ -161,6 +188,78 @@ def _rubric(evidence: Evidence) -> str:
     return _short(evidence["feedback"])
 
 
+_CALL_FATE = {
+    "missing": "{expected} was not called",
+    "other tool": "{expected} expected, {actual} called",
+    "arguments differ": "{expected} called with other {differing}",
+    "unexpected": "{actual} called unexpectedly",
+}
+
+
+def _tool_call_accuracy(evidence: Evidence) -> str:
+    calls = evidence["calls"]
+    expected = [c for c in calls if c["expected"] is not None]
+    off = [c for c in calls if c["verdict"] != "match"]
+    if not off:
+        return ""
+    first = off[0]
+    fate = _CALL_FATE[first["verdict"]].format(
+        expected=first["expected"],
+        actual=first["actual"],
+        differing=", ".join(first.get("differing") or ()) or "arguments",
+    )
+    said = f"{len(off)} of {len(expected)} expected calls not made as expected, e.g. {fate}"
+    if not evidence["in_order"]:
+        said = f"the tools were not called in the expected order; {said}"
+    return said
+
+
+def _tool_call_f1(evidence: Evidence) -> str:
+    missing, unexpected = evidence["missing"], evidence["unexpected"]
+    expected = len(evidence["matched"]) + len(missing)
+    if not expected and not unexpected:
+        return "no call was expected and none was made: ragas' F1 of two empty sets is 0"
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} of {expected} expected calls not made, e.g. {missing[0]}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected calls, e.g. {unexpected[0]}")
+    return "; ".join(parts)
+
+
+def _goal(evidence: Evidence) -> str:
+    if evidence.get("achieved") is not False:
+        return ""
+    ended = evidence["end_state"][:80]
+    return f'the judge found the goal not reached; the conversation ended with "{ended}"'
+
+
+def _topics(precision: bool, recall: bool) -> Callable[[Evidence], str]:
+    """Topics answered though outside the reference topics (precision), and topics of the
+    reference refused (recall)."""
+
+    def said(evidence: Evidence) -> str:
+        topics = evidence["topics"]
+        if not topics:
+            return "the judge found no topic in the conversation"
+        strayed = [t for t in topics if t["answered"] and t["in_reference"] is False]
+        refused = [t for t in topics if t["answered"] is False and t["in_reference"]]
+        parts = []
+        if precision and strayed:
+            parts.append(
+                f"{len(strayed)} of {len(topics)} topics answered though outside the "
+                f'reference topics, e.g. "{strayed[0]["topic"][:80]}"'
+            )
+        if recall and refused:
+            parts.append(
+                f"{len(refused)} of {len(topics)} topics of the reference refused, "
+                f'e.g. "{refused[0]["topic"][:80]}"'
+            )
+        return "; ".join(parts)
+
+    return said
+
+
 _WHY: dict[str, Callable[[Evidence], str]] = {
     "faithfulness": _faithfulness,
     "context_recall": _context_recall,
@@ -179,6 +278,15 @@ _WHY: dict[str, Callable[[Evidence], str]] = {
     "rubrics_score_with_reference": _rubric,
     "rubrics_score_without_reference": _rubric,
     "instance_specific_rubrics": _rubric,
+    "tool_call_accuracy": _tool_call_accuracy,
+    "tool_call_f1": _tool_call_f1,
+    "agent_goal_accuracy": _goal,
+    "agent_goal_accuracy_without_reference": _goal,
+    "topic_adherence": _topics(precision=True, recall=True),
+    "topic_adherence_precision": _topics(precision=True, recall=False),
+    "topic_adherence_recall": _topics(precision=False, recall=True),
+    "conversation_rubrics_score": _rubric,
+    "conversation_instance_rubrics": _rubric,
 }
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rag_eval.domain.conversation import Message, ToolCall, called_tools
+from rag_eval.domain.tool_calls import call_sets, pair_calls
+
 MAX_ITEMS = 20
 MAX_CHARS = 300
 
@@ -204,6 +207,40 @@ def _rubric(outputs: list[JudgeAnswer], cut: Bounded) -> Evidence:
     return {"score": answer.get("score"), "feedback": cut.text(answer.get("feedback"))}
 
 
+def _goal(outputs: list[JudgeAnswer], cut: Bounded) -> Evidence:
+    # ragas asks for the goal and end state, then compares the end state with the
+    # reference outcome (or, without one, with the goal it inferred).
+    workflow: JudgeAnswer = next((o for o in outputs if "end_state" in o), {})
+    verdict: JudgeAnswer = next((o for o in reversed(outputs) if "verdict" in o), {})
+    evidence: Evidence = {
+        "user_goal": cut.text(workflow.get("user_goal")),
+        "end_state": cut.text(workflow.get("end_state")),
+    }
+    if verdict:
+        evidence["achieved"] = str(verdict.get("verdict")) == "1"
+        # Not "reason": that key marks evidence that is a reason alone (evidence.why).
+        evidence["verdict_reason"] = cut.text(verdict.get("reason"))
+    return evidence
+
+
+def _topics(outputs: list[JudgeAnswer], cut: Bounded) -> Evidence:
+    # ragas' order: the topics, whether each was refused (one answer a topic, in the
+    # topics' order), then one classification of all topics against the reference.
+    topics = next((o.get("topics") or [] for o in outputs if "topics" in o), [])
+    refused = [bool(o.get("refused_to_answer")) for o in outputs if "refused_to_answer" in o]
+    inside = next((o.get("classifications") or [] for o in outputs if "classifications" in o), [])
+    return {
+        "topics": [
+            {
+                "topic": cut.text(topic),
+                "answered": not refused[k] if k < len(refused) else None,
+                "in_reference": bool(inside[k]) if k < len(inside) else None,
+            }
+            for k, topic in enumerate(cut.items(list(topics)))
+        ]
+    }
+
+
 READERS: dict[str, Reader] = {
     "faithfulness": _faithfulness,
     "context_recall": _context_recall,
@@ -223,4 +260,44 @@ READERS: dict[str, Reader] = {
     "rubrics_score_with_reference": _rubric,
     "rubrics_score_without_reference": _rubric,
     "instance_specific_rubrics": _rubric,
+    "agent_goal_accuracy": _goal,
+    "agent_goal_accuracy_without_reference": _goal,
+    "topic_adherence": _topics,
+    "topic_adherence_precision": _topics,
+    "topic_adherence_recall": _topics,
+    "conversation_rubrics_score": _rubric,
+    "conversation_instance_rubrics": _rubric,
+}
+
+# Metrics scored with no judge from the sample alone (the tool calls made and expected):
+# their evidence is read from the metric's arguments, as plain values.
+ArgumentReader = Callable[[dict[str, Any], Bounded], Evidence]
+
+
+def _calls(arguments: dict[str, Any]) -> tuple[list[ToolCall], list[ToolCall]]:
+    """The tool calls the conversation made, and those expected."""
+    messages = [Message.model_validate(m) for m in arguments.get("user_input") or []]
+    expected = [ToolCall.model_validate(c) for c in arguments.get("reference_tool_calls") or []]
+    return called_tools(messages), expected
+
+
+def _tool_call_pairs(arguments: dict[str, Any], cut: Bounded) -> Evidence:
+    made, expected = _calls(arguments)
+    pairs = [pair.describe() for pair in pair_calls(made, expected, strict_order=True)]
+    for pair in pairs:
+        pair["expected"] = None if pair["expected"] is None else cut.text(pair["expected"])
+        pair["actual"] = None if pair["actual"] is None else cut.text(pair["actual"])
+    # ragas scores 0 unless the tools come in the expected order.
+    in_order = [c.name for c in made] == [c.name for c in expected]
+    return {"calls": cut.items(pairs), "in_order": in_order}
+
+
+def _tool_call_sets(arguments: dict[str, Any], cut: Bounded) -> Evidence:
+    sets = call_sets(*_calls(arguments))
+    return {key: [cut.text(label) for label in cut.items(labels)] for key, labels in sets.items()}
+
+
+ARGUMENT_READERS: dict[str, ArgumentReader] = {
+    "tool_call_accuracy": _tool_call_pairs,
+    "tool_call_f1": _tool_call_sets,
 }

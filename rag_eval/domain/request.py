@@ -22,6 +22,7 @@ from rag_eval.domain.request_summary import request_summary
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.segments import metadata_problems
 from rag_eval.domain.suites import RunContext
+from rag_eval.domain.turns import CONVERSATION_METRICS, check_metric_kinds, job_kind
 from rag_eval.domain.upload import DatasetRef
 from rag_eval.metrics import DEFAULT_METRICS, REGISTRY
 from rag_eval.metrics.custom import CUSTOM_NAME_PATTERN, MAX_CUSTOM_METRICS, CustomMetric
@@ -212,6 +213,8 @@ class ScoreRequest(ScoreOptions):
                 f"or 'samples', not both (found inline field(s): {', '.join(inline)})"
             )
         sample_keys = set(Sample.model_fields)
+        if isinstance(data.get("user_input"), list):
+            sample_keys.add("reference")  # a conversation's, by ragas' name
         rest = {k: v for k, v in data.items() if k not in sample_keys}
         rest["samples"] = [{k: v for k, v in data.items() if k in sample_keys}]
         return rest
@@ -312,7 +315,8 @@ def parse_request(body: Any) -> ScoreRequest | DatasetJob:
 def parse_inline_request(body: dict[str, Any]) -> ScoreRequest:
     """Validate a body of inline samples (one sample, or a 'samples' list) as
     `parse_request` does."""
-    if "samples" not in body and "question" not in body:
+    conversation = isinstance(body.get("user_input"), list)
+    if "samples" not in body and "question" not in body and not conversation:
         others = [name for name in body if FIELD_SYNONYMS.get(name) == "question"]
         raise RequestInvalid(
             [
@@ -352,6 +356,11 @@ def parse_inline_request(body: dict[str, Any]) -> ScoreRequest:
         raise RequestInvalid(problems) from exc
     if problems := metadata_problems(request.samples, listed="samples" in body):
         raise RequestInvalid(problems)
+    # One kind of sample a job, and metrics of that kind (a conversation's by default).
+    kind = job_kind(request.samples, listed="samples" in body)
+    if kind == "multi" and "metrics" not in request.model_fields_set:
+        request = request.model_copy(update={"metrics": list(CONVERSATION_METRICS)})
+    check_metric_kinds(request.metric_specs(), kind)
     return request
 
 

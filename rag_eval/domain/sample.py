@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from rag_eval.domain.contexts import (
     MAX_CONTEXT_CHARS_TOTAL,
     MAX_CONTEXTS,
     Contexts,
     split_contexts,
+)
+from rag_eval.domain.conversation import (
+    MAX_MESSAGES,
+    MAX_TOOL_CALLS,
+    MAX_TOPIC_CHARS,
+    MAX_TOPICS,
+    Message,
+    ToolCall,
+    conversation_problems,
+    first_human,
+    last_ai,
 )
 
 # Input limits: large enough for real RAG contexts, small enough that one job fits
@@ -33,7 +51,8 @@ _METADATA_KEY = re.compile(METADATA_KEY_PATTERN)
 
 
 class Sample(BaseModel):
-    """One question / contexts / answer / reference to score."""
+    """One question / contexts / answer / reference to score, or one conversation
+    (`user_input` messages, ragas' MultiTurnSample): a job holds one kind."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -50,6 +69,15 @@ class Sample(BaseModel):
             "additionalProperties": {"type": "string", "maxLength": MAX_RUBRIC_CHARS},
         },
     )
+
+    # A conversation (rag_eval/domain/conversation.py): its messages, and what the agent
+    # should have done. Its `question` and `answer` are its first human message and the
+    # AI's last words (what tables show); its `ground_truth` is ragas' `reference`.
+    user_input: list[Message] | None = Field(default=None, max_length=MAX_MESSAGES)
+    reference_tool_calls: list[ToolCall] | None = Field(default=None, max_length=MAX_TOOL_CALLS)
+    reference_topics: (
+        list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOPIC_CHARS)]] | None
+    ) = Field(default=None, max_length=MAX_TOPICS)
 
     # Labels to report the results by, never sent to the judge (no metric reads them).
     metadata: dict[str, str] | None = Field(
@@ -70,6 +98,100 @@ class Sample(BaseModel):
             },
         },
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _conversation_form(cls, data: Any) -> Any:
+        """ragas' names for a conversation: `user_input` messages (a dataset file's
+        `user_input` column arrives as `question`: a list there is a conversation), and
+        `reference` for the outcome expected. Its question and answer are read from it."""
+        if not isinstance(data, dict):
+            return data
+        if isinstance(data.get("question"), list) and "user_input" not in data:
+            data = {("user_input" if k == "question" else k): v for k, v in data.items()}
+        if not isinstance(data.get("user_input"), list):
+            return data
+        data = dict(data)
+        if "reference" in data and "ground_truth" not in data:
+            data["ground_truth"] = data.pop("reference")
+        texts = [m.get("content") if isinstance(m, dict) else None for m in data["user_input"]]
+        kinds = [m.get("type") if isinstance(m, dict) else None for m in data["user_input"]]
+        human = next(
+            (
+                t.strip()
+                for t, k in zip(texts, kinds, strict=True)
+                if k == "human" and isinstance(t, str) and t.strip()
+            ),
+            "(no human message)",
+        )
+        data.setdefault("question", human[:MAX_QUESTION_CHARS])
+        reply = next(
+            (
+                t.strip()
+                for t, k in zip(reversed(texts), reversed(kinds), strict=True)
+                if k == "ai" and isinstance(t, str) and t.strip()
+            ),
+            None,
+        )
+        if reply is not None:
+            data.setdefault("answer", reply[:MAX_TEXT_CHARS])
+        return data
+
+    @field_validator("user_input", mode="before")
+    @classmethod
+    def _messages_not_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(
+                "a conversation's messages (a list, ragas' MultiTurnSample); for one "
+                "question write question (did you mean question?)"
+            )
+        return value
+
+    @field_validator("user_input")
+    @classmethod
+    def _conversation_rules(cls, value: list[Message] | None) -> list[Message] | None:
+        if value is None:
+            return None
+        problems = conversation_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Sample:
+        """A conversation carries its texts in its messages: a question, answer or
+        contexts of its own would be scored by no metric and shown wrongly."""
+        if self.user_input is None:
+            extra = [
+                name
+                for name in ("reference_tool_calls", "reference_topics")
+                if getattr(self, name) is not None
+            ]
+            if extra:
+                raise ValueError(
+                    f"{extra[0]}: belongs to a conversation; give user_input as a list of "
+                    "messages (ragas' MultiTurnSample), or leave it out"
+                )
+            return self
+        if self.contexts:
+            raise ValueError(
+                "contexts: a conversation carries what its tools returned as tool messages "
+                "in user_input; leave contexts out"
+            )
+        if self.question != first_human(self.user_input)[:MAX_QUESTION_CHARS]:
+            raise ValueError(
+                "question: a conversation's question is its first human message; leave question out"
+            )
+        reply = last_ai(self.user_input)
+        if self.answer != (reply[:MAX_TEXT_CHARS] if reply is not None else None):
+            raise ValueError(
+                "answer: a conversation's answer is the ai's last message; leave answer out"
+            )
+        return self
+
+    @property
+    def is_conversation(self) -> bool:
+        return self.user_input is not None
 
     @field_validator("contexts", mode="before")
     @classmethod
@@ -172,7 +294,10 @@ class Sample(BaseModel):
         return checked or None
 
     def has(self, field_name: str) -> bool:
-        """Whether the sample carries a non-empty value for a metric input."""
+        """Whether the sample carries a non-empty value for a metric input (expected tool
+        calls may be none: the agent should have called no tool)."""
+        if field_name == "reference_tool_calls":
+            return self.reference_tool_calls is not None
         return bool(getattr(self, field_name))
 
     def missing_inputs(self, inputs: tuple[str, ...]) -> list[str]:

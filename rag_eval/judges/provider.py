@@ -17,7 +17,7 @@ from rag_eval.domain.pricing import price_of
 from rag_eval.domain.request import ScoreOptions
 from rag_eval.domain.settings import Settings
 from rag_eval.metrics import REGISTRY
-from rag_eval.metrics.spec import MetricSpec
+from rag_eval.metrics.spec import MetricSpec, Turns
 
 PROVIDERS = ("openai", "bedrock")
 
@@ -50,13 +50,18 @@ def unavailable(
 
 
 def available_metrics(
-    settings: Settings, judge_model: str = "", embedding_model: str = ""
+    settings: Settings,
+    judge_model: str = "",
+    embedding_model: str = "",
+    turns: Turns | None = None,
 ) -> list[str]:
-    """Every metric of the registry this service can score with these models."""
+    """Every metric of the registry this service can score with these models (of one
+    kind of sample, when `turns` says which)."""
     return [
         spec.name
         for spec in REGISTRY.values()
         if unavailable(spec, settings, judge_model, embedding_model) is None
+        and turns in (None, spec.turns)
     ]
 
 
@@ -89,7 +94,8 @@ def judge_problems(request: ScoreOptions, settings: Settings) -> list[dict[str, 
                 "restart it), name a 'bedrock:<model-id>' judge_model / embedding_model, "
                 "or choose metrics from the allowed ones"
             ),
-            "allowed": available_metrics(settings, *models),
+            # Metrics of the requested ones' kind: a job holds one kind of sample.
+            "allowed": available_metrics(settings, *models, turns=request.metric_specs()[0].turns),
         }
     ]
 

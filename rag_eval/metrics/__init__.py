@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from rag_eval.metrics import generation, overlap, reference, retrieval, rubrics
+from rag_eval.metrics import agents, generation, overlap, reference, retrieval, rubrics
 from rag_eval.metrics.spec import MetricSpec
 
 _SPECS: tuple[MetricSpec, ...] = (
@@ -17,6 +17,7 @@ _SPECS: tuple[MetricSpec, ...] = (
     *reference.SPECS,
     *rubrics.SPECS,
     *overlap.SPECS,
+    *agents.SPECS,
 )
 
 REGISTRY: MappingProxyType[str, MetricSpec] = MappingProxyType({s.name: s for s in _SPECS})
@@ -28,6 +29,12 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "context_precision",
     "context_recall",
 )
-MODEL_FREE_METRICS: tuple[str, ...] = tuple(s.name for s in _SPECS if s.model_free)
+# The model-free metrics of single-turn samples (the demo's and `rag-eval score`'s).
+MODEL_FREE_METRICS: tuple[str, ...] = tuple(
+    s.name for s in _SPECS if s.model_free and s.turns == "single"
+)
+# The metrics of conversations (ragas' MultiTurnSample): the agent's tool calls, goal,
+# topics and rubrics.
+CONVERSATION_METRIC_NAMES: tuple[str, ...] = agents.CONVERSATION_METRIC_NAMES
 # Meaning-level comparisons with the reference answer (judge or embeddings).
 REFERENCE_METRICS: tuple[str, ...] = tuple(s.name for s in reference.SPECS)

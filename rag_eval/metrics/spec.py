@@ -23,11 +23,19 @@ RAGAS_ARGUMENT = MappingProxyType(
         "contexts": "retrieved_contexts",
         "ground_truth": "reference",
         "rubrics": "rubrics",
+        # A conversation's (ragas' MultiTurnSample names them as we do).
+        "user_input": "user_input",
+        "reference_tool_calls": "reference_tool_calls",
+        "reference_topics": "reference_topics",
     }
 )
 
-# The part of a RAG system a finding blames.
-Component = Literal["retriever", "generator", "reference data", "judge"]
+# What a metric scores: a single-turn sample (question, answer, contexts, reference) or a
+# conversation (user_input messages). A job holds one kind, and asks metrics of its kind.
+Turns = Literal["single", "multi"]
+
+# The part of a RAG system a finding blames ("agent": its tool use and conversation flow).
+Component = Literal["retriever", "generator", "reference data", "judge", "agent"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,7 @@ class MetricSpec:
     # A metric of another kind than ragas' collections: builds it, and reads its result.
     builder: Callable[[Any], Any] | None = None
     reader: Callable[[Any], Reading] | None = None
+    turns: Turns = "single"
 
     @property
     def model_free(self) -> bool:
@@ -191,6 +200,7 @@ class MetricSpec:
             "needs_judge": self.needs_judge,
             "needs_embeddings": self.needs_embeddings,
             "scale": self.scale.describe(),
+            "turns": self.turns,
         }
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_eval.domain.evidence import evidence_for, reason_evidence
+from rag_eval.domain.evidence import arguments_evidence, evidence_for, reason_evidence
 from rag_eval.domain.job import Progress
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import ReasonCode, SampleResult, ScoreRun, sample_ids
@@ -29,6 +29,7 @@ from rag_eval.domain.verdicts import pair_key
 from rag_eval.judges.factory import JudgeModels, build_judge, default_gate
 from rag_eval.judges.failures import failure_reason
 from rag_eval.judges.gate import BudgetExhausted, JudgeGate, metric_call
+from rag_eval.metrics.messages import ragas_arguments
 from rag_eval.metrics.spec import MetricSpec, Reading
 from rag_eval.scoring.jury import jury_verdict
 
@@ -178,19 +179,22 @@ class Scorer:
             scoring.tracker.done(result.sample_id)
             return
         arguments = spec.arguments(sample.model_dump())
+        # What ragas reads: a conversation's messages as its own classes (the plain values
+        # key the verdict cache).
+        given = ragas_arguments(arguments) if spec.turns == "multi" else arguments
         started = time.monotonic()
         call = None
         reading: Reading | None = None
         try:
             if spec.model_free:
-                value = await metric.ascore(**arguments)
+                value = await metric.ascore(**given)
             else:
                 async with scoring.semaphore:
                     if scoring.gate.exhausted:  # no new pair once the budget is spent
                         raise BudgetExhausted("the job's budget was spent before this pair")
                     with metric_call() as call:
                         value = await asyncio.wait_for(
-                            self._call(spec, metric, arguments, scoring.blocking),
+                            self._call(spec, metric, given, scoring.blocking),
                             timeout=self._settings.metric_timeout_seconds,
                         )
                     models = (judge, scoring.embeddings)
@@ -220,6 +224,8 @@ class Scorer:
             evidence = evidence_for(spec.name, call.outputs) if call is not None else None
             if evidence is None and reading is not None and reading.reason:
                 evidence = reason_evidence(reading.reason, reading.category)
+            if evidence is None and reading is not None:  # a metric that asks no judge
+                evidence = arguments_evidence(spec.name, arguments)
             if evidence is not None:
                 result.evidence[spec.name] = evidence
             elapsed = time.monotonic() - started

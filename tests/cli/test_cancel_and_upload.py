@@ -394,3 +394,31 @@ def test_the_upload_elsewhere_is_one_line_at_the_end() -> None:
     show(2048, 2048)
     show.done("abc")
     assert log.getvalue() == "uploaded data.csv: 2.0 KiB (upload abc)\n"
+
+
+def test_an_uploaded_file_of_conversations_is_submitted_with_the_conversation_metrics(
+    api: ScriptedApi, tmp_path: Path
+) -> None:
+    # GIVEN a JSON Lines file of an agent's conversations, and no --metrics
+    conversation = {
+        "user_input": [
+            {"type": "human", "content": "Where is my parcel?"},
+            {"type": "ai", "content": "", "tool_calls": [{"name": "track", "args": {}}]},
+            {"type": "tool", "content": "In transit."},
+            {"type": "ai", "content": "It is in transit."},
+        ],
+        "reference_tool_calls": [{"name": "track", "args": {}}],
+    }
+    data = tmp_path / "agents.jsonl"
+    data.write_text(json.dumps(conversation) + "\n", encoding="utf-8")
+
+    # WHEN it is submitted by upload
+    code = main(["submit", "--file", str(data), "--upload", "--json", "--endpoint", api.endpoint])
+
+    # THEN the job asks for the metrics of conversations, not the single-turn defaults
+    assert code == 0
+    assert api.seen[-1].body["metrics"] == [
+        "tool_call_accuracy",
+        "tool_call_f1",
+        "agent_goal_accuracy",
+    ]

@@ -381,7 +381,8 @@ def test_rows_with_ragas_names_are_scored_and_extra_columns_named_once(
     assert json.loads(out)["sample_count"] == 3 and json.loads(out)["scores"]["exact_match"] == 1
     assert (
         "testset.jsonl: ignoring reference_contexts, synthesizer_name (not sample fields: "
-        "sample_id, question, answer, contexts, ground_truth, rubrics, metadata)"
+        "sample_id, question, answer, contexts, ground_truth, rubrics, reference_tool_calls, "
+        "reference_topics, metadata)"
     ) in err.splitlines()
 
 
@@ -484,6 +485,7 @@ def test_a_failing_narrative_shows_one_line_of_ours_and_nothing_of_the_libraries
 
 def test_metrics_are_chosen_the_same_way_for_score_and_submit() -> None:
     from rag_eval.cli.scoring import choose_metrics
+    from rag_eval.domain.turns import CONVERSATION_METRICS
     from rag_eval.metrics import DEFAULT_METRICS
 
     everything = list(REGISTRY)
@@ -498,6 +500,13 @@ def test_metrics_are_chosen_the_same_way_for_score_and_submit() -> None:
     # No judge at all: the model-free metrics
     metrics, why = choose_metrics(None, list(MODEL_FREE_METRICS))
     assert metrics == list(MODEL_FREE_METRICS) and why.startswith("model-free metrics only")
+    # Conversations: the conversation metrics, those without a judge when there is none
+    conversations = choose_metrics(None, everything, conversations=True)
+    assert conversations == (list(CONVERSATION_METRICS), "the default set")
+    model_free = [m for m in everything if REGISTRY[m].model_free]
+    metrics, why = choose_metrics(None, model_free, conversations=True)
+    assert metrics == ["tool_call_accuracy", "tool_call_f1"]
+    assert why == "the default set but agent_goal_accuracy, which cannot be scored here"
 
 
 def test_score_says_what_the_cache_saved_and_when_the_budget_ran_out(

@@ -47,7 +47,13 @@ def test_the_demo_with_the_scripted_judge_scores_the_llm_metrics(tmp_path: Path)
         assert re.search(rf"^  {metric} +[01]\.\d{{4}}$", out, re.M), metric
     assert re.search(r"^  chrf_score +0\.\d{4}$", out, re.M)
     assert re.search(r"^  sample +faithfuln +answer_re +context_p +context_r ", out, re.M)
-    assert "  –" not in out  # no sample x metric left unscored
+    samples, agents = out.split("[5/6]")
+    assert "  –" not in samples  # no sample x metric left unscored
+    # AND the agent's conversations are scored as a second job: tool calls, goal, topics
+    assert len(re.findall(r"job \w+: completed\n", out)) == 2
+    for metric in ("tool_call_accuracy", "tool_call_f1", "agent_goal_accuracy", "topic_adherence"):
+        assert re.search(rf"^  {metric} +[01]\.\d{{4}}\b", agents, re.M), metric
+    assert re.search(r"^  zh-wrong-tool +0\.0000 ", agents, re.M)
     # AND the full report is kept, its evidence and advice from the judge's verdicts
     [folder] = (tmp_path / "score-async").iterdir()
     assert f"Open {folder / 'report.html'} in a browser" in out

@@ -176,7 +176,7 @@ def test_a_column_map_to_an_unknown_field_names_the_allowed_ones() -> None:
         {
             "field": "dataset.column_map.query",
             "message": "maps to 'questoin', which is not a sample field (did you mean question?)",
-            "allowed": [*OURS, "rubrics", "metadata"],
+            "allowed": [*OURS, "rubrics", "reference_tool_calls", "reference_topics", "metadata"],
         }
     ]
 
@@ -229,7 +229,7 @@ def test_a_csv_without_a_question_column_lists_its_columns_and_the_fix() -> None
             "message": "has no question column (its columns: Question, answer); name one "
             "question or user_input, or map yours with a column map; Question is not a field "
             "(did you mean question?)",
-            "allowed": [*OURS, "rubrics", "metadata"],
+            "allowed": [*OURS, "rubrics", "reference_tool_calls", "reference_topics", "metadata"],
         }
     ]
 
@@ -513,9 +513,19 @@ samples = st.builds(
 )
 
 
+# Fields the hypothesis samples leave out: a rubric, labels, and a conversation's.
+_CONVERSATION_FIELDS = {
+    "rubrics",
+    "metadata",
+    "user_input",
+    "reference_tool_calls",
+    "reference_topics",
+}
+
+
 def written(rows: list[Sample], fmt: DatasetFormat, names: tuple[str, ...]) -> bytes:
     dicts = [
-        dict(zip(names, row.model_dump(exclude={"rubrics", "metadata"}).values(), strict=True))
+        dict(zip(names, row.model_dump(exclude=_CONVERSATION_FIELDS).values(), strict=True))
         for row in rows
     ]
     if fmt == "jsonl":

@@ -251,7 +251,8 @@ def test_typo_inside_samples_names_the_sample_and_lists_sample_fields() -> None:
     assert problem["field"] == "samples[1].ground_truths"
     assert problem["message"] == "unknown field (did you mean ground_truth?)"
     assert problem["allowed"] == [
-        *("sample_id", "question", "answer", "contexts", "ground_truth", "rubrics", "metadata")
+        *("sample_id", "question", "answer", "contexts", "ground_truth", "rubrics"),
+        *("user_input", "reference_tool_calls", "reference_topics", "metadata"),
     ]
 
 
@@ -262,7 +263,8 @@ def test_typo_inside_samples_names_the_sample_and_lists_sample_fields() -> None:
         (
             {"samples": [{"user_input": "q", "response": "a"}]},
             "samples[0].user_input",
-            "unknown field (did you mean question?)",
+            "a conversation's messages (a list, ragas' MultiTurnSample); for one question "
+            "write question (did you mean question?)",
         ),
         (
             {**SAMPLE, "retrieved_contexts": ["c"]},

@@ -151,13 +151,16 @@ def test_each_metric_scores_what_ragas_itself_gives(judge_env: ScriptedJudge, na
 
 def test_registry_offers_exactly_the_metrics_compared_with_ragas() -> None:
     # GIVEN the comparison tables above and of test_ragas_metrics.py
+    from tests.scoring import test_agent_metrics as agents
     from tests.scoring import test_ragas_metrics as more
 
     # WHEN set against the registry THEN nothing is untested
-    assert set(REGISTRY) == set(RAGAS_METRICS) | set(more.RAGAS_METRICS)
+    conversation = {*agents.RAGAS_METRICS, *agents.RAGAS_RUBRICS}
+    assert set(REGISTRY) == set(RAGAS_METRICS) | set(more.RAGAS_METRICS) | conversation
     assert {n for n, s in REGISTRY.items() if s.needs_judge} == {
         *LLM_METRICS,
         *more.LLM_METRICS,
+        *(conversation - {"tool_call_accuracy", "tool_call_f1"}),
     }
     assert {n for n, s in REGISTRY.items() if s.needs_embeddings} == set(EMBEDDING_METRICS)
 

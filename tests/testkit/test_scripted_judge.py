@@ -390,6 +390,52 @@ def test_rubric_metrics_score_one_to_five_by_word_overlap(judge: ScriptedJudge) 
     assert judge.calls_by_title == {"RubricScoreOutput": 6, "InstanceRubricScoreOutput": 3}
 
 
+def test_agent_prompts_are_answered_from_the_conversation(judge: ScriptedJudge) -> None:
+    # GIVEN ragas' agent metrics, and a conversation that answers one request (a booking)
+    # and declines another (sports)
+    from ragas.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
+    from ragas.metrics.collections import (
+        AgentGoalAccuracyWithoutReference,
+        AgentGoalAccuracyWithReference,
+        TopicAdherence,
+    )
+
+    booked = [
+        HumanMessage(content="Book a table at the Golden Dragon for 8pm tonight."),
+        AIMessage(content="", tool_calls=[ToolCall(name="book", args={"time": "20:00"})]),
+        ToolMessage(content="Booked: Golden Dragon, 20:00."),
+        AIMessage(content="Your table at the Golden Dragon is booked for 8pm tonight."),
+    ]
+    declined = [
+        HumanMessage(content="Who will win the football final on Sunday?"),
+        AIMessage(content="Sorry, I can't help with sports predictions."),
+    ]
+
+    async def score() -> list[float]:
+        llm = _llm(judge)
+        goal = AgentGoalAccuracyWithReference(llm=llm)
+        reached = "A table is booked at the Golden Dragon for 8pm."
+        results = [
+            await goal.ascore(user_input=booked, reference=reached),
+            await goal.ascore(user_input=[*booked, *declined], reference=reached),
+            await AgentGoalAccuracyWithoutReference(llm=llm).ascore(user_input=booked),
+            await TopicAdherence(llm=llm, mode="precision").ascore(
+                user_input=[*booked, *declined], reference_topics=["table booking"]
+            ),
+            await TopicAdherence(llm=llm, mode="recall").ascore(
+                user_input=[*declined, *booked], reference_topics=["football"]
+            ),
+        ]
+        return [r.value for r in results]
+
+    # WHEN they score it
+    # THEN the goal is reached where the last reply says so; the booking is the one topic
+    # answered and in scope, the declined one is refused (recall 0 when it is the scope)
+    assert asyncio.run(score()) == pytest.approx([1.0, 0.0, 1.0, 1.0, 0.0], abs=1e-6)
+    assert set(judge.calls_by_title) <= set(HANDLED_TITLES)
+    assert judge.calls_by_title["TopicRefusedOutput"] == 4  # one per topic found
+
+
 def test_a_statement_prompt_may_give_its_text_as_text(judge: ScriptedJudge) -> None:
     # GIVEN a statement prompt whose input names the text to split `text`, not `answer`
     client = OpenAI(base_url=judge.base_url, api_key="test", max_retries=0)
