@@ -1,8 +1,9 @@
 """report.html: the run on one page, for a person: the verdict and what to fix, each
 metric's mean and distribution, how far to trust the judge (`rag_eval.report.trust`: how
 to label, until people's labels arrive and the section is written again), every sample
-(sortable, filterable) with why its scores are low, and on a click the sample's texts and
-the judge's evidence.
+(sortable, filterable) with why its scores are low, and on a click the sample's texts (a
+conversation's turns, and its tool calls beside the expected ones:
+`rag_eval.report.conversation`) and the judge's evidence.
 
 One self-contained file: styles, charts (SVG) and a small script inline, and a Content
 Security Policy that allows nothing else, so it opens from a presigned URL or from disk
@@ -31,6 +32,7 @@ from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, SampleResult, ScoreRun
 from rag_eval.metrics.spec import UNIT
 from rag_eval.report.charts import colour_legend, distribution_chart, means_chart
+from rag_eval.report.conversation import conversation_view
 from rag_eval.report.jury import judges_fact, jury_html
 from rag_eval.report.segments import segments_html
 from rag_eval.report.trust import trust_html
@@ -76,6 +78,7 @@ def _samples(request: ScoreRequest, run: ScoreRun) -> tuple[list[dict[str, Any]]
                 "answer": _cut(sample.answer),
                 "contexts": [_cut(c, 600) for c in (sample.contexts or [])[:_CONTEXTS]],
                 "reference": _cut(sample.ground_truth),
+                "conversation": conversation_view(sample),  # None: a single-turn sample
                 "scores": result.scores,  # on each metric's own scale: shown, sorted
                 "normalised": normalised,  # on 0..1, 1 the best: what is low
                 "categories": result.categories,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -21,9 +22,15 @@ from rag_eval.domain.pricing import Cost
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, JudgeConcurrency, SampleResult, ScoreRun
 from rag_eval.domain.safe_text import markdown_cell, spreadsheet_cell
+from rag_eval.domain.sample import Sample
 from rag_eval.domain.segments import Segments
 from rag_eval.domain.trust import JuryAgreement
 from rag_eval.metrics.spec import MetricSpec
+from rag_eval.scoring.conversation_columns import (
+    conversation_cells,
+    conversation_columns,
+    conversation_sizes,
+)
 from rag_eval.scoring.jury_summary import judge_fact, juror_columns, jury_markdown
 from rag_eval.scoring.segment_summary import (
     metadata_cells,
@@ -85,7 +92,7 @@ def run_files(
     sent it (a dataset job's names its upload), else the request itself."""
     bodies = {
         "report.html": report_html,
-        "summary.md": render_summary(record, run),
+        "summary.md": render_summary(record, run, request.samples),
         "optimization_advice.md": advice_md,
         "scores.csv": scores_table(request, run).to_csv(index=False),
         "explanations.jsonl": explanations(run),
@@ -98,11 +105,13 @@ def run_files(
 
 
 def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
-    """One row per sample: inputs, a readable error column, one column per metric (on its
-    own scale), and beside a metric that answers categories, `<metric>.category`; with a
-    jury, each juror's value after the metrics, `<metric>@<juror>`."""
+    """One row per sample: inputs (a conversation's whole as JSON: conversation_columns.py),
+    a readable error column, one column per metric (on its own scale), and beside a metric
+    that answers categories, `<metric>.category`; with a jury, each juror's value after the
+    metrics, `<metric>@<juror>`."""
     categorised = {metric for result in run.results for metric in result.categories}
     juries, keys = juror_columns(run), metadata_keys(request.samples)
+    conversation = conversation_columns(request.samples)
     rows = []
     for sample, result in zip(request.samples, run.results, strict=True):
         texts = {
@@ -115,6 +124,7 @@ def scores_table(request: ScoreRequest, run: ScoreRun) -> pd.DataFrame:
             "why": sample_why(run, result),
         }
         row: dict[str, Any] = {name: spreadsheet_cell(text) for name, text in texts.items()}
+        row |= conversation_cells(sample, conversation)
         row |= metadata_cells(sample, keys)
         for metric, value in result.scores.items():
             row[metric] = value
@@ -187,7 +197,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_summary(record: RunRecord, run: ScoreRun) -> str:
+def render_summary(record: RunRecord, run: ScoreRun, samples: Sequence[Sample] = ()) -> str:
     stats = metric_stats(run)
     total = len(run.results)
     failures = run.failures
@@ -207,9 +217,11 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         for name in run.metrics
     ]
     shown = run.results[:MAX_SUMMARY_ROWS]
+    sized, sizes = conversation_sizes(samples, len(shown))  # a conversation's length
+    weighted = run.sample_weighted_score
     sample_rows = [
-        [r.sample_id, *(_score_cell(r, m) for m in run.metrics), run.sample_weighted_score(r)]
-        for r in shown
+        [r.sample_id, *size, *(_score_cell(r, m) for m in run.metrics), weighted(r)]
+        for r, size in zip(shown, sizes, strict=True)
     ]
     parts = [
         f"# Scoring run {record.run_id}",
@@ -281,7 +293,7 @@ def render_summary(record: RunRecord, run: ScoreRun) -> str:
         *segments_markdown(record.segments, run),
         "## Per sample",
         "",
-        _table(["sample_id", *labels.values(), "weighted"], sample_rows),
+        _table(["sample_id", *sized, *labels.values(), "weighted"], sample_rows),
     ]
     if total > len(shown):
         parts += ["", f"Showing {len(shown)} of {total} samples; all are in `scores.csv`."]

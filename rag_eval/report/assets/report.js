@@ -31,6 +31,8 @@ function render() {
     tr.append(el('td', fmt(s.weighted), 'num'), el('td', whyText(s), 'small why'));
     return tr; }));
 }
+// How an expected tool call fared: "missing", "arguments differ: query".
+const callVerdict = p => p.verdict === 'arguments differ' ? p.verdict + ': ' + p.differing.join(', ') : p.verdict;
 function evidenceList(ev) {
   const ul = el('ul', undefined, 'ev');
   for (const [key, value] of Object.entries(ev)) {
@@ -39,6 +41,9 @@ function evidenceList(ev) {
       const inner = el('ul');
       for (const item of value) {
         if (typeof item !== 'object') { inner.append(el('li', String(item))); continue; }
+        if (typeof item.verdict === 'string') { const ok = item.verdict === 'match';  // a tool call
+          inner.append(el('li', (ok ? '✓ ' : '✗ ') + (item.expected || '–') + ' → '
+            + (item.actual || '–') + ': ' + callVerdict(item), ok ? 'yes' : 'no')); continue; }
         const verdict = ['supported', 'attributed', 'useful'].find(k => k in item);
         const text = Object.entries(item).filter(([k]) => k !== verdict)
           .map(([k, v]) => k === 'reason' ? '(' + v + ')' : k === 'context' ? 'context ' + v
@@ -51,15 +56,55 @@ function evidenceList(ev) {
   }
   return ul;
 }
+// A conversation: its turns in order, an AI turn's tool calls and their results under it.
+function turnsView(c) {
+  const box = el('div', undefined, 'conversation');
+  for (const t of c.turns) {
+    const turn = el('div', undefined, 'turn ' + t.type);
+    turn.append(el('span', t.type === 'ai' ? 'AI' : t.type, 'role'));
+    if (t.content) turn.append(el('p', t.content, 'said'));
+    for (const call of t.calls || []) turn.append(el('p', 'calls ' + call, 'call'));
+    for (const result of t.results || []) {
+      const r = el('div', undefined, 'result'); r.append(el('span', 'tool result', 'role'), el('p', result));
+      turn.append(r); }
+    box.append(turn);
+  }
+  if (c.left_out) box.append(el('p', c.left_out + ' more messages are in request.json', 'small'));
+  return box;
+}
+// The expected calls beside the calls made, paired as tool_call_accuracy pairs them.
+function callsTable(pairs) {
+  const table = el('table', undefined, 'calls'), head = el('tr');
+  head.append(el('th', 'expected'), el('th', 'called'), el('th', 'verdict'));
+  table.append(el('thead'), el('tbody')); table.tHead.append(head);
+  for (const p of pairs) {
+    const ok = p.verdict === 'match', tr = el('tr', undefined, ok ? 'yes' : 'no');
+    tr.append(el('td', p.expected || '–', 'call'), el('td', p.actual || '–', 'call'),
+      el('td', (ok ? '✓ ' : '✗ ') + callVerdict(p), 'outcome'));
+    table.tBodies[0].append(tr);
+  }
+  return table;
+}
+function conversationView(box, s) {
+  const c = s.conversation;
+  box.append(el('h4', 'conversation'), turnsView(c));
+  if (c.calls) box.append(el('h4', 'tool calls: expected and made'), callsTable(c.calls));
+  const dl = el('dl');
+  if (c.topics) dl.append(el('dt', 'reference topics'), el('dd', c.topics.join(', ')));
+  dl.append(el('dt', 'reference outcome'), el('dd', s.reference || '–'));
+  box.append(dl);
+}
 function show(id) {
   const s = D.samples.find(x => x.id === id); if (!s) return;
   const box = document.getElementById('detail-body'); box.replaceChildren();
   box.append(el('h3', s.id));
-  const dl = el('dl');
-  for (const [k, v] of [['question', s.question], ['answer', s.answer], ['reference', s.reference]]) {
-    dl.append(el('dt', k), el('dd', v || '–')); }
-  s.contexts.forEach((c, i) => dl.append(el('dt', 'context ' + (i + 1)), el('dd', c)));
-  box.append(dl);
+  if (s.conversation) conversationView(box, s); else {
+    const dl = el('dl');
+    for (const [k, v] of [['question', s.question], ['answer', s.answer], ['reference', s.reference]]) {
+      dl.append(el('dt', k), el('dd', v || '–')); }
+    s.contexts.forEach((c, i) => dl.append(el('dt', 'context ' + (i + 1)), el('dd', c)));
+    box.append(dl);
+  }
   for (const m of D.metrics) {
     box.append(el('h4', m + scaleOf(m) + ': ' + shown(s, m) + (s.reasons[m] ? ' (' + s.reasons[m] + ')' : '')));
     if (s.why[m]) box.append(el('p', s.why[m], 'low'));
