@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from rag_eval.domain.budget import BudgetLimits
 from rag_eval.domain.comparison import Comparison
 from rag_eval.domain.job import JobStatus
 from rag_eval.domain.labels import HumanLabel
-from rag_eval.domain.trust import JudgeView
+from rag_eval.domain.trust import CONVERSATION_VIEW, JudgeView
 
 UPLOAD_EXPIRES_IN = 900  # seconds a presigned upload stays usable
 # Each model is built when first used, not on import: a request uses one or two of them.
@@ -204,6 +204,7 @@ class QueuedSample(_Answer):
     answer: str = ""
     contexts: list[str] = Field(default_factory=list)
     ground_truth: str = ""
+    conversation: dict[str, JsonValue] | None = Field(default=None, description=CONVERSATION_VIEW)
     judge: JudgeView
 
 

@@ -191,6 +191,7 @@ class LabelService:
                     answer=line.answer,
                     contexts=line.contexts,
                     ground_truth=line.ground_truth,
+                    conversation=line.conversation,
                     judge=line.metrics.get(metric) or JudgeView(score=None),
                 )
                 for pick, line in zip(picks, lines, strict=True)

@@ -42,6 +42,12 @@ MAX_DRAWS = 5_000_000
 
 Level = Literal["interval", "ordinal", "nominal"]
 _FROZEN = ConfigDict(frozen=True, defer_build=True)
+# What a person reads of a conversation sample (`rag_eval.domain.conversation_view`).
+CONVERSATION_VIEW = (
+    "a conversation sample's turns in order ({type, content, calls, results}), the calls "
+    "made paired with the expected ones ({expected, actual, verdict}) and the reference "
+    "topics, each text cut; null: a single-turn sample"
+)
 
 
 class Corrected(BaseModel):
@@ -157,6 +163,7 @@ class LabelSample(BaseModel):
     answer: str = ""
     contexts: list[str] = Field(default_factory=list)
     ground_truth: str = ""
+    conversation: dict[str, JsonValue] | None = Field(default=None, description=CONVERSATION_VIEW)
     metrics: dict[str, JudgeView] = Field(default_factory=dict)
 
 

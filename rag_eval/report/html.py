@@ -3,7 +3,7 @@ metric's mean and distribution, how far to trust the judge (`rag_eval.report.tru
 to label, until people's labels arrive and the section is written again), every sample
 (sortable, filterable) with why its scores are low, and on a click the sample's texts (a
 conversation's turns, and its tool calls beside the expected ones:
-`rag_eval.report.conversation`) and the judge's evidence.
+`rag_eval.domain.conversation_view`) and the judge's evidence.
 
 One self-contained file: styles, charts (SVG) and a small script inline, and a Content
 Security Policy that allows nothing else, so it opens from a presigned URL or from disk
@@ -27,12 +27,12 @@ from typing import Any
 
 from rag_eval.advice.findings import Diagnosis, Evidence, Finding
 from rag_eval.advice.guides import on_scale
+from rag_eval.domain.conversation_view import conversation_view
 from rag_eval.domain.evidence import LOW, why
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import Interval, SampleResult, ScoreRun
 from rag_eval.metrics.spec import UNIT
 from rag_eval.report.charts import colour_legend, distribution_chart, means_chart
-from rag_eval.report.conversation import conversation_view
 from rag_eval.report.jury import judges_fact, jury_html
 from rag_eval.report.segments import segments_html
 from rag_eval.report.trust import trust_html

@@ -1,8 +1,9 @@
 """The run folder's two files for people who label it (rag_eval/domain/trust.py):
 
-- `label-samples.jsonl`: one line a sample, its texts and what the judge said of it on
-  each metric: what a person reads before giving a value. The API reads one line by its
-  byte range, so a run of 100,000 samples is never read whole to show one.
+- `label-samples.jsonl`: one line a sample, its texts (a conversation's turns and tool
+  calls beside the expected ones too) and what the judge said of it on each metric: what
+  a person reads before giving a value. The API reads one line by its byte range, so a
+  run of 100,000 samples is never read whole to show one.
 - `label-queue.json`: the run's sample ids, where each one's line starts, and per metric
   the judge's scores and the probability q_i the label queue draws each sample with.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 
+from rag_eval.domain.conversation_view import conversation_view
 from rag_eval.domain.evidence import why
 from rag_eval.domain.request import ScoreRequest
 from rag_eval.domain.results import ScoreRun
@@ -69,6 +71,7 @@ def label_files(run_id: str, request: ScoreRequest, run: ScoreRun) -> dict[str, 
             answer=_cut(sample.answer),
             contexts=[_cut(c) for c in (sample.contexts or [])[:MAX_CONTEXTS]],
             ground_truth=_cut(sample.ground_truth),
+            conversation=conversation_view(sample),  # bounded on its own
             metrics=views,
         )
         body = (line.model_dump_json() + "\n").encode("utf-8")

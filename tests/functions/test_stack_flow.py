@@ -294,7 +294,12 @@ def test_metrics_openapi_and_docs_describe_the_api(stack) -> None:
     assert catalogue["define_your_own"]["max_per_job"] == 10
     assert {"name", "inputs", "needs_judge", "needs_embeddings"} <= set(metrics[0])
     # With no judge configured, the service says which metrics it can score, and why not
-    assert {m["name"] for m in metrics if m["available"]} == set(MODEL_FREE_METRICS)
+    # (the model-free metrics of both kinds of sample), and each metric's kind
+    assert {m["name"] for m in metrics if m["available"]} == set(MODEL_FREE_METRICS) | {
+        "tool_call_accuracy",
+        "tool_call_f1",
+    }
+    assert {m["name"]: m["turns"] for m in metrics}["tool_call_f1"] == "multi"
     faithfulness = next(m for m in metrics if m["name"] == "faithfulness")
     assert faithfulness["unavailable"] == "needs a judge model, and none is configured"
     assert "/score-jobs" in schema["paths"] and "/score-jobs/{job_id}" in schema["paths"]

@@ -14,11 +14,11 @@ from playwright.sync_api import Browser, Dialog, Page
 
 from rag_eval.adapters.local_files import LocalObjectStore
 from rag_eval.app.pipeline import ScoringPipeline
+from rag_eval.domain.conversation_view import MAX_CHARS, MAX_MESSAGE_CHARS, conversation_view
 from rag_eval.domain.job import new_job
 from rag_eval.domain.request import ScoreRequest, parse_request
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
-from rag_eval.report.conversation import MAX_CHARS, MAX_MESSAGE_CHARS, conversation_view
 from tests.support.browser import chromium
 
 # A browser: tests/conftest.py would take such a test for a unit test otherwise.

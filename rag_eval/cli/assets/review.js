@@ -108,6 +108,47 @@ function evidence(ev) {
   }
 }
 
+// A conversation, as report.html shows it: its turns in order, an AI turn's tool calls and
+// the tools' results under it; the expected calls beside the calls made (paired as
+// tool_call_accuracy pairs them), each mismatch marked and named.
+const callVerdict = p => p.verdict === 'arguments differ' ? p.verdict + ': ' + p.differing.join(', ') : p.verdict;
+function turnsView(c) {
+  const box = el('div', undefined, 'turns');
+  for (const t of c.turns) {
+    const turn = el('div', undefined, 'turn ' + t.type);
+    turn.append(el('span', t.type === 'ai' ? 'AI' : t.type, 'role'));
+    if (t.content) turn.append(el('p', t.content, 'said'));
+    for (const call of t.calls || []) turn.append(el('p', 'calls ' + call, 'call'));
+    for (const result of t.results || []) {
+      const r = el('div', undefined, 'result'); r.append(el('span', 'tool result', 'role'), el('p', result));
+      turn.append(r); }
+    box.append(turn);
+  }
+  if (c.left_out) box.append(el('p', c.left_out + ' more messages are in the run folder\'s request.json', 'small'));
+  return box;
+}
+function callsTable(pairs) {
+  const table = el('table', undefined, 'calls'), head = el('tr');
+  head.append(el('th', 'expected'), el('th', 'called'), el('th', 'verdict'));
+  table.append(el('thead'), el('tbody')); table.tHead.append(head);
+  for (const p of pairs) {
+    const ok = p.verdict === 'match', tr = el('tr', undefined, ok ? 'yes' : 'no');
+    tr.append(el('td', p.expected || '–', 'call'), el('td', p.actual || '–', 'call'),
+      el('td', (ok ? '✓ ' : '✗ ') + callVerdict(p), 'outcome'));
+    table.tBodies[0].append(tr);
+  }
+  return table;
+}
+function conversation(s) {
+  const c = s.conversation, box = $('conversation');
+  box.replaceChildren(el('h3', 'Conversation'), turnsView(c));
+  if (c.calls) box.append(el('h3', 'Tool calls: expected and made'), callsTable(c.calls));
+  const dl = el('dl');
+  if (c.topics) dl.append(el('dt', 'reference topics'), el('dd', c.topics.join(', ')));
+  dl.append(el('dt', 'reference outcome'), el('dd', s.ground_truth || '–'));
+  box.append(dl);
+}
+
 function judgeLine(q, j) {
   const scale = q.categories ? 'categories: ' + Object.entries(q.categories).map(([n, v]) => n + ' = ' + num(v)).join(', ')
     : 'on ' + num(q.low) + '..' + num(q.high) + ', ' + (q.higher_is_better ? 'higher' : 'lower') + ' is better';
@@ -132,10 +173,13 @@ function render() {
       ? ': only the ' + state.skipped.size + ' sample(s) you skipped (reload the page to see them again).' : '.');
     return; }
   $('sample-id').textContent = s.sample_id;
-  const texts = $('texts'); texts.replaceChildren();
-  for (const [k, v] of [['question', s.question], ['answer', s.answer], ['reference', s.ground_truth]]) {
-    texts.append(el('dt', k), el('dd', v || '–')); }
-  $('contexts').replaceChildren(...(s.contexts.length ? s.contexts.map(c => el('li', c)) : [el('li', 'none')]));
+  $('single').hidden = !!s.conversation; $('conversation').hidden = !s.conversation;
+  if (s.conversation) conversation(s); else {
+    const texts = $('texts'); texts.replaceChildren();
+    for (const [k, v] of [['question', s.question], ['answer', s.answer], ['reference', s.ground_truth]]) {
+      texts.append(el('dt', k), el('dd', v || '–')); }
+    $('contexts').replaceChildren(...(s.contexts.length ? s.contexts.map(c => el('li', c)) : [el('li', 'none')]));
+  }
   $('judge-score').textContent = judgeLine(q, s.judge);
   $('judge-why').textContent = s.judge.why || '';
   evidence(s.judge.evidence);

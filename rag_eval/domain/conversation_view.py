@@ -1,10 +1,11 @@
-"""What report.html shows of a conversation: its turns in order, each AI turn with the
-tools it called and what they returned under them, and, when the sample says which calls
-were expected, the expected calls beside the calls made with ragas' verdict on each
-(`rag_eval.domain.tool_calls.pair_calls`: tool_call_accuracy's strict-order pairing).
+"""What a person reads of a conversation, in report.html and on the review page (the run
+folder's label-samples.jsonl, `rag_eval.scoring.label_files`): its turns in order, each AI
+turn with the tools it called and what they returned under them, and, when the sample says
+which calls were expected, the expected calls beside the calls made with ragas' verdict on
+each (`rag_eval.domain.tool_calls.pair_calls`: tool_call_accuracy's strict-order pairing).
 
-Plain JSON for the page's script, which sets every text as text (`textContent`). Bounded
-like the rest of the page: a message is cut to MAX_MESSAGE_CHARS and a conversation to
+Plain JSON for the pages' scripts, which set every text as text (`textContent`). Bounded
+like the rest of a page: a message is cut to MAX_MESSAGE_CHARS and a conversation to
 MAX_CHARS in all, the rest named as left out (request.json holds it whole).
 """
 
