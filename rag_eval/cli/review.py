@@ -39,10 +39,13 @@ BATCH = 10  # samples the page asks for at a time: the queue's own default
 # A label is a few hundred bytes, its note at most 1,000 characters: the page sends one
 # label a request, so this bounds what a request may make this process read.
 MAX_BODY_BYTES = 64 * 1024
+# Path -> (package, file, type): a conversation is drawn by the report's own script.
 ASSETS = {
-    "/": ("review.html", "text/html; charset=utf-8"),
-    "/review.js": ("review.js", "text/javascript; charset=utf-8"),
-    "/review.css": ("review.css", "text/css; charset=utf-8"),
+    "/": ("rag_eval.cli", "review.html", "text/html; charset=utf-8"),
+    "/review.js": ("rag_eval.cli", "review.js", "text/javascript; charset=utf-8"),
+    "/review.css": ("rag_eval.cli", "review.css", "text/css; charset=utf-8"),
+    "/conversation.js": ("rag_eval.report", "conversation.js", "text/javascript; charset=utf-8"),
+    "/conversation.css": ("rag_eval.report", "conversation.css", "text/css; charset=utf-8"),
 }
 # The page's own script and styles, its own /api: nothing inline, nothing from elsewhere.
 CSP = (
@@ -215,8 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(204, b"", "image/x-icon")
         if self.command != "GET" or path not in ASSETS:
             raise Refused(404, "not_found", f"no {self.command} {path}")
-        name, kind = ASSETS[path]
-        body = (files("rag_eval.cli") / "assets" / name).read_bytes()
+        package, name, kind = ASSETS[path]
+        body = (files(package) / "assets" / name).read_bytes()
         self._answer(200, body, kind, {"Content-Security-Policy": CSP})
 
     def _error(self, status: int, code: str, message: str, details: list[Any] | None = None):

@@ -41,70 +41,96 @@ _RUBRIC_STEPS = (
 )
 
 
-def _tool_calls(
-    name: str, ragas_class: str, description: str, meaning: str, **options: Any
+# What the advisor says of each family: a finding's title, the strength, the next steps.
+_Guide = tuple[str, str, tuple[str, ...]]
+_TOOLS: _Guide = (
+    "The agent calls the wrong tools, or with the wrong arguments",
+    "the agent makes the expected tool calls",
+    _TOOL_STEPS,
+)
+_GOAL: _Guide = (
+    "Conversations end without reaching the user's goal",
+    "conversations end where the user wanted",
+    _GOAL_STEPS,
+)
+_TOPICS: _Guide = (
+    "The agent strays from its topics, or refuses its own",
+    "the agent answers its own topics and declines others",
+    _TOPIC_STEPS,
+)
+_RUBRIC: _Guide = (
+    "Conversations fall short of the rubric",
+    "conversations meet the rubric's higher scores",
+    _RUBRIC_STEPS,
+)
+
+
+def _agent(
+    name: str,
+    ragas_class: str,
+    inputs: tuple[str, ...],
+    description: str,
+    meaning: str,
+    guide: _Guide,
+    **more: Any,
 ) -> MetricSpec:
+    """A metric of conversations; judged unless `needs_judge=False` says otherwise."""
+    title, strength, steps = guide
     return MetricSpec(
         name,
         ragas_class,
-        ("user_input", "reference_tool_calls"),
-        needs_judge=False,
+        inputs,
+        needs_judge=more.pop("needs_judge", True),
         needs_embeddings=False,
         description=description,
-        guide=MetricGuide(
-            "agent",
-            "The agent calls the wrong tools, or with the wrong arguments",
-            meaning,
-            "the agent makes the expected tool calls",
-            _TOOL_STEPS,
-        ),
-        ragas_options=MappingProxyType(options),
+        guide=MetricGuide("agent", title, meaning, strength, steps),
         turns="multi",
+        **more,
+    )
+
+
+def _tool_calls(
+    name: str, ragas_class: str, description: str, meaning: str, **options: Any
+) -> MetricSpec:
+    return _agent(
+        name,
+        ragas_class,
+        ("user_input", "reference_tool_calls"),
+        description,
+        meaning,
+        _TOOLS,
+        needs_judge=False,
+        ragas_options=MappingProxyType(options),
     )
 
 
 def _goal(
     name: str, ragas_class: str, inputs: tuple[str, ...], description: str, meaning: str
 ) -> MetricSpec:
-    return MetricSpec(
+    return _agent(
         name,
         ragas_class,
         inputs,
-        needs_judge=True,
-        needs_embeddings=False,
-        description=description,
-        guide=MetricGuide(
-            "agent",
-            "Conversations end without reaching the user's goal",
-            meaning,
-            "conversations end where the user wanted",
-            _GOAL_STEPS,
-        ),
+        description,
+        meaning,
+        _GOAL,
         # The judge infers the goal and the end state, then compares them.
         chain=2,
         # Requests and tokens per sample (bench/estimate.py --fit).
         load=JudgeLoad(
             calls=2, prompt_tokens=557, text_weight=1.07, output_tokens=31, output_weight=0.01
         ),
-        turns="multi",
     )
 
 
 def _topics(name: str, mode: str, description: str, meaning: str) -> MetricSpec:
-    return MetricSpec(
+    return _agent(
         name,
         "TopicAdherence",
         ("user_input", "reference_topics"),
-        needs_judge=True,
-        needs_embeddings=False,
-        description=description,
-        guide=MetricGuide(
-            "agent",
-            "The agent strays from its topics, or refuses its own",
-            meaning,
-            "the agent answers its own topics and declines others",
-            _TOPIC_STEPS,
-        ),
+        description,
+        meaning,
+        _TOPICS,
         ragas_options=MappingProxyType({"mode": mode}),
         # The topics, then for each topic whether it was refused (one after another),
         # then their classification: 2 + one per topic, at least one topic.
@@ -114,7 +140,6 @@ def _topics(name: str, mode: str, description: str, meaning: str) -> MetricSpec:
         load=JudgeLoad(
             calls=4.12, prompt_tokens=554, text_weight=5.55, output_tokens=9.4, output_weight=0.08
         ),
-        turns="multi",
     )
 
 
@@ -173,20 +198,13 @@ def _read_rubric(value: Any) -> Reading:
 def _rubric(
     name: str, ragas_class: str, inputs: tuple[str, ...], description: str, meaning: str
 ) -> MetricSpec:
-    return MetricSpec(
+    return _agent(
         name,
         ragas_class,
         inputs,
-        needs_judge=True,
-        needs_embeddings=False,
-        description=description,
-        guide=MetricGuide(
-            "agent",
-            "Conversations fall short of the rubric",
-            meaning,
-            "conversations meet the rubric's higher scores",
-            _RUBRIC_STEPS,
-        ),
+        description,
+        meaning,
+        _RUBRIC,
         chain=1,
         # Requests and tokens per sample (bench/estimate.py --fit); ragas' own rubric is
         # in the prompt of the one without a sample's rubric.
@@ -198,7 +216,6 @@ def _rubric(
         scale=RUBRIC_SCALE,
         builder=_instance_rubrics if "rubrics" in inputs else _rubrics_score,
         reader=_read_rubric,
-        turns="multi",
     )
 
 

@@ -49,7 +49,10 @@ def _asset(name: str) -> str:
     return (files("rag_eval.report") / "assets" / name).read_text(encoding="utf-8")
 
 
-_PAGE, _CSS, _SCRIPT = Template(_asset("page.html")), _asset("report.css"), _asset("report.js")
+_PAGE = Template(_asset("page.html"))
+# A conversation's view is shared with `rag-eval review` (conversation.js and .css).
+_CSS = _asset("conversation.css") + _asset("report.css")
+_SCRIPT = _asset("conversation.js") + _asset("report.js")
 
 
 def _cut(text: str | None, limit: int = _TEXT) -> str:

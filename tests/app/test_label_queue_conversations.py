@@ -18,42 +18,11 @@ from rag_eval.domain.settings import Settings
 from rag_eval.scoring.label_files import label_files
 from tests.app.fakes import InMemoryJobs, InMemoryQueue
 from tests.app.test_labels import JOB, ME, RUN, CountingStore, InMemoryLabels, a_job
+from tests.support.conversations import MATCHING, mismatching
 
 UNIT_SCALE = {"low": 0, "high": 1, "higher_is_better": True}
-WRONG_SEARCH = {
-    "sample_id": "refund-wrong",
-    "user_input": [
-        {"type": "human", "content": "How do I get a refund? <b>now</b>"},
-        {
-            "type": "ai",
-            "content": "",
-            "tool_calls": [{"name": "search", "args": {"query": "shipping times"}}],
-        },
-        {"type": "tool", "content": "Parcels ship within 5 days."},
-        {"type": "ai", "content": "Parcels ship within 5 days."},
-    ],
-    "reference_tool_calls": [
-        {"name": "search", "args": {"query": "refund policy"}},
-        {"name": "open_ticket", "args": {"topic": "refund"}},
-    ],
-    "reference_topics": ["refunds", "orders"],
-    "reference": "A refund ticket is opened for the user.",
-}
-RIGHT_SEARCH = {
-    "sample_id": "refund-ok",
-    "user_input": [
-        {"type": "human", "content": "What is your refund policy?"},
-        {
-            "type": "ai",
-            "content": "Let me look that up.",
-            "tool_calls": [{"name": "search", "args": {"query": "refund policy"}}],
-        },
-        {"type": "tool", "content": "Refunds are accepted within 30 days."},
-        {"type": "ai", "content": "You can return it within 30 days."},
-    ],
-    "reference_tool_calls": [{"name": "search", "args": {"query": "refund policy"}}],
-    "reference": "The user learns that refunds are accepted within 30 days.",
-}
+WRONG_SEARCH = mismatching("How do I get a refund? <b>now</b>")
+RIGHT_SEARCH = MATCHING
 SINGLE_TURN = {
     "sample_id": "eiffel",
     "question": "When was the Eiffel Tower completed?",

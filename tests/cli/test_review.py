@@ -314,8 +314,8 @@ def test_the_apis_refusal_of_the_metric_stops_review_before_it_serves(served, ca
 def test_the_page_and_its_files_ship_with_the_package() -> None:
     from importlib.resources import files
 
-    for name, _ in review_module.ASSETS.values():
-        assert (files("rag_eval.cli") / "assets" / name).is_file(), name
+    for package, name, _ in review_module.ASSETS.values():
+        assert (files(package) / "assets" / name).is_file(), name
 
 
 def test_a_port_already_taken_is_said_as_the_flags_problem(served, capsys) -> None:

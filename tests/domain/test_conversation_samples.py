@@ -10,9 +10,9 @@ import pytest
 
 from rag_eval.domain.conversation import MAX_MESSAGE_CHARS, MAX_MESSAGES
 from rag_eval.domain.dataset import DatasetFormat, DatasetReader, DatasetRow, RowError
-from rag_eval.domain.errors import RequestInvalid
 from rag_eval.domain.request import ScoreRequest, parse_request
 from rag_eval.domain.turns import CONVERSATION_METRICS
+from tests.domain.test_request import only_problem
 
 SEARCH = {"name": "search", "args": {"query": "refund policy"}}
 CONVERSATION: list[dict[str, Any]] = [
@@ -37,18 +37,6 @@ def parsed(body: dict[str, Any]) -> ScoreRequest:
     request = parse_request(body)
     assert isinstance(request, ScoreRequest)
     return request
-
-
-def problems_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    with pytest.raises(RequestInvalid) as caught:
-        parse_request(body)
-    return caught.value.problems
-
-
-def only_problem(body: dict[str, Any]) -> dict[str, Any]:
-    problems = problems_of(body)
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 def test_a_conversation_is_read_with_its_question_answer_and_reference() -> None:

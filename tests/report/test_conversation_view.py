@@ -20,44 +20,12 @@ from rag_eval.domain.request import ScoreRequest, parse_request
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from tests.support.browser import chromium
+from tests.support.conversations import MATCHING, mismatching
 
 # A browser: tests/conftest.py would take such a test for a unit test otherwise.
 in_a_browser = pytest.mark.e2e
 HOSTILE = "<script>alert('turn')</script>"
-MATCHING = {
-    "sample_id": "refund-ok",
-    "user_input": [
-        {"type": "human", "content": "What is your refund policy?"},
-        {
-            "type": "ai",
-            "content": "Let me look that up.",
-            "tool_calls": [{"name": "search", "args": {"query": "refund policy"}}],
-        },
-        {"type": "tool", "content": "Refunds are accepted within 30 days."},
-        {"type": "ai", "content": "You can return it within 30 days for a refund."},
-    ],
-    "reference_tool_calls": [{"name": "search", "args": {"query": "refund policy"}}],
-    "reference": "The user learns that refunds are accepted within 30 days.",
-}
-MISMATCHING = {
-    "sample_id": "refund-wrong",
-    "user_input": [
-        {"type": "human", "content": f"退款政策是什么？ {HOSTILE}"},
-        {
-            "type": "ai",
-            "content": "",
-            "tool_calls": [{"name": "search", "args": {"query": "shipping times"}}],
-        },
-        {"type": "tool", "content": "Parcels ship within 5 days."},
-        {"type": "ai", "content": "Parcels ship within 5 days."},
-    ],
-    "reference_tool_calls": [
-        {"name": "search", "args": {"query": "refund policy"}},
-        {"name": "open_ticket", "args": {"topic": "refund"}},
-    ],
-    "reference_topics": ["refunds", "orders"],
-    "reference": "A refund ticket is opened for the user.",
-}
+MISMATCHING = mismatching(f"退款政策是什么？ {HOSTILE}")
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ function render() {
     return tr; }));
 }
 // How an expected tool call fared: "missing", "arguments differ: query".
-const callVerdict = p => p.verdict === 'arguments differ' ? p.verdict + ': ' + p.differing.join(', ') : p.verdict;
 function evidenceList(ev) {
   const ul = el('ul', undefined, 'ev');
   for (const [key, value] of Object.entries(ev)) {
@@ -55,35 +54,6 @@ function evidenceList(ev) {
     } else { ul.append(el('li', key + ': ' + String(value))); }
   }
   return ul;
-}
-// A conversation: its turns in order, an AI turn's tool calls and their results under it.
-function turnsView(c) {
-  const box = el('div', undefined, 'conversation');
-  for (const t of c.turns) {
-    const turn = el('div', undefined, 'turn ' + t.type);
-    turn.append(el('span', t.type === 'ai' ? 'AI' : t.type, 'role'));
-    if (t.content) turn.append(el('p', t.content, 'said'));
-    for (const call of t.calls || []) turn.append(el('p', 'calls ' + call, 'call'));
-    for (const result of t.results || []) {
-      const r = el('div', undefined, 'result'); r.append(el('span', 'tool result', 'role'), el('p', result));
-      turn.append(r); }
-    box.append(turn);
-  }
-  if (c.left_out) box.append(el('p', c.left_out + ' more messages are in request.json', 'small'));
-  return box;
-}
-// The expected calls beside the calls made, paired as tool_call_accuracy pairs them.
-function callsTable(pairs) {
-  const table = el('table', undefined, 'calls'), head = el('tr');
-  head.append(el('th', 'expected'), el('th', 'called'), el('th', 'verdict'));
-  table.append(el('thead'), el('tbody')); table.tHead.append(head);
-  for (const p of pairs) {
-    const ok = p.verdict === 'match', tr = el('tr', undefined, ok ? 'yes' : 'no');
-    tr.append(el('td', p.expected || '–', 'call'), el('td', p.actual || '–', 'call'),
-      el('td', (ok ? '✓ ' : '✗ ') + callVerdict(p), 'outcome'));
-    table.tBodies[0].append(tr);
-  }
-  return table;
 }
 function conversationView(box, s) {
   const c = s.conversation;
