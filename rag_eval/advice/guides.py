@@ -81,4 +81,8 @@ INPUT_HINTS: dict[str, str] = {
     "answer": "the generated `answer`",
     "contexts": "the retrieved `contexts` (the chunks passed to the generator)",
     "ground_truth": "a reference answer (`ground_truth`)",
+    # A conversation's (ragas' MultiTurnSample names).
+    "reference": "the outcome the conversation should reach (`reference`)",
+    "reference_tool_calls": "the tool calls the agent should make (`reference_tool_calls`)",
+    "reference_topics": "the topics the agent is there for (`reference_topics`)",
 }

@@ -301,4 +301,9 @@ class Sample(BaseModel):
         return bool(getattr(self, field_name))
 
     def missing_inputs(self, inputs: tuple[str, ...]) -> list[str]:
-        return [name for name in inputs if not self.has(name)]
+        """The inputs the sample lacks, by the names its kind is written with (a
+        conversation's expected outcome is ragas' `reference`)."""
+        missing = [name for name in inputs if not self.has(name)]
+        if self.is_conversation:
+            return ["reference" if name == "ground_truth" else name for name in missing]
+        return missing

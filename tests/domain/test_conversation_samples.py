@@ -225,3 +225,11 @@ def test_a_csv_cannot_carry_a_conversation_and_says_to_use_json_lines() -> None:
     # a question that merely starts with a bracket is a question
     assert isinstance(bracketed, DatasetRow) and bracketed.sample.question.startswith("[draft]")
     assert isinstance(topics, RowError) and topics.field == "reference_topics"
+
+
+def test_a_conversation_without_its_outcome_is_told_to_add_reference() -> None:
+    # GIVEN conversations with no expected outcome, asked whether the agent reached it
+    request = parsed({"samples": [conversation()], "metrics": ["agent_goal_accuracy"]})
+
+    # THEN the metric is skipped naming the input by a conversation's name for it
+    assert request.skipped_metrics() == {"agent_goal_accuracy": "missing input: reference"}
