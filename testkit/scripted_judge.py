@@ -332,8 +332,14 @@ def _rubric_score(data: dict[str, Any], _th: float) -> dict[str, Any]:
         said = f"{share:.0%} of the response's key words appear in the contexts"
     if _evasive(response):
         share, said = 0.0, "The response evades the question"
+    return _rubric_answer(share, said, "it", data)
+
+
+def _rubric_answer(share: float, said: str, what: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Score 1 + 4 x share, rounded half up, with feedback saying why and quoting the
+    sample's own rubric for that score."""
     score = 1 + math.floor(4 * share + 0.5)
-    feedback = f"{said}, so it scores {score} of 5."
+    feedback = f"{said}, so {what} scores {score} of 5."
     rubric = (data.get("rubrics") or {}).get(f"score{score}_description")
     if rubric:
         feedback += f' The rubric for {score}: "{rubric}"'
@@ -516,12 +522,7 @@ def _conversation_rubric(data: dict[str, Any], _th: float) -> dict[str, Any]:
     last = said_by_ai[-1] if said_by_ai else ""
     if _evasive(last) or _refuses(last):
         share, said = 0.0, "The AI's last message refuses or evades the request"
-    score = 1 + math.floor(4 * share + 0.5)
-    feedback = f"{said}, so the conversation scores {score} of 5."
-    rubric = (data.get("rubrics") or {}).get(f"score{score}_description")
-    if rubric:
-        feedback += f' The rubric for {score}: "{rubric}"'
-    return {"feedback": feedback, "score": score}
+    return _rubric_answer(share, said, "the conversation", data)
 
 
 ANSWERERS: dict[str, Answerer] = {

@@ -5,22 +5,18 @@ outcome; a conversation's markup stays text and nothing is fetched."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page
 
-from rag_eval.adapters.local_files import LocalObjectStore
-from rag_eval.app.pipeline import ScoringPipeline
 from rag_eval.domain.conversation_view import MAX_CHARS, MAX_MESSAGE_CHARS, conversation_view
-from rag_eval.domain.job import new_job
-from rag_eval.domain.request import ScoreRequest, parse_request
 from rag_eval.domain.sample import Sample
 from rag_eval.domain.settings import Settings
 from tests.support.browser import chromium
 from tests.support.conversations import MATCHING, mismatching
+from tests.support.run_folder import report_on_disk
 
 # A browser: tests/conftest.py would take such a test for a unit test otherwise.
 in_a_browser = pytest.mark.e2e
@@ -31,16 +27,8 @@ MISMATCHING = mismatching(f"退款政策是什么？ {HOSTILE}")
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """GIVEN a conversation job scored on its tool calls, and its report on disk."""
-    root = tmp_path_factory.mktemp("report")
-    settings = Settings()
-    request = parse_request(
-        {"samples": [MATCHING, MISMATCHING], "metrics": ["tool_call_accuracy", "tool_call_f1"]}
-    )
-    assert isinstance(request, ScoreRequest)
-    pipeline = ScoringPipeline(settings, LocalObjectStore(root))
-    job = asyncio.run(pipeline.arun(new_job(request, settings), request))
-    assert job.status == "completed", job.error
-    return root / job.artifact_keys["report.html"]
+    body = {"samples": [MATCHING, MISMATCHING], "metrics": ["tool_call_accuracy", "tool_call_f1"]}
+    return report_on_disk(body, Settings(), tmp_path_factory.mktemp("report"))
 
 
 @pytest.fixture(scope="module")

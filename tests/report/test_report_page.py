@@ -7,7 +7,6 @@ scale, and are low by the value put on 0..1."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -16,14 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from rag_eval.adapters.local_files import LocalObjectStore
-from rag_eval.app.pipeline import ScoringPipeline
-from rag_eval.domain.job import new_job
-from rag_eval.domain.request import parse_request
 from rag_eval.domain.settings import Settings
 from testkit.scripted_judge import ScriptedJudge
 from tests.report.test_report_scales import REASON, RUBRIC, scaled_report
 from tests.support.browser import chromium
+from tests.support.run_folder import report_on_disk
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = [
@@ -43,14 +39,10 @@ METRICS = ["faithfulness", "context_recall", "context_precision", "answer_releva
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """GIVEN the bundled samples and a hostile one scored, and their report on disk."""
-    root = tmp_path_factory.mktemp("report")
     with ScriptedJudge() as judge:
         settings = Settings(openai_base_url=judge.base_url, openai_api_key="test")
-        request = parse_request({"samples": [*SAMPLES, HOSTILE], "metrics": METRICS})
-        pipeline = ScoringPipeline(settings, LocalObjectStore(root))
-        job = asyncio.run(pipeline.arun(new_job(request, settings), request))
-    assert job.status == "completed", job.error
-    return root / job.artifact_keys["report.html"]
+        body = {"samples": [*SAMPLES, HOSTILE], "metrics": METRICS}
+        return report_on_disk(body, settings, tmp_path_factory.mktemp("report"))
 
 
 @pytest.fixture(scope="module")
